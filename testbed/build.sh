@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Builds the real control-plane binaries from the Go module proxy into a cache outside the
+# repository, keyed by version, and installs Prometheus from Debian when it is missing.
+# Prints the directory holding the binaries on its last line.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+cache="${RAMP_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ramp-testbed}"
+bin="$cache/bin"
+mkdir -p "$cache" "$bin"
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+export GOPATH="${GOPATH:-$HOME/go}"
+
+log() { printf '[testbed] %s\n' "$*" >&2; }
+
+# One build at a time: a second caller waits for the first instead of racing it.
+exec 9>"$cache/.build.lock"
+flock 9
+
+build_kubernetes() {
+  local out="$cache/kubernetes-$KUBERNETES_VERSION"
+  if [[ -x "$out/kube-apiserver" && -x "$out/kube-controller-manager" && -x "$out/kube-scheduler" ]]; then
+    return
+  fi
+  log "building kube-apiserver, kube-controller-manager, kube-scheduler $KUBERNETES_VERSION (cold build: 15-30 min)"
+  local work="$cache/src/kubernetes-$KUBERNETES_VERSION"
+  local staging="v0${KUBERNETES_VERSION#v1}"
+  rm -rf "$work" && mkdir -p "$work" && cd "$work"
+  local gomod
+  gomod="$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')"
+  # kubernetes requires its staging modules at v0.0.0 and replaces them with ./staging; the
+  # wrapper replaces exactly those with their published versions.
+  go mod edit -json "$gomod" | python3 -c '
+import json, sys
+mod = json.load(sys.stdin)
+print("module ramp.dev/testbed/kubernetes\n\ngo 1.24\n")
+print("godebug default=go1.24\n")
+print("require k8s.io/kubernetes '"$KUBERNETES_VERSION"'\n")
+for req in mod["Require"]:
+    if req["Version"] == "v0.0.0" and req["Path"].startswith("k8s.io/"):
+        print("replace", req["Path"], "=>", req["Path"], "'"$staging"'")
+' > go.mod
+  cat > tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+)
+GO
+  go mod tidy
+  local minor="${KUBERNETES_VERSION#v1.}"; minor="${minor%%.*}"
+  local ld="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  mkdir -p "$out.tmp"
+  go build -trimpath -tags selinux,notest -ldflags "$ld" -o "$out.tmp/" \
+    k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
+build_etcd() {
+  local out="$cache/etcd-$ETCD_VERSION"
+  [[ -x "$out/etcd" ]] && return
+  log "building etcd $ETCD_VERSION"
+  local work="$cache/src/etcd-$ETCD_VERSION"
+  rm -rf "$work" && mkdir -p "$work" && cd "$work"
+  # etcd's server module replaces its siblings with relative paths; the wrapper uses the
+  # published modules of the same version instead.
+  cat > go.mod <<MOD
+module ramp.dev/testbed/etcd
+
+go 1.23
+
+require go.etcd.io/etcd/server/v3 $ETCD_VERSION
+MOD
+  for m in api/v3 client/pkg/v3 client/v2 client/v3 pkg/v3 raft/v3; do
+    echo "replace go.etcd.io/etcd/$m => go.etcd.io/etcd/$m $ETCD_VERSION" >> go.mod
+  done
+  printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' > tools.go
+  go mod tidy
+  mkdir -p "$out.tmp"
+  go build -trimpath -ldflags "-s -w" -o "$out.tmp/etcd" go.etcd.io/etcd/server/v3
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
+build_kwok() {
+  local out="$cache/kwok-$KWOK_VERSION"
+  [[ -x "$out/kwok" ]] && return
+  log "building kwok $KWOK_VERSION"
+  mkdir -p "$out.tmp"
+  GOBIN="$out.tmp" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
+build_helm() {
+  local out="$cache/helm-$HELM_VERSION"
+  [[ -x "$out/helm" ]] && return
+  log "building helm $HELM_VERSION"
+  mkdir -p "$out.tmp"
+  GOBIN="$out.tmp" go install -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
+install_prometheus() {
+  command -v prometheus >/dev/null && return
+  [[ -x /usr/bin/prometheus ]] && return
+  log "installing prometheus from Debian"
+  local sudo=""
+  [[ "$(id -u)" != 0 ]] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq >&2
+  # --no-install-recommends keeps node-exporter and friends off the machine; the packaged
+  # service is not used, the testbed runs the binary with its own config.
+  $sudo apt-get install -y -qq --no-install-recommends prometheus >&2
+  $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+}
+
+link() {
+  ln -sf "$1" "$bin/$(basename "$1")"
+}
+
+main() {
+  local only="${1:-all}"
+  case "$only" in
+    all|kubernetes) build_kubernetes ;;&
+    all|etcd) build_etcd ;;&
+    all|kwok) build_kwok ;;&
+    all|helm) build_helm ;;&
+    all|prometheus) install_prometheus ;;&
+    *) ;;
+  esac
+  for f in "$cache/kubernetes-$KUBERNETES_VERSION"/* "$cache/etcd-$ETCD_VERSION/etcd" \
+           "$cache/kwok-$KWOK_VERSION/kwok" "$cache/helm-$HELM_VERSION/helm"; do
+    [[ -x "$f" ]] && link "$f"
+  done
+  echo "$bin"
+}
+
+main "$@"
