@@ -75,8 +75,8 @@ build_etcd() {
   log "building etcd $ETCD_VERSION"
   local work="$cache/src/etcd-$ETCD_VERSION"
   rm -rf "$work" && mkdir -p "$work" && cd "$work"
-  # etcd's server module replaces its siblings with relative paths; the wrapper uses the
-  # published modules of the same version instead.
+  # etcd's server module replaces its siblings with relative paths, which `go install` refuses;
+  # in a wrapper those replaces do not apply and the published siblings are used instead.
   cat > go.mod <<MOD
 module ramp.dev/testbed/etcd
 
@@ -84,9 +84,6 @@ go 1.23
 
 require go.etcd.io/etcd/server/v3 $ETCD_VERSION
 MOD
-  for m in api/v3 client/pkg/v3 client/v2 client/v3 pkg/v3 raft/v3; do
-    echo "replace go.etcd.io/etcd/$m => go.etcd.io/etcd/$m $ETCD_VERSION" >> go.mod
-  done
   printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' > tools.go
   go mod tidy
   mkdir -p "$out.tmp"
