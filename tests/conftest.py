@@ -114,3 +114,11 @@ def namespace(cluster: Cluster) -> Iterator[str]:
         yield name
     finally:
         cluster.core.delete_namespace(name, propagation_policy="Background")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    # Lets fixtures see whether the test failed, to print logs only when they help.
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

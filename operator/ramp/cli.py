@@ -1,0 +1,405 @@
+"""`ramp` and `kubectl ramp`: run the operator, see rollouts, and steer them.
+
+    ramp run [--all-namespaces | --namespace NS ...]
+    ramp list [-n NS | -A]
+    ramp status NAME [-n NS] [--watch]
+    ramp promote NAME [--full] | pause NAME | resume NAME | abort NAME | retry NAME
+    ramp simulate ROLLOUT.yaml --metrics SCRIPT.yaml
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from kubernetes import client, config
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from ramp.actions import Action, ActionNotApplicable, plan_action
+from ramp.api import GROUP, PLURAL, VERSION
+from ramp.k8s.clients import Clients, is_not_found, load_clients
+from ramp.k8s.events import record_event
+from ramp.settings import OperatorSettings
+
+app = typer.Typer(
+    name="ramp",
+    help="Phased feature rollouts on Kubernetes, guarded by Prometheus.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+KubeconfigOpt = Annotated[
+    str | None, typer.Option("--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG).")
+]
+ContextOpt = Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")]
+NamespaceOpt = Annotated[
+    str | None,
+    typer.Option("--namespace", "-n", help="Namespace (default: the context's namespace)."),
+]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def default_namespace(kubeconfig: str | None, context: str | None) -> str:
+    try:
+        _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+        if context:
+            contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig)
+            active = next(c for c in contexts if c["name"] == context)
+        return str(active["context"].get("namespace") or "default")
+    except Exception:
+        return "default"
+
+
+def connect(
+    kubeconfig: str | None, context: str | None, namespace: str | None
+) -> tuple[Clients, str]:
+    try:
+        clients = load_clients(kubeconfig, context)
+    except Exception as e:
+        raise fail(f"cannot load Kubernetes credentials: {e}") from e
+    return clients, namespace or default_namespace(kubeconfig, context)
+
+
+def read_rollout(clients: Clients, namespace: str, name: str) -> dict[str, Any]:
+    try:
+        return clients.get_rollout(namespace, name)
+    except client.ApiException as e:
+        if is_not_found(e):
+            raise fail(f'rollout "{name}" not found in namespace "{namespace}"') from e
+        raise fail(f"cannot read rollout {namespace}/{name}: {e.reason}") from e
+
+
+# -- the operator ---------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    namespace: Annotated[
+        list[str] | None,
+        typer.Option("--namespace", "-n", help="Watch this namespace (repeatable)."),
+    ] = None,
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="Watch every namespace.")
+    ] = False,
+    health_port: Annotated[int, typer.Option(help="Port of GET /healthz.")] = 8080,
+    metrics_port: Annotated[int, typer.Option(help="Port of GET /metrics (0: off).")] = 9090,
+    bind_address: Annotated[str, typer.Option(help="Address the endpoints bind.")] = "0.0.0.0",
+    peering: Annotated[
+        str | None, typer.Option(help="Kopf peering name for HA (needs kopf's peering CRDs).")
+    ] = None,
+    kubeconfig: KubeconfigOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the operator against the current kubeconfig or in-cluster credentials."""
+    from ramp.main import run_operator
+
+    if namespace and all_namespaces:
+        raise fail("--namespace and --all-namespaces exclude each other")
+    if not namespace and not all_namespaces:
+        raise fail("say which namespaces to watch: --namespace NS (repeatable) or --all-namespaces")
+    settings = OperatorSettings(
+        namespaces=tuple(namespace or ()),
+        health_port=health_port,
+        metrics_port=metrics_port,
+        bind_address=bind_address,
+        peering=peering,
+    )
+    run_operator(settings, kubeconfig=kubeconfig, verbose=verbose)
+
+
+# -- seeing ---------------------------------------------------------------------------------
+
+
+def age(timestamp: str | None, now: datetime) -> str:
+    if not timestamp:
+        return "-"
+    seconds = int((now - datetime.fromisoformat(timestamp.replace("Z", "+00:00"))).total_seconds())
+    return human_duration(seconds)
+
+
+def human_duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m{seconds % 60:02d}s" if seconds < 600 else f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+    return f"{seconds // 86400}d{(seconds % 86400) // 3600}h"
+
+
+def step_of(rollout: dict[str, Any]) -> str:
+    status = rollout.get("status") or {}
+    phases = (rollout.get("spec") or {}).get("phases") or []
+    if status.get("currentPhase") is None:
+        return "-"
+    return f"{int(status.get('currentPhaseIndex') or 0) + 1}/{len(phases)} {status['currentPhase']}"
+
+
+PHASE_STYLE = {
+    "Progressing": "cyan",
+    "Completed": "green",
+    "RolledBack": "red",
+    "Failed": "red",
+    "Paused": "yellow",
+    "AwaitingApproval": "magenta",
+    "Disabled": "dim",
+}
+
+
+@app.command("list")
+def list_rollouts(
+    namespace: NamespaceOpt = None,
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A")] = False,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """List rollouts with their phase, step, percentage and health."""
+    clients, ns = connect(kubeconfig, context, namespace)
+    if all_namespaces:
+        items = clients.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
+    else:
+        items = clients.custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]
+    now = datetime.now(UTC)
+    table = Table(box=None, header_style="bold")
+    if all_namespaces:
+        table.add_column("NAMESPACE")
+    for column in ("NAME", "PHASE", "STEP", "PERCENT", "HEALTH", "AGE"):
+        table.add_column(column)
+    for item in items:
+        status = item.get("status") or {}
+        phase = status.get("phase") or "Pending"
+        row = [
+            item["metadata"]["name"],
+            Text(phase, style=PHASE_STYLE.get(phase, "")),
+            step_of(item),
+            f"{status.get('percentage', 0):g}%",
+            status.get("health") or "-",
+            age(item["metadata"].get("creationTimestamp"), now),
+        ]
+        table.add_row(*([item["metadata"]["namespace"]] if all_namespaces else []), *row)
+    if not items:
+        where = "any namespace" if all_namespaces else f'namespace "{ns}"'
+        console.print(f"No rollouts in {where}.")
+        return
+    console.print(table)
+
+
+def render_status(rollout: dict[str, Any], now: datetime) -> Group:
+    spec = rollout.get("spec") or {}
+    status = rollout.get("status") or {}
+    meta = rollout["metadata"]
+    phase = status.get("phase") or "Pending"
+    header = Table.grid(padding=(0, 2))
+    header.add_column(style="bold")
+    header.add_column()
+    header.add_row("Rollout", f"{meta['namespace']}/{meta['name']}")
+    header.add_row("Phase", Text(phase, style=PHASE_STYLE.get(phase, "")))
+    header.add_row("Step", step_of(rollout))
+    header.add_row("Percentage", f"{status.get('percentage', 0):g}%")
+    header.add_row("Health", status.get("health") or "-")
+    if status.get("nextPromotionAt"):
+        due = datetime.fromisoformat(status["nextPromotionAt"].replace("Z", "+00:00"))
+        header.add_row("Next promotion", f"in {human_duration((due - now).total_seconds())}")
+    if status.get("message"):
+        header.add_row("Message", status["message"])
+
+    phases = Table(title="Phases", title_justify="left", box=None, header_style="bold")
+    for column in ("", "NAME", "PERCENT", "DURATION", "APPROVAL"):
+        phases.add_column(column)
+    current = status.get("currentPhaseIndex")
+    for i, p in enumerate(spec.get("phases") or []):
+        if current is None or phase == "Pending":
+            mark = " "
+        elif i < current or (i == current and phase == "Completed"):
+            mark = "✓"
+        elif i == current:
+            mark = "▶"
+        else:
+            mark = " "
+        phases.add_row(
+            mark,
+            p.get("name", ""),
+            f"{p.get('percentage', 0):g}%",
+            p.get("duration") or "-",
+            p.get("approval") or "Automatic",
+        )
+
+    parts: list[Any] = [header, Text(""), phases]
+    metrics = status.get("metrics") or []
+    if metrics:
+        table = Table(title="Metrics", title_justify="left", box=None, header_style="bold")
+        for column in ("NAME", "VALUE", "VERDICT", "SINCE"):
+            table.add_column(column)
+        verdict_style = {"Pass": "green", "Warning": "yellow", "Critical": "red", "Error": "red"}
+        for m in metrics:
+            value = m.get("value")
+            table.add_row(
+                m.get("name", ""),
+                "-" if value is None else f"{value:.4g}",
+                Text(m.get("verdict") or "-", style=verdict_style.get(m.get("verdict") or "", "")),
+                age(m.get("since"), now),
+            )
+        parts += [Text(""), table]
+    return Group(*parts)
+
+
+@app.command()
+def status(
+    name: str,
+    namespace: NamespaceOpt = None,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh live.")] = False,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Show one rollout: phases, percentage, metric verdicts, time to next promotion."""
+    clients, ns = connect(kubeconfig, context, namespace)
+    rollout = read_rollout(clients, ns, name)
+    if not watch:
+        console.print(render_status(rollout, datetime.now(UTC)))
+        return
+    with Live(render_status(rollout, datetime.now(UTC)), console=console, auto_refresh=False) as live:
+        try:
+            while True:
+                time.sleep(1)
+                rollout = read_rollout(clients, ns, name)
+                live.update(render_status(rollout, datetime.now(UTC)), refresh=True)
+        except KeyboardInterrupt:
+            pass
+
+
+# -- steering -------------------------------------------------------------------------------
+
+
+def act(
+    action: Action,
+    name: str,
+    namespace: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+    full: bool = False,
+) -> None:
+    clients, ns = connect(kubeconfig, context, namespace)
+    rollout = read_rollout(clients, ns, name)
+    try:
+        plan = plan_action(
+            action,
+            name,
+            rollout.get("status") or {},
+            datetime.now(UTC),
+            full=full,
+            spec_paused=bool((rollout.get("spec") or {}).get("paused")),
+        )
+    except ActionNotApplicable as e:
+        raise fail(str(e)) from e
+    if plan.control_patch:
+        clients.custom.patch_namespaced_custom_object_status(
+            GROUP,
+            VERSION,
+            ns,
+            PLURAL,
+            name,
+            {"status": {"control": plan.control_patch}},
+            _content_type="application/merge-patch+json",
+        )
+    record_event(clients, rollout, "Normal", plan.reason, plan.message, component="ramp-cli")
+    console.print(plan.message)
+
+
+@app.command()
+def promote(
+    name: str,
+    full: Annotated[bool, typer.Option("--full", help="Skip to the last phase.")] = False,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Open the gate of the current phase (Manual approval) or skip its remaining soak."""
+    act("promote", name, namespace, kubeconfig, context, full=full)
+
+
+@app.command()
+def pause(
+    name: str,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Hold the rollout where it is; the soak clock stops until `resume`."""
+    act("pause", name, namespace, kubeconfig, context)
+
+
+@app.command()
+def resume(
+    name: str,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Resume a rollout paused with `ramp pause`, with the soak time it had left."""
+    act("resume", name, namespace, kubeconfig, context)
+
+
+@app.command()
+def abort(
+    name: str,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Roll back to 0% now; the rollout stays RolledBack until `retry`."""
+    act("abort", name, namespace, kubeconfig, context)
+
+
+@app.command()
+def retry(
+    name: str,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Start again after a rollback or abort."""
+    act("retry", name, namespace, kubeconfig, context)
+
+
+@app.command()
+def simulate(
+    rollout: Annotated[str, typer.Argument(help="Rollout manifest (YAML).")],
+    metrics: Annotated[
+        str | None, typer.Option("--metrics", help="Scripted metric values over time (YAML).")
+    ] = None,
+    prometheus: Annotated[
+        str | None, typer.Option("--prometheus", help="Replay this Prometheus' history instead.")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Backtest start (RFC 3339).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Backtest end (RFC 3339).")] = None,
+) -> None:
+    """Run the real engine on simulated time and print its timeline of decisions."""
+    from ramp import simulate as simulation
+
+    if prometheus is not None:
+        backtest = getattr(simulation, "backtest_main", None)
+        if backtest is None:
+            raise fail("--prometheus backtests are not available in this build")
+        raise typer.Exit(backtest(rollout, prometheus, start, end))
+    if metrics is None:
+        raise fail("give --metrics SCRIPT.yaml (scripted values) or --prometheus URL (backtest)")
+    raise typer.Exit(simulation.main(rollout, metrics))
+
+
+def main() -> None:
+    """Entry point of both `ramp` and `kubectl-ramp` (so `kubectl ramp ...` works)."""
+    app(prog_name="kubectl ramp" if sys.argv[0].endswith("kubectl-ramp") else "ramp")

@@ -1,0 +1,70 @@
+"""The operator's own metrics, served on /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+PHASES = (
+    "Pending",
+    "Progressing",
+    "Paused",
+    "AwaitingApproval",
+    "Completed",
+    "RolledBack",
+    "Disabled",
+    "Failed",
+)
+
+rollout_percentage = Gauge(
+    "ramp_rollout_percentage",
+    "Percentage of users the rollout's flag is published for.",
+    ["namespace", "rollout"],
+)
+rollout_phase = Gauge(
+    "ramp_rollout_phase",
+    "1 for the rollout's current status.phase, 0 for the others.",
+    ["namespace", "rollout", "phase"],
+)
+transitions = Counter(
+    "ramp_rollout_transitions_total",
+    "Transitions a rollout made, by reason (Promoted, RolledBack, Completed, ...).",
+    ["namespace", "rollout", "reason"],
+)
+rollbacks = Counter(
+    "ramp_rollout_rollbacks_total",
+    "Rollbacks applied to a rollout (automatic and aborted).",
+    ["namespace", "rollout"],
+)
+reconcile_seconds = Histogram(
+    "ramp_reconcile_duration_seconds",
+    "Time to reconcile one rollout: read, analyse, decide, apply.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+query_errors = Counter(
+    "ramp_metric_query_errors_total",
+    "Metric queries that failed (timeout, HTTP error, bad query).",
+    ["namespace", "rollout", "metric"],
+)
+writes = Counter(
+    "ramp_api_writes_total",
+    "Writes the operator made to the Kubernetes API, by kind of object.",
+    ["kind"],
+)
+
+
+def observe_phase(namespace: str, rollout: str, phase: str, percentage: float) -> None:
+    rollout_percentage.labels(namespace, rollout).set(percentage)
+    for candidate in PHASES:
+        rollout_phase.labels(namespace, rollout, candidate).set(1 if candidate == phase else 0)
+
+
+def forget(namespace: str, rollout: str) -> None:
+    for candidate in PHASES:
+        try:
+            rollout_phase.remove(namespace, rollout, candidate)
+        except KeyError:
+            pass
+    try:
+        rollout_percentage.remove(namespace, rollout)
+    except KeyError:
+        pass

@@ -1,0 +1,107 @@
+"""Fixtures for tests that run the real operator process against the local cluster."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, Cluster
+from tests.support.eventually import eventually
+
+CRD = ROOT / "crds" / "ramp.dev_rollouts.yaml"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def rollout_crd(cluster: Cluster) -> str:
+    """The generated Rollout CRD, installed and Established."""
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
+    name = yaml.safe_load(CRD.read_text())["metadata"]["name"]
+    cluster.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+    return str(name)
+
+
+class OperatorProcess:
+    """`ramp run` as a child process, killable and restartable like a real deployment."""
+
+    def __init__(self, cluster: Cluster, namespaces: list[str], log: Path) -> None:
+        self.cluster = cluster
+        self.namespaces = namespaces
+        self.log = log
+        self.health_port = free_port()
+        self.metrics_port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = [sys.executable, "-m", "ramp", "run", "--health-port", str(self.health_port)]
+        args += ["--metrics-port", str(self.metrics_port), "--bind-address", "127.0.0.1"]
+        for ns in self.namespaces:
+            args += ["--namespace", ns]
+        env = {**os.environ, "KUBECONFIG": self.cluster.kubeconfig, "PYTHONUNBUFFERED": "1"}
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+        eventually(self.healthy, timeout=30, what=f"the operator to answer /healthz ({self.log})")
+
+    def healthy(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"operator exited {self.proc.returncode}:\n{self.tail()}")
+        url = f"http://127.0.0.1:{self.health_port}/healthz"
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return bool(r.status == 200)
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return str(r.read().decode())
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no goodbye, as when a node dies."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def tail(self, lines: int = 60) -> str:
+        text = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
+        return "\n".join(text[-lines:])
+
+
+@pytest.fixture
+def operator(
+    cluster: Cluster,
+    rollout_crd: str,
+    namespace: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[OperatorProcess]:
+    """The real operator, watching the test's namespace."""
+    process = OperatorProcess(cluster, [namespace], tmp_path / "operator.log")
+    process.start()
+    yield process
+    process.stop()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(f"--- operator log ({process.log}) ---\n{process.tail()}")
