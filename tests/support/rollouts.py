@@ -1,0 +1,89 @@
+"""Small verbs for tests that drive Rollouts on the real cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import yaml
+from kubernetes import client
+
+from tests.conftest import Cluster
+
+GROUP, VERSION, PLURAL = "ramp.dev", "v1alpha1", "rollouts"
+
+
+def rollout_manifest(name: str, phases: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    flag = spec.pop("flag", None) or {
+        "key": name,
+        "configMap": f"{name}-flag",
+        "env": {"enabled": "FEATURE_ENABLED", "percentage": "FEATURE_PERCENTAGE"},
+    }
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Rollout",
+        "metadata": {"name": name},
+        "spec": {"flag": flag, "phases": phases, **spec},
+    }
+
+
+def apply(cluster: Cluster, namespace: str, manifest: dict[str, Any]) -> None:
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest))
+
+
+def get(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
+    obj: dict[str, Any] = cluster.custom.get_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, name
+    )
+    return obj
+
+
+def status(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
+    return get(cluster, namespace, name).get("status") or {}
+
+
+def flag_data(cluster: Cluster, namespace: str, configmap: str) -> dict[str, str] | None:
+    try:
+        cm = cluster.core.read_namespaced_config_map(configmap, namespace)
+    except client.ApiException as e:
+        if e.status == 404:
+            return None
+        raise
+    return dict(cm.data or {})
+
+
+def published_percentage(cluster: Cluster, namespace: str, configmap: str) -> str | None:
+    data = flag_data(cluster, namespace, configmap)
+    return None if data is None else data.get("FEATURE_PERCENTAGE")
+
+
+def flags_json(cluster: Cluster, namespace: str, configmap: str) -> dict[str, Any] | None:
+    data = flag_data(cluster, namespace, configmap)
+    return None if data is None or "flags.json" not in data else json.loads(data["flags.json"])
+
+
+def ramp(cluster: Cluster, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The real `ramp` CLI as a user runs it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "ramp", *args],
+        env={**os.environ, "KUBECONFIG": cluster.kubeconfig},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"ramp {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+    return proc
+
+
+def events(cluster: Cluster, namespace: str, name: str) -> list[client.CoreV1Event]:
+    selector = f"involvedObject.name={name},involvedObject.kind=Rollout"
+    return list(cluster.core.list_namespaced_event(namespace, field_selector=selector).items)
+
+
+def event_reasons(cluster: Cluster, namespace: str, name: str) -> list[str]:
+    items = sorted(events(cluster, namespace, name), key=lambda e: e.metadata.creation_timestamp)
+    return [e.reason for e in items]
