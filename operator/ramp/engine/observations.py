@@ -22,8 +22,8 @@ class MetricSample:
 class WorkerObservation:
     """Current scale of one `spec.workers` entry, read from the cluster.
 
-    ``missing`` names the object that does not exist (``Deployment/x`` or ``HorizontalPodAutoscaler/y``);
-    the other fields are None for what is absent or not referenced.
+    ``missing`` names the object that does not exist (``Deployment/x`` or
+    ``HorizontalPodAutoscaler/y``); the other fields are None for what is absent or not referenced.
     """
 
     replicas: int | None = None

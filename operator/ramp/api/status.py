@@ -1,0 +1,146 @@
+"""The Rollout status: all progress lives here, so an operator restarted at any moment resumes
+exactly where it was. The CRD declares every field below (nothing is pruned on write)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from ramp.api.base import StatusModel
+
+if TYPE_CHECKING:
+    from ramp.engine.effects import WorkerTarget
+
+RolloutPhase = Literal[
+    "Pending",
+    "Progressing",
+    "Paused",
+    "AwaitingApproval",
+    "Completed",
+    "RolledBack",
+    "Disabled",
+    "Failed",
+]
+Verdict = Literal["Pass", "Warning", "Critical", "NoData", "Error"]
+
+
+class MetricStatus(StatusModel):
+    """The last evaluation of one metric and the state of its `for` windows."""
+
+    name: str = Field(description="Metric name from spec.analysis.metrics.")
+    value: float | None = Field(None, description="Last value; absent when no data or error.")
+    verdict: Verdict = Field(description="Pass, Warning, Critical, NoData or Error.")
+    since: datetime = Field(description="When the verdict last changed.")
+    observed_at: datetime = Field(description="When the value was read.")
+    message: str | None = Field(None, description="Why the verdict, in words.")
+    critical_since: datetime | None = Field(
+        None, description="First sample of the current critical breach (its `for` window)."
+    )
+    warning_since: datetime | None = Field(
+        None, description="First sample of the current warning breach (its `for` window)."
+    )
+    consecutive_errors: int = Field(0, description="Query errors in a row.")
+
+
+class Condition(StatusModel):
+    """metav1.Condition."""
+
+    type: str = Field(description="Progressing, Healthy, Paused, Completed or WorkersReady.")
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field(description="CamelCase reason.")
+    message: str = Field("", description="Human-readable details.")
+    last_transition_time: datetime = Field(description="When status last changed.")
+    observed_generation: int | None = Field(None, description="Generation it was computed for.")
+
+
+class HistoryEntry(StatusModel):
+    """One transition, newest last."""
+
+    time: datetime = Field(description="When it happened.")
+    phase: RolloutPhase = Field(description="Rollout phase after the transition.")
+    step: str | None = Field(None, description="Name of the current spec phase.")
+    percentage: float = Field(description="Published percentage after the transition.")
+    reason: str = Field(description="Why (same as the Event reason).")
+    message: str = Field("", description="Details.")
+
+
+class MetricValue(StatusModel):
+    name: str = Field(description="Metric name.")
+    value: float | None = Field(None, description="Value at the time; absent when none.")
+    verdict: Verdict | None = Field(None, description="Verdict at the time.")
+
+
+class Snapshot(StatusModel):
+    """Every metric's value at the moment a failure policy applied."""
+
+    taken_at: datetime = Field(description="When the snapshot was taken.")
+    reason: str = Field(description="Which breach triggered it.")
+    step: str | None = Field(None, description="Phase that failed.")
+    percentage: float = Field(description="Percentage published when it failed.")
+    metrics: list[MetricValue] = Field(default_factory=list, description="Values of every metric.")
+
+
+class WorkerScale(StatusModel):
+    """The scale a worker had before Ramp first changed it."""
+
+    replicas: int | None = Field(None, description="Deployment spec.replicas.")
+    min_replicas: int | None = Field(None, description="HPA spec.minReplicas.")
+    max_replicas: int | None = Field(None, description="HPA spec.maxReplicas.")
+
+    def to_target(self) -> WorkerTarget:
+        from ramp.engine.effects import WorkerTarget
+
+        return WorkerTarget(self.replicas, self.min_replicas, self.max_replicas)
+
+
+class Request(StatusModel):
+    requested_at: datetime | None = Field(None, description="When the CLI asked.")
+    by: str | None = Field(None, description="Who asked (ramp, or failurePolicy).")
+
+
+class PromoteRequest(Request):
+    phase_index: int = Field(description="Phase the promotion was asked for (stale ones drop).")
+    full: bool = Field(False, description="Skip to the last phase.")
+
+
+class Control(StatusModel):
+    """Requests written by `ramp promote|pause|resume|abort|retry` through the status
+    subresource (never spec, so GitOps sees no drift); the operator consumes them."""
+
+    promote: PromoteRequest | None = Field(None, description="Promote past the current phase.")
+    pause: Request | None = Field(None, description="Hold the rollout until resumed.")
+    abort: Request | None = Field(None, description="Roll back to 0 %.")
+    retry: Request | None = Field(None, description="Start again after a rollback.")
+
+
+class RolloutStatus(StatusModel):
+    """Where the rollout stands."""
+
+    phase: RolloutPhase | None = Field(None, description="Lifecycle phase of the rollout.")
+    current_phase: str | None = Field(None, description="Name of the current spec phase.")
+    current_phase_index: int | None = Field(None, description="Index of the current spec phase.")
+    percentage: float | None = Field(None, description="Percentage published in the ConfigMap.")
+    enabled: bool | None = Field(None, description="Master toggle published in the ConfigMap.")
+    phase_started_at: datetime | None = Field(
+        None, description="Start of the current phase's soak, shifted by paused time."
+    )
+    next_promotion_at: datetime | None = Field(None, description="Earliest next promotion.")
+    paused_at: datetime | None = Field(None, description="When the soak clock stopped.")
+    message: str | None = Field(None, description="What the rollout is doing, in words.")
+    health: str | None = Field(
+        None, description="Healthy, Warning, Critical, NoData, Error, or Unknown."
+    )
+    baseline: dict[str, float] | None = Field(None, description="Baseline values by metric.")
+    metrics: list[MetricStatus] | None = Field(None, description="Last evaluation per metric.")
+    last_analysis_at: datetime | None = Field(None, description="When metrics were last read.")
+    conditions: list[Condition] | None = Field(None, description="Standard conditions.")
+    history: list[HistoryEntry] | None = Field(None, description="Recent transitions.")
+    snapshot: Snapshot | None = Field(None, description="Metrics when a failure policy applied.")
+    worker_originals: dict[str, WorkerScale] | None = Field(
+        None, description="Worker scale before Ramp changed it, restored at the end."
+    )
+    rolled_back_from: str | None = Field(None, description="Phase that failed, after rollback.")
+    observed_generation: int | None = Field(None, description="Spec generation last acted on.")
+    control: Control | None = Field(None, description="Pending CLI requests.")

@@ -1,0 +1,38 @@
+"""When the shell must evaluate metrics and when it must come back: pure functions of status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ramp.api.spec import RolloutSpec
+from ramp.api.status import RolloutStatus
+from ramp.engine.policy import ACTIVE
+
+
+def analysis_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
+    """One evaluation per interval while the rollout is active, and one as soon as a soak ends
+    (promotion is decided on fresh values)."""
+    if spec.analysis is None or (status.phase or "Pending") not in ACTIVE or not spec.enabled:
+        return False
+    last = status.last_analysis_at
+    if last is None or now >= last + spec.analysis.every:
+        return True
+    due = status.next_promotion_at
+    return due is not None and last < due <= now
+
+
+def next_wakeup(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> datetime | None:
+    """The earliest moment something can change without an outside event; None: nothing will."""
+    if (status.phase or "Pending") not in ACTIVE or not spec.enabled:
+        return None
+    moments = []
+    if spec.analysis is not None:
+        last = status.last_analysis_at
+        moments.append(now if last is None else last + spec.analysis.every)
+    if status.next_promotion_at is not None:
+        moments.append(status.next_promotion_at)
+    if status.phase == "Pending" and spec.analysis is None:
+        moments.append(now)
+    if not moments:
+        return None
+    return max(min(moments), now)
