@@ -188,6 +188,12 @@ def decide(
 
     assessment = _analyse(step, seen)
     _steer(step, assessment, seen)
+    for metric in assessment.new_warnings:
+        message = f"{metric.name}: {metric.message}"
+        step.announcements.append(RecordEvent("Warning", "Warning", message))
+        step.announcements.append(
+            Notify("Warning", message, nxt.current_phase, nxt.percentage or 0.0, metric.name)
+        )
     step.tidy_control()
 
     targets, restore = _workers(step, seen.workers)
@@ -289,9 +295,8 @@ def _steer(step: _Step, assessment: Assessment, seen: Observations) -> None:
             "Started",
             f"started: {step.phase.name} at {format_percentage(step.phase.percentage)} %",
         )
-        return
-
-    if assessment.breach is not None:
+        phase = "Progressing"
+    elif assessment.breach is not None:
         _fail(step, assessment)
         return
 
@@ -387,11 +392,15 @@ def _progress(step: _Step, control: Control, assessment: Assessment, seen: Obser
             nxt.message = message
         return
     holds = list(assessment.holds)
+    if assessment.breach is not None:
+        holds.append(assessment.breach.message)
     missing = sorted(m for w in seen.workers.values() for m in w.missing)
     if missing:
         holds.append(f"{', '.join(missing)} not found")
     analysed = nxt.last_analysis_at
-    if spec.analysis is not None and (analysed is None or analysed < soak_end):
+    if spec.analysis is not None and (
+        analysed is None or analysed < soak_end or analysed <= started
+    ):
         holds.append("waiting for an analysis after the soak")
     if holds:
         nxt.phase = "Progressing"
@@ -506,7 +515,8 @@ def _retry(step: _Step) -> None:
     nxt.control = None
     nxt.rolled_back_from = None
     nxt.enabled = True
-    _forget_windows(step)
+    nxt.metrics = None
+    nxt.last_analysis_at = None
     step.start_phase(step.index)
     nxt.next_promotion_at = step.now + step.phase.soak
     step.transition(

@@ -1,0 +1,118 @@
+"""Builders for engine tests: specs from short dicts, a clock, and one-step driving."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ramp.api import RolloutSpec, RolloutStatus
+from ramp.engine import (
+    Decision,
+    Observations,
+    PublishFlag,
+    RecordEvent,
+    WorkerObservation,
+    analysis_due,
+    decide,
+)
+from ramp.engine.observations import MetricSample
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def make_spec(phases: list[dict[str, Any]] | None = None, **spec: Any) -> RolloutSpec:
+    return RolloutSpec.model_validate(
+        {
+            "flag": {"key": "feature", "configMap": "feature-flag"},
+            "phases": phases
+            or [
+                {"name": "canary", "percentage": 5, "duration": "10m"},
+                {"name": "half", "percentage": 50, "duration": "10m"},
+                {"name": "all", "percentage": 100},
+            ],
+            **spec,
+        }
+    )
+
+
+def analysis(*metrics: dict[str, Any], interval: str = "30s", **extra: Any) -> dict[str, Any]:
+    return {
+        "interval": interval,
+        "prometheus": {"address": "http://prometheus:9090"},
+        "metrics": list(metrics),
+        **extra,
+    }
+
+
+def errors_metric(**extra: Any) -> dict[str, Any]:
+    return {"name": "errors", "query": "sum(errors)", "critical": {"above": 0.05}, **extra}
+
+
+class Run:
+    """A rollout driven step by step, the way the operator drives it."""
+
+    def __init__(
+        self, spec: RolloutSpec, *, workers: Mapping[str, WorkerObservation] | None = None
+    ):
+        self.spec = spec
+        self.status = RolloutStatus()
+        self.now = T0
+        self.workers = dict(workers or {})
+        self.decisions: list[Decision] = []
+
+    def step(
+        self,
+        after: timedelta = timedelta(0),
+        metrics: Mapping[str, float | str | None] | None = None,
+    ) -> Decision:
+        """Advance the clock and reconcile once; metrics are used only when analysis is due."""
+        self.now += after
+        samples = None
+        if metrics is not None and analysis_due(self.spec, self.status, self.now):
+            samples = {name: _sample(v) for name, v in metrics.items()}
+        decision = decide(
+            self.spec, self.status, self.now, Observations(metrics=samples, workers=self.workers)
+        )
+        self.status = decision.status
+        self.decisions.append(decision)
+        return decision
+
+    def run_for(
+        self, total: timedelta, every: timedelta, metrics: Mapping[str, float | str | None]
+    ) -> None:
+        end = self.now + total
+        while self.now < end:
+            self.step(every, metrics)
+
+    @property
+    def phase(self) -> str | None:
+        return self.status.phase
+
+    @property
+    def published(self) -> PublishFlag:
+        effect = next(e for e in self.decisions[-1].effects if isinstance(e, PublishFlag))
+        return effect
+
+    def reasons(self) -> list[str]:
+        return [e.reason for d in self.decisions for e in d.effects if isinstance(e, RecordEvent)]
+
+    def with_control(self, **control: Any) -> None:
+        data = self.status.model_dump(by_alias=True, exclude_none=True, mode="json")
+        data["control"] = {**(data.get("control") or {}), **control}
+        self.status = RolloutStatus.model_validate(data)
+
+
+def _sample(value: float | str | None) -> MetricSample:
+    if value == "error":
+        return MetricSample(error="connection refused")
+    assert not isinstance(value, str)
+    return MetricSample(value=value)
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
+
+
+def seconds(n: float) -> timedelta:
+    return timedelta(seconds=n)

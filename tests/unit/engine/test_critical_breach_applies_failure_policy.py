@@ -1,0 +1,155 @@
+"""A sustained critical breach applies failurePolicy at once, with a snapshot and an Event."""
+
+from __future__ import annotations
+
+from ramp.engine import Notify
+from tests.support.engine import Run, analysis, errors_metric, make_spec, minutes, seconds
+
+
+def in_second_phase(**policy: object) -> Run:
+    spec = make_spec(
+        analysis=analysis(
+            errors_metric(), {"name": "latency", "query": "l", "warning": {"above": 9}}
+        ),
+        failurePolicy=policy,
+    )
+    run = Run(spec)
+    run.run_for(minutes(10), seconds(30), {"errors": 0.0, "latency": 1})
+    run.step(seconds(30), {"errors": 0.0, "latency": 1})
+    assert run.status.current_phase == "half"
+    return run
+
+
+def test_error_spike_in_second_phase_rolls_back_to_zero() -> None:
+    run = in_second_phase()
+    run.step(seconds(30), {"errors": 0.5, "latency": 1})
+    assert (run.phase, run.status.percentage) == ("RolledBack", 0)
+    assert run.published.percentage == 0 and run.published.enabled
+    assert run.status.rolled_back_from == "half"
+    snapshot = run.status.snapshot
+    assert snapshot is not None and snapshot.step == "half" and snapshot.percentage == 50
+    assert {m.name: m.value for m in snapshot.metrics} == {"errors": 0.5, "latency": 1}
+    notify = [e for e in run.decisions[-1].effects if isinstance(e, Notify)]
+    assert [(n.transition, n.metric, n.percentage) for n in notify] == [("RolledBack", "errors", 0)]
+
+
+def test_rollback_to_previous_phase_publishes_its_percentage() -> None:
+    run = in_second_phase(rollbackTo="PreviousPhase")
+    run.step(seconds(30), {"errors": 0.5, "latency": 1})
+    assert (run.phase, run.status.current_phase, run.status.percentage) == (
+        "RolledBack",
+        "canary",
+        5,
+    )
+
+
+def test_rolled_back_rollout_stays_rolled_back_when_metrics_recover() -> None:
+    run = in_second_phase()
+    run.step(seconds(30), {"errors": 0.5, "latency": 1})
+    run.run_for(minutes(30), seconds(30), {"errors": 0.0, "latency": 1})
+    assert (run.phase, run.status.percentage) == ("RolledBack", 0)
+    assert run.reasons().count("RolledBack") == 1
+
+
+def test_disable_flag_turns_the_master_toggle_off() -> None:
+    run = in_second_phase(disableFlag=True)
+    run.step(seconds(30), {"errors": 0.5, "latency": 1})
+    assert run.published.enabled is False
+
+
+def test_pause_policy_holds_instead_of_rolling_back() -> None:
+    run = in_second_phase(action="Pause")
+    run.step(seconds(30), {"errors": 0.5, "latency": 1})
+    assert (run.phase, run.status.percentage) == ("Paused", 50)
+    run.run_for(minutes(5), seconds(30), {"errors": 0.5, "latency": 1})
+    assert run.reasons().count("Paused") == 1
+    assert run.status.control is not None and run.status.control.pause is not None
+
+
+def test_for_window_is_exact() -> None:
+    spec = make_spec(
+        analysis=analysis(errors_metric(critical={"above": 0.05, "for": "2m"}), interval="1s")
+    )
+    run = Run(spec)
+    run.step(metrics={"errors": 0.0})
+    run.step(seconds(30), {"errors": 0.9})  # breach starts
+    run.step(minutes(1) + seconds(59), {"errors": 0.9})
+    assert run.phase == "Progressing"
+    run.step(seconds(1), {"errors": 0.9})
+    assert run.phase == "RolledBack"
+
+
+def test_a_passing_sample_resets_the_for_window() -> None:
+    spec = make_spec(analysis=analysis(errors_metric(critical={"above": 0.05, "for": "2m"})))
+    run = Run(spec)
+    run.step(metrics={"errors": 0.0})
+    run.step(seconds(30), {"errors": 0.9})
+    run.step(minutes(1), {"errors": 0.0})
+    run.step(minutes(1), {"errors": 0.9})
+    run.step(minutes(1), {"errors": 0.9})
+    assert run.phase == "Progressing"
+    run.step(minutes(1), {"errors": 0.9})
+    assert run.phase == "RolledBack"
+
+
+def test_ratio_threshold_compares_with_the_baseline_captured_at_start() -> None:
+    spec = make_spec(
+        analysis=analysis(
+            {
+                "name": "p99",
+                "query": "q",
+                "baseline": {"capture": "AtStart"},
+                "critical": {"aboveBaselineRatio": 2.0},
+            }
+        )
+    )
+    run = Run(spec)
+    run.step(metrics={"p99": 0.4})
+    assert run.status.baseline == {"p99": 0.4}
+    run.step(seconds(30), {"p99": 0.79})
+    assert run.phase == "Progressing"
+    run.step(seconds(30), {"p99": 0.81})
+    assert run.phase == "RolledBack"
+
+
+def test_baseline_waits_for_data_before_the_first_phase() -> None:
+    spec = make_spec(
+        analysis=analysis(
+            {"name": "p99", "query": "q", "baseline": {}, "critical": {"aboveBaselineRatio": 2}}
+        )
+    )
+    run = Run(spec)
+    run.step(metrics={"p99": None})
+    assert (run.phase, run.published.percentage) == ("Pending", 0)
+    run.step(seconds(30), {"p99": 0.3})
+    assert (run.phase, run.status.percentage, run.status.baseline) == (
+        "Progressing",
+        5,
+        {"p99": 0.3},
+    )
+
+
+def test_phase_override_applies_only_in_its_phase() -> None:
+    spec = make_spec(
+        phases=[
+            {
+                "name": "canary",
+                "percentage": 5,
+                "duration": "1m",
+                "metrics": [{"name": "errors", "critical": {"above": 0.001}}],
+            },
+            {"name": "all", "percentage": 100, "duration": "1h"},
+        ],
+        analysis=analysis(errors_metric()),
+    )
+    run = Run(spec)
+    run.step(metrics={"errors": 0.0})
+    run.run_for(minutes(1), seconds(30), {"errors": 0.0})
+    assert run.status.current_phase == "all"
+    run.step(seconds(30), {"errors": 0.01})  # fine under the default 0.05
+    assert run.phase == "Progressing"
+
+    early = Run(spec)
+    early.step(metrics={"errors": 0.0})
+    early.step(seconds(30), {"errors": 0.01})  # above the canary's 0.001
+    assert early.phase == "RolledBack"
