@@ -37,8 +37,8 @@ crds: $(STAMP) ## regenerate crds/ (and the chart's copy) from the pydantic mode
 	@if [ -d charts/ramp/crds ]; then cp crds/ramp.dev_rollouts.yaml charts/ramp/crds/; fi
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy strict on operator/
-	$(VENV)/bin/ruff check operator tests bench testbed
-	$(VENV)/bin/ruff format --check operator tests bench testbed
+	$(VENV)/bin/ruff check operator tests bench testbed examples
+	$(VENV)/bin/ruff format --check operator tests bench testbed examples
 	$(VENV)/bin/mypy
 
 test-unit: $(STAMP) ## the fast, cluster-free tests
@@ -48,7 +48,7 @@ test: $(STAMP) binaries lint ## install everything and run the whole suite (brin
 	$(VENV)/bin/pytest -q -ra
 
 demo: $(STAMP) binaries ## start the local cluster and Prometheus, run the operator and show two rollouts
-	$(PY) -m ramp.demo
+	$(PY) examples/demo-app/demo.py
 
 bench: $(STAMP) binaries ## print performance figures (see docs/PERFORMANCE.md)
 	$(PY) bench/flags.py

@@ -54,7 +54,9 @@ def plan_action(
         existing = control.get("promote") or {}
         what = "to the last phase" if full else f"past {step}"
         if {k: existing.get(k) for k in wanted} == wanted:
-            return ActionPlan({}, "PromoteRequested", f"promotion of {name} {what} already requested")
+            return ActionPlan(
+                {}, "PromoteRequested", f"promotion of {name} {what} already requested"
+            )
         return ActionPlan(
             {"promote": {**wanted, "requestedAt": stamp}},
             "PromoteRequested",
@@ -69,7 +71,9 @@ def plan_action(
             {"pause": {"requestedAt": stamp}}, "PauseRequested", f"{name} paused by ramp pause"
         )
     if action == "resume":
-        note = " (spec.paused is still true: set it to false in Git to resume)" if spec_paused else ""
+        note = (
+            " (spec.paused is still true: set it to false in Git to resume)" if spec_paused else ""
+        )
         if not control.get("pause"):
             return ActionPlan({}, "ResumeRequested", f"{name} was not paused by ramp pause{note}")
         return ActionPlan({"pause": None}, "ResumeRequested", f"{name} resumed{note}")

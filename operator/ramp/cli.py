@@ -1,10 +1,10 @@
 """`ramp` and `kubectl ramp`: run the operator, see rollouts, and steer them.
 
-    ramp run [--all-namespaces | --namespace NS ...]
-    ramp list [-n NS | -A]
-    ramp status NAME [-n NS] [--watch]
-    ramp promote NAME [--full] | pause NAME | resume NAME | abort NAME | retry NAME
-    ramp simulate ROLLOUT.yaml --metrics SCRIPT.yaml
+ramp run [--all-namespaces | --namespace NS ...]
+ramp list [-n NS | -A]
+ramp status NAME [-n NS] [--watch]
+ramp promote NAME [--full] | pause NAME | resume NAME | abort NAME | retry NAME
+ramp simulate ROLLOUT.yaml --metrics SCRIPT.yaml
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def default_namespace(kubeconfig: str | None, context: str | None) -> str:
     try:
-        _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+        _, active = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
         if context:
-            contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig)
+            contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
             active = next(c for c in contexts if c["name"] == context)
         return str(active["context"].get("namespace") or "default")
     except Exception:
@@ -170,9 +170,10 @@ def list_rollouts(
     """List rollouts with their phase, step, percentage and health."""
     clients, ns = connect(kubeconfig, context, namespace)
     if all_namespaces:
-        items = clients.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
+        found: Any = clients.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
     else:
-        items = clients.custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]
+        found = clients.custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)
+    items = found["items"]
     now = datetime.now(UTC)
     table = Table(box=None, header_style="bold")
     if all_namespaces:
@@ -271,7 +272,9 @@ def status(
     if not watch:
         console.print(render_status(rollout, datetime.now(UTC)))
         return
-    with Live(render_status(rollout, datetime.now(UTC)), console=console, auto_refresh=False) as live:
+    with Live(
+        render_status(rollout, datetime.now(UTC)), console=console, auto_refresh=False
+    ) as live:
         try:
             while True:
                 time.sleep(1)

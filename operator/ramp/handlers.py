@@ -8,7 +8,9 @@ lives in `status`, written by the reconciler.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,7 +45,9 @@ class Loops:
         waker.set()
         task = self.tasks.get(key)
         if task is None or task.done():
-            self.tasks[key] = asyncio.create_task(self._loop(key), name=f"rollout {namespace}/{name}")
+            self.tasks[key] = asyncio.create_task(
+                self._loop(key), name=f"rollout {namespace}/{name}"
+            )
 
     async def _loop(self, key: Key) -> None:
         namespace, name = key
@@ -84,10 +88,8 @@ class Loops:
         return min(max(seconds, self.settings.min_interval), self.settings.resync_interval)
 
     async def _sleep(self, waker: asyncio.Event, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(waker.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
         # Coalesce a burst of watch events (our own writes echo back) into one reconcile.
         await asyncio.sleep(self.settings.min_interval)
 
@@ -125,19 +127,20 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     await memo.loops.stop()
-    await memo.notifier.drain()
+    await asyncio.to_thread(memo.notifier.drain, 10.0)
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def rollout_changed(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
-    memo.loops.wake(namespace, name)
+async def rollout_changed(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
+    if namespace:  # Rollouts are namespaced; the type allows None only for cluster objects
+        memo.loops.wake(namespace, name)
 
 
 @kopf.on.event("", "v1", "configmaps", labels={"app.kubernetes.io/managed-by": MANAGED_BY})
 async def flag_configmap_changed(
-    namespace: str, labels: kopf.Labels, memo: kopf.Memo, **_: Any
+    namespace: str | None, labels: Mapping[str, str], memo: Any, **_: Any
 ) -> None:
     # Someone edited or deleted a flag ConfigMap: let its Rollout put it right.
     owner = labels.get(ROLLOUT_LABEL)
-    if owner:
+    if owner and namespace:
         memo.loops.wake(namespace, owner)

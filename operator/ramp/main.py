@@ -13,14 +13,14 @@ from ramp import handlers
 from ramp.settings import OperatorSettings
 
 
-def run_operator(settings: OperatorSettings, kubeconfig: str | None = None, verbose: bool = False) -> None:
+def run_operator(
+    settings: OperatorSettings, kubeconfig: str | None = None, verbose: bool = False
+) -> None:
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # kopf.configure installs the one log handler (a second one would print every line twice).
     kopf.configure(verbose=verbose, log_prefix=True)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     handlers.configure(settings)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.bind_address)
@@ -28,8 +28,9 @@ def run_operator(settings: OperatorSettings, kubeconfig: str | None = None, verb
         kopf.operator(
             clusterwide=not settings.namespaces,
             namespaces=list(settings.namespaces),
+            # Naming a peering makes it mandatory in kopf; only name it when HA is asked for.
             standalone=settings.peering is None,
-            peering_name=settings.peering or "ramp",
+            peering_name=settings.peering,
             liveness_endpoint=f"http://{settings.bind_address}:{settings.health_port}/healthz",
         )
     )

@@ -190,7 +190,9 @@ class Reconciler:
                     telemetry.writes.labels("ConfigMap").inc()
             elif isinstance(effect, ScaleWorkers):
                 self._ensure_finalizer(rollout, present=True)
-                for changed in scale_workers(self.clients, namespace, spec, effect.targets, workers):
+                for changed in scale_workers(
+                    self.clients, namespace, spec, effect.targets, workers
+                ):
                     telemetry.writes.labels(changed.split("/")[0]).inc()
             elif isinstance(effect, RestoreWorkers):
                 for changed in scale_workers(
@@ -273,7 +275,9 @@ class Reconciler:
         )
         record_event(self.clients, rollout, "Warning", "InvalidSpec", problems)
 
-    async def _announce(self, rollout: dict[str, Any], spec: RolloutSpec, decision: Decision) -> None:
+    async def _announce(
+        self, rollout: dict[str, Any], spec: RolloutSpec, decision: Decision
+    ) -> None:
         meta = rollout["metadata"]
         for effect in decision.effects:
             if isinstance(effect, RecordEvent):

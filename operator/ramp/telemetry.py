@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import Counter, Gauge, Histogram
 
 PHASES = (
@@ -60,11 +62,7 @@ def observe_phase(namespace: str, rollout: str, phase: str, percentage: float) -
 
 def forget(namespace: str, rollout: str) -> None:
     for candidate in PHASES:
-        try:
+        with contextlib.suppress(KeyError):
             rollout_phase.remove(namespace, rollout, candidate)
-        except KeyError:
-            pass
-    try:
+    with contextlib.suppress(KeyError):
         rollout_percentage.remove(namespace, rollout)
-    except KeyError:
-        pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from kubernetes import client, config
 
@@ -30,21 +31,22 @@ class Clients:
         return client.CustomObjectsApi(self.api)
 
     def get_rollout(self, namespace: str, name: str) -> dict[str, object]:
-        obj: dict[str, object] = self.custom.get_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, name
-        )
-        return obj
+        obj = self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        return cast(dict[str, object], obj)
 
 
 def load_clients(kubeconfig: str | None = None, context: str | None = None) -> Clients:
     """Clients from a kubeconfig (explicit, $KUBECONFIG or ~/.kube/config) or in-cluster."""
     if kubeconfig is None and context is None:
         try:
-            config.load_incluster_config()
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
             return Clients(client.ApiClient())
         except config.ConfigException:
             pass
-    return Clients(config.new_client_from_config(config_file=kubeconfig, context=context))
+    api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=kubeconfig, context=context
+    )
+    return Clients(api)
 
 
 def is_not_found(error: BaseException) -> bool:

@@ -58,7 +58,8 @@ def publish_flag(
     except client.ApiException as e:
         if not is_not_found(e):
             raise
-        clients.core.create_namespaced_config_map(namespace, build_flag_configmap(rollout, data))
+        body = build_flag_configmap(rollout, data)
+        clients.core.create_namespaced_config_map(namespace, body)  # type: ignore[arg-type]
         return True
     existing = current.data or {}
     changed = {key: value for key, value in data.items() if existing.get(key) != value}

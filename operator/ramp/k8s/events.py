@@ -49,4 +49,4 @@ def record_event(
     component: str = "ramp-operator",
 ) -> None:
     event = build_event(rollout, type_, reason, message, component, datetime.now(UTC))
-    clients.core.create_namespaced_event(rollout["metadata"]["namespace"], event)
+    clients.core.create_namespaced_event(rollout["metadata"]["namespace"], event)  # type: ignore[arg-type]  # the client accepts plain dicts

@@ -46,7 +46,9 @@ def restart_consumers(
         annotations = workload.spec.template.metadata.annotations or {}
         if annotations.get(REVISION_ANNOTATION) == revision:
             continue
-        body = {"spec": {"template": {"metadata": {"annotations": {REVISION_ANNOTATION: revision}}}}}
+        body = {
+            "spec": {"template": {"metadata": {"annotations": {REVISION_ANNOTATION: revision}}}}
+        }
         patch(ref.name, namespace, body)
         restarted.append(f"{ref.kind}/{ref.name}")
     return restarted, missing

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from ramp.api import GROUP, PLURAL, VERSION
 from ramp.k8s.clients import Clients
@@ -22,11 +22,16 @@ def write_status(
     it did not see (a CLI action or spec edit that arrived while deciding).
     """
     body = {"metadata": {"resourceVersion": resource_version}, "status": patch}
-    result: dict[str, Any] = clients.custom.patch_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, PLURAL, name, body,
+    result = clients.custom.patch_namespaced_custom_object_status(
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        name,
+        body,
         _content_type="application/merge-patch+json",
     )
-    return result
+    return cast(dict[str, Any], result)
 
 
 def patch_finalizers(
@@ -34,6 +39,11 @@ def patch_finalizers(
 ) -> None:
     body = {"metadata": {"resourceVersion": resource_version, "finalizers": finalizers}}
     clients.custom.patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, name, body,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        name,
+        body,
         _content_type="application/merge-patch+json",
     )

@@ -17,7 +17,9 @@ from ramp.engine.observations import WorkerObservation
 from ramp.k8s.clients import Clients, is_not_found
 
 
-def observe_workers(clients: Clients, namespace: str, spec: RolloutSpec) -> dict[str, WorkerObservation]:
+def observe_workers(
+    clients: Clients, namespace: str, spec: RolloutSpec
+) -> dict[str, WorkerObservation]:
     seen: dict[str, WorkerObservation] = {}
     for worker in spec.workers or []:
         missing: list[str] = []

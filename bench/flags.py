@@ -1,0 +1,123 @@
+"""Decisions per second: ``ramp.flags`` against OpenFeature's flagd provider in file mode.
+
+Both read the same flags.json (written by ``ramp.flagconfig.render_flags_json``) and decide for
+the same targeting keys; the script also checks that they agree on every decision it made.
+
+    .venv/bin/python bench/flags.py [--n 100000] [--provider-n 100000] [--percentage 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from openfeature import api
+from openfeature.contrib.provider.flagd import FlagdProvider
+from openfeature.contrib.provider.flagd.config import ResolverType
+from openfeature.evaluation_context import EvaluationContext
+
+from ramp.flagconfig import render_flags_json
+from ramp.flags import FlagFile, bucket
+
+FLAG = "async-reports"
+
+
+def keys(count: int) -> list[str]:
+    rnd = random.Random(7)
+    return [f"user-{rnd.getrandbits(48):012x}" for _ in range(count)]
+
+
+def run(decide: Callable[[str], bool], targeting_keys: list[str], n: int) -> tuple[float, int]:
+    """Seconds for ``n`` decisions cycling over ``targeting_keys``, and how many were on."""
+    m = len(targeting_keys)
+    on = 0
+    start = time.perf_counter()
+    for i in range(n):
+        on += decide(targeting_keys[i % m])
+    return time.perf_counter() - start, on
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="evaluations for ramp.flags")
+    parser.add_argument(
+        "--provider-n", type=int, default=100_000, help="evaluations for the flagd provider"
+    )
+    parser.add_argument("--percentage", type=float, default=25.0)
+    parser.add_argument("--keys", type=int, default=10_000, help="distinct targeting keys")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    targeting_keys = keys(args.keys)
+    with tempfile.TemporaryDirectory(prefix="ramp-bench-") as tmp:
+        path = Path(tmp) / "flags.json"
+        path.write_text(render_flags_json(FLAG, True, args.percentage), encoding="utf-8")
+
+        flags = FlagFile(path)
+        provider = FlagdProvider(
+            resolver_type=ResolverType.FILE, offline_flag_source_path=str(path)
+        )
+        api.set_provider_and_wait(provider, "ramp-bench")
+        client = api.get_client("ramp-bench")
+        contexts = {key: EvaluationContext(targeting_key=key) for key in targeting_keys}
+        try:
+            candidates: list[tuple[str, Callable[[str], bool], int]] = [
+                ("ramp.flags FlagFile.is_enabled", lambda k: flags.is_enabled(FLAG, k), args.n),
+                (
+                    "ramp.flags bucket() < weight",
+                    lambda k: bucket(FLAG, k) < round(args.percentage * 100),
+                    args.n,
+                ),
+                (
+                    "flagd provider via SDK client",
+                    lambda k: client.get_boolean_value(FLAG, False, contexts[k]),
+                    args.provider_n,
+                ),
+                (
+                    "flagd provider resolve_boolean_details",
+                    lambda k: provider.resolve_boolean_details(FLAG, False, contexts[k]).value,
+                    args.provider_n,
+                ),
+            ]
+            for _, decide, _ in candidates:  # warm up
+                run(decide, targeting_keys, 1000)
+            results = [(name, n, *run(decide, targeting_keys, n)) for name, decide, n in candidates]
+
+            check = targeting_keys[: min(len(targeting_keys), args.provider_n)]
+            disagreements = sum(
+                flags.is_enabled(FLAG, k) != client.get_boolean_value(FLAG, False, contexts[k])
+                for k in check
+            )
+        finally:
+            api.shutdown()
+
+    print(
+        f"flag {FLAG!r} at {args.percentage:g}%, {len(targeting_keys):,} distinct keys, "
+        f"Python {platform.python_version()} on {platform.machine()}"
+    )
+    header = (
+        f"{'implementation':<40} {'evals':>8} {'seconds':>8} {'decisions/s':>12} {'us/eval':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    base = results[0][1] / results[0][2]
+    for name, n, seconds, on in results:
+        rate = n / seconds
+        print(
+            f"{name:<40} {n:>8,} {seconds:>8.3f} {rate:>12,.0f} {1e6 / rate:>8.2f}"
+            f"   ({100 * on / n:.2f}% on, {base / rate:.1f}x the time of FlagFile)"
+        )
+    print(f"disagreements between ramp.flags and the provider over {len(check):,} keys: ", end="")
+    print(disagreements)
+    return 1 if disagreements else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,362 @@
+"""Read a Ramp flag from flagd's ``flags.json`` and decide per user, exactly as flagd does.
+
+Applications import this module; it needs only the standard library and ``mmh3`` (the CBOR
+of two text strings is encoded here; the tests check it byte for byte against ``cbor2``).
+
+Matches the in-process/file evaluator of ``openfeature-provider-flagd`` 0.6.1, whose ``fractional``
+operation lives in ``openfeature-flagd-core`` 2.0.0
+(``openfeature/contrib/tools/flagd/core/targeting/custom_ops.py``): with no bucketing expression,
+the bucketing value is the array ``[flagKey, targetingKey]``, encoded as canonical CBOR, hashed
+with 32-bit murmur3 (seed 0, unsigned), and ``bucket = (hash * totalWeight) >> 32``; the first
+variant whose cumulative weight exceeds the bucket wins. (flagd releases before the CBOR change
+hashed the string ``flagKey + targetingKey``; those bucket users differently.)
+
+Supported subset, which is what Ramp writes (:mod:`ramp.flagconfig`): ``state``,
+``variants``, ``defaultVariant`` and ``targeting: {"fractional": [[variant, weight], ...]}`` in
+the shorthand form (no explicit bucketing expression). Any other targeting is reported once and
+evaluates to off. For that subset every decision equals the provider's
+``get_boolean_value(flag_key, False, EvaluationContext(targeting_key=...))``, including its
+corner cases: a missing or empty targeting key, or one that is not valid UTF-8 (lone
+surrogates), gets the default variant; a ``DISABLED`` flag, a variant that is not a boolean and an
+unknown variant give off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import mmh3
+
+logger = logging.getLogger("ramp.flags")
+
+BUCKETS = 10000
+"""Number of buckets :func:`bucket` spreads targeting keys over (Ramp's total weight)."""
+
+_MAX_WEIGHT_SUM = 2_147_483_647  # flagd rejects fractional weights summing to more than MaxInt32
+_FLAG_FIELDS = frozenset(
+    {"state", "variants", "defaultVariant", "targeting", "metadata", "source", "selector"}
+)
+_CBOR_SMALL_TEXT_HEADS = [bytes((0x60 | n,)) for n in range(24)]
+
+
+def _cbor_text(value: str) -> bytes:
+    """Canonical (shortest-head) CBOR encoding of a text string; raises UnicodeEncodeError."""
+    data = value.encode("utf-8")
+    n = len(data)
+    if n < 24:
+        return _CBOR_SMALL_TEXT_HEADS[n] + data
+    if n < 0x100:
+        return bytes((0x78, n)) + data
+    if n < 0x10000:
+        return b"\x79" + n.to_bytes(2, "big") + data
+    if n < 0x100000000:
+        return b"\x7a" + n.to_bytes(4, "big") + data
+    return b"\x7b" + n.to_bytes(8, "big") + data
+
+
+def _bucketing_prefix(flag_key: str) -> bytes:
+    """CBOR array head (2 items) and the flag key: everything before the targeting key."""
+    return b"\x82" + _cbor_text(flag_key)
+
+
+def bucketing_bytes(flag_key: str, targeting_key: str) -> bytes:
+    """What flagd hashes: ``cbor2.dumps([flag_key, targeting_key], canonical=True)``."""
+    return _bucketing_prefix(flag_key) + _cbor_text(targeting_key)
+
+
+def bucket(flag_key: str, targeting_key: str, total_weight: int = BUCKETS) -> int:
+    """The bucket (``0 <= bucket < total_weight``) flagd puts ``targeting_key`` in for this flag.
+
+    With Ramp's total weight of 10000 a user is on at P % exactly when the bucket is below
+    ``round(P * 100)``. Raises ValueError for an empty targeting key or one that is not valid
+    UTF-8 (flagd gives those the default variant instead of bucketing them).
+    """
+    if not isinstance(targeting_key, str) or not targeting_key:
+        raise ValueError("targeting key must be a non-empty string")
+    if total_weight <= 0:
+        raise ValueError("total weight must be positive")
+    try:
+        data = bucketing_bytes(flag_key, targeting_key)
+    except UnicodeEncodeError as e:
+        raise ValueError(f"key is not encodable as UTF-8: {e}") from e
+    return (mmh3.hash(data, 0, False) * total_weight) >> 32
+
+
+class _InvalidFlags(ValueError):
+    """The document is not a flagd flag set (flagd would reject the whole file)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Flag:
+    default: bool
+    """Value when targeting does not pick a variant (or there is no targeting)."""
+    prefix: bytes | None
+    """Bucketing bytes before the targeting key; None when the flag key is not encodable."""
+    total: int
+    ranges: tuple[tuple[int, bool], ...] | None
+    """(cumulative end, value) per fraction; None for no (or no usable) fractional targeting."""
+    on_share: float
+    """Percentage of (bucketed) targeting keys that get True."""
+    problem: str | None = None
+    """Why the flag always evaluates to off, reported once."""
+
+
+def _compile_flag(key: str, spec: Any) -> _Flag:
+    if not isinstance(spec, dict):
+        raise _InvalidFlags(f"flag {key!r} is not an object")
+    unknown = set(spec) - _FLAG_FIELDS
+    if unknown:
+        raise _InvalidFlags(f"flag {key!r} has unknown fields {sorted(unknown)}")
+    state = spec.get("state")
+    if state not in ("ENABLED", "DISABLED"):
+        raise _InvalidFlags(f"flag {key!r} has invalid state {state!r}")
+    variants = spec.get("variants")
+    if not variants or not isinstance(variants, dict):
+        raise _InvalidFlags(f"flag {key!r} has no variants")
+    default_variant = spec.get("defaultVariant")
+    if default_variant and not isinstance(default_variant, str | bool):
+        raise _InvalidFlags(f"flag {key!r} has invalid defaultVariant {default_variant!r}")
+    _check_metadata(f"flag {key!r}", spec.get("metadata"))
+
+    try:
+        prefix: bytes | None = _bucketing_prefix(key)
+    except UnicodeEncodeError:
+        prefix = None
+
+    if state == "DISABLED":
+        return _Flag(False, prefix, 0, None, 0.0, f"flag {key!r} is DISABLED; serving off")
+
+    problems: list[str] = []
+    default = False
+    if isinstance(default_variant, bool) or default_variant:  # flagd: "" and null mean none
+        default = _lookup(key, variants, default_variant, problems)
+    static = _Flag(default, prefix, 0, None, 100.0 if default else 0.0)
+
+    targeting = spec.get("targeting")
+    if not targeting:
+        return dataclasses.replace(static, problem=_first(problems))
+    fractions = targeting.get("fractional") if isinstance(targeting, dict) else None
+    if not isinstance(targeting, dict) or len(targeting) != 1 or not isinstance(fractions, list):
+        return _unsupported(prefix, f"flag {key!r}: unsupported targeting")
+    if fractions and not isinstance(fractions[0], list):
+        return _unsupported(
+            prefix,
+            f"flag {key!r}: fractional with a bucketing expression is not supported "
+            "(Ramp writes the shorthand form)",
+        )
+    if any(isinstance(f, list) and f and isinstance(f[0], dict | list) for f in fractions):
+        return _unsupported(prefix, f"flag {key!r}: unsupported targeting")
+
+    ranges: list[tuple[int, bool]] = []
+    end = on = 0
+    for fraction in fractions:
+        if not isinstance(fraction, list) or not 1 <= len(fraction) <= 2:
+            ranges = []  # flagd: invalid fraction -> no variant for anyone -> default variant
+            break
+        weight = fraction[1] if len(fraction) == 2 else 1
+        if isinstance(weight, bool) or not isinstance(weight, int):
+            ranges = []
+            break
+        weight = max(0, weight)  # flagd clamps negative weights
+        # A null variant makes fractional return null: the default variant applies.
+        value = default if fraction[0] is None else _lookup(key, variants, fraction[0], problems)
+        end += weight
+        on += weight if value else 0
+        ranges.append((end, value))
+    if not ranges or not 0 < end <= _MAX_WEIGHT_SUM:
+        # flagd logs and returns no variant for every key: the default variant applies.
+        return dataclasses.replace(static, problem=_first(problems))
+    return _Flag(default, prefix, end, tuple(ranges), on * 100 / end, _first(problems))
+
+
+def _lookup(key: str, variants: Mapping[str, Any], variant: Any, problems: list[str]) -> bool:
+    """The boolean a variant resolves to; False (flagd: an evaluation error) if there is none."""
+    # flagd turns what targeting returned into a variant name this way before the lookup.
+    if isinstance(variant, bool):
+        name = str(variant).lower()
+    else:
+        name = variant if isinstance(variant, str) else str(variant)
+    value = variants.get(name) if name else None  # flagd: "" is no variant, an error here
+    if isinstance(value, bool):
+        return value
+    problems.append(f"flag {key!r}: variant {name!r} is not a boolean variant; serving off")
+    return False
+
+
+def _first(problems: list[str]) -> str | None:
+    return problems[0] if problems else None
+
+
+def _unsupported(prefix: bytes | None, problem: str) -> _Flag:
+    return _Flag(False, prefix, 0, None, 0.0, f"{problem}; serving off")
+
+
+def _check_metadata(where: str, metadata: Any, *, required: bool = False) -> None:
+    if not metadata and not required:  # flagd checks flag metadata only when it is truthy
+        return
+    if not isinstance(metadata, dict):
+        raise _InvalidFlags(f"{where} has metadata that is not an object")
+    for name, value in metadata.items():
+        if not name or value is None or not isinstance(value, str | int | float | bool):
+            raise _InvalidFlags(f"{where} has invalid metadata {name!r}: {value!r}")
+
+
+def _compile(document: Any) -> dict[str, _Flag]:
+    if not isinstance(document, dict):
+        raise _InvalidFlags("the document is not a JSON object")
+    flags = document.get("flags", {})
+    if not isinstance(flags, dict):
+        raise _InvalidFlags("`flags` is not an object")
+    _check_metadata("the flag set", document.get("metadata", {}), required=True)
+    return {key: _compile_flag(key, spec) for key, spec in flags.items()}
+
+
+_Signature = tuple[int, int, int, int]
+
+
+def _signature(st: os.stat_result) -> _Signature:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class FlagFile:
+    """A flagd ``flags.json`` (a ConfigMap mounted as a directory), re-read when it changes.
+
+    The file is read when the object is created and then, at most every ``reload_interval``
+    seconds, on the next call: ``os.stat`` through the path (so through the kubelet's
+    ``..data`` symlink swap) and a re-read when device, inode, size or mtime changed. Mount the
+    ConfigMap as a directory; a ``subPath`` mount never sees updates.
+
+    Never raises on bad input. Until a good document has been read, every decision is off.
+    Once one has, a later failure (file missing, unreadable, not JSON, not a flagd flag set)
+    keeps the last good content, as flagd's own file watcher does: a ConfigMap update is an
+    atomic symlink swap, so a failed read is a transient or a bad write, and flipping every
+    user to off because of it would be worse than serving the last published rollout. Each
+    distinct problem is logged once as a warning on the ``ramp.flags`` logger (again if it
+    recurs after a good read); flag-level problems (absent, ``DISABLED``, unsupported
+    targeting) are logged once per flag and problem.
+
+    Thread-safe: one caller re-reads while the others keep using the current content.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, reload_interval: float = 1.0) -> None:
+        self.path = os.fspath(path)
+        self.reload_interval = reload_interval
+        self._flags: dict[str, _Flag] | None = None
+        self._signature: _Signature | None = None
+        self._next_check = 0.0
+        self._lock = threading.Lock()
+        self._warned: set[str] = set()
+        self.refresh()
+
+    def is_enabled(self, flag_key: str, targeting_key: str) -> bool:
+        """Whether ``targeting_key`` (a user, tenant, ...) gets the feature; off on any problem."""
+        if time.monotonic() >= self._next_check:
+            self._maybe_reload()
+        flags = self._flags
+        if flags is None:
+            return False
+        flag = flags.get(flag_key)
+        if flag is None:
+            self._warn(f"flag {flag_key!r} is not in {self.path}; serving off")
+            return False
+        if flag.problem is not None:
+            self._warn(flag.problem)
+        ranges = flag.ranges
+        if ranges is None:
+            return flag.default
+        if not isinstance(targeting_key, str) or not targeting_key:
+            self._warn(f"flag {flag_key!r}: no targeting key; serving the default variant")
+            return flag.default
+        try:
+            if flag.prefix is None:
+                raise UnicodeEncodeError("utf-8", flag_key, 0, 1, "flag key")
+            data = flag.prefix + _cbor_text(targeting_key)
+        except UnicodeEncodeError:
+            self._warn(f"flag {flag_key!r}: a key is not valid UTF-8; serving the default variant")
+            return flag.default
+        b = (mmh3.hash(data, 0, False) * flag.total) >> 32
+        for end, value in ranges:
+            if b < end:
+                return value
+        return flag.default  # unreachable: b < total
+
+    def percentage(self, flag_key: str) -> float | None:
+        """Share (0..100) of targeting keys that get the feature; None if the flag is unknown."""
+        if time.monotonic() >= self._next_check:
+            self._maybe_reload()
+        flags = self._flags
+        flag = None if flags is None else flags.get(flag_key)
+        return None if flag is None else flag.on_share
+
+    def refresh(self) -> None:
+        """Check the file now (blocking), instead of waiting for the reload interval."""
+        with self._lock:
+            self._next_check = time.monotonic() + self.reload_interval
+            self._check()
+
+    def _maybe_reload(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            return  # another thread is checking; use the current content meanwhile
+        try:
+            now = time.monotonic()
+            if now >= self._next_check:
+                self._next_check = now + self.reload_interval
+                self._check()
+        finally:
+            self._lock.release()
+
+    def _check(self) -> None:
+        try:
+            signature = _signature(os.stat(self.path))
+        except FileNotFoundError:
+            self._signature = None
+            self._file_problem(f"{self.path} does not exist")
+            return
+        except OSError as e:
+            self._signature = None
+            self._file_problem(f"cannot stat {self.path}: {e.strerror or e}")
+            return
+        if signature == self._signature:
+            return
+        try:
+            with open(self.path, "rb") as f:
+                signature = _signature(os.fstat(f.fileno()))
+                raw = f.read()
+        except FileNotFoundError:
+            self._signature = None
+            self._file_problem(f"{self.path} does not exist")
+            return
+        except OSError as e:
+            self._signature = None
+            self._file_problem(f"cannot read {self.path}: {e.strerror or e}")
+            return
+        self._signature = signature
+        try:
+            flags = _compile(json.loads(raw))
+        except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, invalid
+            self._file_problem(f"{self.path} is not a valid flagd flag set: {e}")
+            return
+        self._warned.clear()
+        self._flags = flags
+
+    def _file_problem(self, message: str) -> None:
+        if self._flags is None:
+            self._warn(f"{message}; serving off")
+        else:
+            self._warn(f"{message}; keeping the last good flags")
+
+    def _warn(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            logger.warning("%s", message)
+
+
+__all__ = ["BUCKETS", "FlagFile", "bucket", "bucketing_bytes"]

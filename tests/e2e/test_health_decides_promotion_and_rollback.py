@@ -1,0 +1,158 @@
+"""The real Prometheus decides: healthy rollouts complete, breaches roll back, warnings don't."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tests.conftest import Cluster
+from tests.integration.conftest import OperatorProcess
+from tests.support.analysis import analysed_rollout, error_rate, step_of
+from tests.support.eventually import eventually
+from tests.support.exporter import Exporter
+from tests.support.rollouts import apply, event_reasons, published_percentage, status
+
+
+def test_healthy_rollout_completes(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
+) -> None:
+    apply(cluster, namespace, analysed_rollout(cluster, "healthy", namespace, [error_rate()]))
+    eventually(
+        lambda: step_of(cluster, namespace, "healthy")[0] == "Completed",
+        timeout=60,
+        what="a healthy rollout to complete",
+    )
+    assert published_percentage(cluster, namespace, "healthy-flag") == "100"
+    metric = status(cluster, namespace, "healthy")["metrics"][0]
+    assert (metric["name"], metric["verdict"], metric["value"]) == ("error-rate", "Pass", 0.0)
+
+
+def test_error_spike_in_second_phase_rolls_back_to_zero(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
+) -> None:
+    apply(cluster, namespace, analysed_rollout(cluster, "spike", namespace, [error_rate()]))
+    eventually(
+        lambda: step_of(cluster, namespace, "spike") == ("Progressing", "half"),
+        timeout=60,
+        what="the second phase",
+    )
+    exporter.set_error_rate(0.3)
+    eventually(
+        lambda: published_percentage(cluster, namespace, "spike-flag") == "0",
+        timeout=30,
+        what="the ConfigMap to publish 0 % after the error spike",
+    )
+    final = status(cluster, namespace, "spike")
+    assert final["phase"] == "RolledBack"
+    assert final["rolledBackFrom"] == "half"
+    assert final["snapshot"]["metrics"][0]["value"] == 0.3
+    assert "RolledBack" in event_reasons(cluster, namespace, "spike")
+
+
+def test_error_spike_rolls_back_to_the_previous_phase(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
+) -> None:
+    manifest = analysed_rollout(
+        cluster,
+        "stepback",
+        namespace,
+        [error_rate()],
+        failurePolicy={"action": "Rollback", "rollbackTo": "PreviousPhase"},
+    )
+    apply(cluster, namespace, manifest)
+    eventually(
+        lambda: step_of(cluster, namespace, "stepback") == ("Progressing", "half"),
+        timeout=60,
+        what="the second phase",
+    )
+    exporter.set_error_rate(0.3)
+    eventually(
+        lambda: step_of(cluster, namespace, "stepback") == ("RolledBack", "canary"),
+        timeout=30,
+        what="a rollback to the canary phase",
+    )
+    assert published_percentage(cluster, namespace, "stepback-flag") == "10"
+
+
+def test_p99_above_twice_the_baseline_rolls_back(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
+) -> None:
+    p99 = {
+        "name": "p99-latency",
+        "query": 'max(ramp_test_latency_p99_seconds{exporter="EXPORTER"})',
+        "baseline": {"capture": "AtStart"},
+        "critical": {"aboveBaselineRatio": 2.0, "for": "2s"},
+    }
+    apply(cluster, namespace, analysed_rollout(cluster, "latency", namespace, [p99]))
+    eventually(
+        lambda: step_of(cluster, namespace, "latency")[0] == "Progressing",
+        timeout=30,
+        what="the rollout to start",
+    )
+    assert status(cluster, namespace, "latency")["baseline"] == {"p99-latency": 0.2}
+    exporter.set_latency_p99(0.39)  # under 2x: fine
+    exporter.set_latency_p99(0.5)
+    eventually(
+        lambda: step_of(cluster, namespace, "latency")[0] == "RolledBack",
+        timeout=30,
+        what="a rollback on p99 above 2x the baseline",
+    )
+    assert "above 2x baseline 0.2" in status(cluster, namespace, "latency")["message"]
+
+
+def test_warning_never_rolls_back(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
+) -> None:
+    queue = {
+        "name": "queue-depth",
+        "query": 'max(ramp_test_queue_depth{exporter="EXPORTER"})',
+        "warning": {"above": 100},
+    }
+    exporter.set_queue_depth(500)
+    apply(cluster, namespace, analysed_rollout(cluster, "warned", namespace, [queue]))
+    eventually(
+        lambda: step_of(cluster, namespace, "warned")[0] == "Completed",
+        timeout=60,
+        what="the rollout to complete despite the warning",
+    )
+    reasons = event_reasons(cluster, namespace, "warned")
+    assert "Warning" in reasons
+    assert "RolledBack" not in reasons
+
+
+def test_metric_without_data_holds_the_rollout(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
+) -> None:
+    dlq = {
+        "name": "dlq",
+        "query": 'max(ramp_test_missing_series{exporter="EXPORTER"})',
+        "critical": {"above": 0},
+    }
+    apply(cluster, namespace, analysed_rollout(cluster, "nodata", namespace, [dlq]))
+    eventually(
+        lambda: step_of(cluster, namespace, "nodata")[0] == "Paused",
+        timeout=30,
+        what="the rollout to hold on missing data",
+    )
+    started = when(status(cluster, namespace, "nodata")["phaseStartedAt"])
+    eventually(
+        lambda: (
+            when(status(cluster, namespace, "nodata")["lastAnalysisAt"])
+            > started + timedelta(seconds=6)
+        ),
+        timeout=30,
+        what="an analysis after the canary's 4 s soak would have ended",
+    )
+    held = status(cluster, namespace, "nodata")
+    assert (held["phase"], held["currentPhase"]) == ("Paused", "canary")
+    assert "no data for dlq" in held["message"]
+    assert published_percentage(cluster, namespace, "nodata-flag") == "10"
+    exporter.set_gauge("ramp_test_missing_series", 0)
+    eventually(
+        lambda: step_of(cluster, namespace, "nodata")[0] == "Completed",
+        timeout=60,
+        what="the rollout to resume and complete once the data is there",
+    )
+
+
+def when(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
