@@ -31,7 +31,9 @@ class Exporter:
         self.name = name
         self.registry = CollectorRegistry()
         self.gauges = {
-            metric: Gauge(metric, f"test-controlled {key.replace('_', ' ')}", registry=self.registry)
+            metric: Gauge(
+                metric, f"test-controlled {key.replace('_', ' ')}", registry=self.registry
+            )
             for key, metric in GAUGES.items()
         }
         self._server: WSGIServer | None = None
@@ -50,6 +52,9 @@ class Exporter:
             self._server = None
 
     def set_gauge(self, metric: str, value: float) -> None:
+        """Set ``metric``, exporting it from now on if it was not exported yet."""
+        if metric not in self.gauges:
+            self.gauges[metric] = Gauge(metric, "test-controlled gauge", registry=self.registry)
         self.gauges[metric].set(value)
 
     def remove(self, metric: str) -> None:

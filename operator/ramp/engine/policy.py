@@ -584,8 +584,8 @@ def _workers(
                 )
         elif restore and key in originals:
             original = originals[key].to_target()
-            if observed is not None and not observed.missing and _matches(observed, original):
-                del originals[key]
+            if observed is None or observed.missing or _matches(observed, original):
+                del originals[key]  # given back, or gone: nothing is left to restore
             else:
                 restores[key] = original
     nxt.worker_originals = originals or None

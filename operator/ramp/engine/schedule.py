@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ramp.api.spec import RolloutSpec
 from ramp.api.status import RolloutStatus
@@ -21,8 +21,18 @@ def analysis_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> boo
     return due is not None and last < due <= now
 
 
+RESTORE_CHECK = timedelta(seconds=1)
+"""How soon to confirm that workers got their original scale back."""
+
+MISSING_WORKER_CHECK = timedelta(seconds=5)
+"""How often to look for a worker that does not exist yet (its creation sends Ramp no event)."""
+
+
 def next_wakeup(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> datetime | None:
     """The earliest moment something can change without an outside event; None: nothing will."""
+    if status.worker_originals and (status.phase or "Pending") not in ACTIVE:
+        # Workers are being given back their own scale: look again to confirm and forget them.
+        return now + RESTORE_CHECK
     if (status.phase or "Pending") not in ACTIVE or not spec.enabled:
         return None
     moments = []
@@ -33,6 +43,8 @@ def next_wakeup(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> date
         moments.append(status.next_promotion_at)
     if status.phase == "Pending" and spec.analysis is None:
         moments.append(now)
+    if any(c.type == "WorkersReady" and c.status == "False" for c in status.conditions or []):
+        moments.append(now + MISSING_WORKER_CHECK)
     if not moments:
         return None
     return max(min(moments), now)

