@@ -20,6 +20,18 @@ from ramp.engine.policy import format_percentage
 
 logger = logging.getLogger("ramp.notifications")
 
+THREAD_NAME = "ramp-notifier"
+
+
+class _HideWebhookTraffic(logging.Filter):
+    """Drops urllib3's debug lines from the delivery thread: they print the webhook's path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != THREAD_NAME
+
+
+_HIDE = _HideWebhookTraffic()
+
 ICONS = {
     "RolledBack": ":rotating_light:",
     "Warning": ":warning:",
@@ -81,6 +93,10 @@ class Notifier:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._session = requests.Session()
+        for name in ("urllib3.connectionpool", "urllib3.util.retry"):
+            noisy = logging.getLogger(name)
+            if _HIDE not in noisy.filters:
+                noisy.addFilter(_HIDE)
 
     def notify(self, url: str, payload: dict[str, Any], *, label: str) -> None:
         """Queue one delivery and return at once. ``label`` names the URL's source for logs."""
@@ -88,7 +104,7 @@ class Notifier:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
-                    target=self._deliver_forever, name="ramp-notifier", daemon=True
+                    target=self._deliver_forever, name=THREAD_NAME, daemon=True
                 )
                 self._thread.start()
 

@@ -9,7 +9,13 @@ from tests.integration.conftest import OperatorProcess
 from tests.support.analysis import analysed_rollout, error_rate, step_of
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter
-from tests.support.rollouts import apply, event_reasons, published_percentage, status
+from tests.support.rollouts import (
+    apply,
+    event_reasons,
+    published_percentage,
+    status,
+    wait_published,
+)
 
 
 def test_healthy_rollout_completes(
@@ -21,7 +27,7 @@ def test_healthy_rollout_completes(
         timeout=60,
         what="a healthy rollout to complete",
     )
-    assert published_percentage(cluster, namespace, "healthy-flag") == "100"
+    wait_published(cluster, namespace, "healthy-flag", "100")
     metric = status(cluster, namespace, "healthy")["metrics"][0]
     assert (metric["name"], metric["verdict"], metric["value"]) == ("error-rate", "Pass", 0.0)
 
@@ -70,7 +76,7 @@ def test_error_spike_rolls_back_to_the_previous_phase(
         timeout=30,
         what="a rollback to the canary phase",
     )
-    assert published_percentage(cluster, namespace, "stepback-flag") == "10"
+    wait_published(cluster, namespace, "stepback-flag", "10")
 
 
 def test_p99_above_twice_the_baseline_rolls_back(
@@ -145,7 +151,7 @@ def test_metric_without_data_holds_the_rollout(
     held = status(cluster, namespace, "nodata")
     assert (held["phase"], held["currentPhase"]) == ("Paused", "canary")
     assert "no data for dlq" in held["message"]
-    assert published_percentage(cluster, namespace, "nodata-flag") == "10"
+    wait_published(cluster, namespace, "nodata-flag", "10")
     exporter.set_gauge("ramp_test_missing_series", 0)
     eventually(
         lambda: step_of(cluster, namespace, "nodata")[0] == "Completed",

@@ -100,4 +100,8 @@ def test_prometheus_stopped_holds_then_rolls_back_after_error_limit(
     )
     final = status(cluster, namespace, "blind")
     assert "query failed (5/5)" in final["message"]
-    assert published_percentage(cluster, namespace, "blind-flag") == "0"
+    eventually(
+        lambda: published_percentage(cluster, namespace, "blind-flag") == "0",
+        timeout=5,
+        what="0 % published after the rollback",
+    )

@@ -15,6 +15,7 @@ from tests.support.rollouts import (
     ramp,
     rollout_manifest,
     status,
+    wait_published,
 )
 
 PHASES = [
@@ -40,7 +41,7 @@ def test_pause_resume_keeps_remaining_soak(
 
     ramp(cluster, "pause", "steer", "-n", namespace)
     eventually(lambda: phase_is(cluster, namespace, "Paused"), timeout=30, what="Paused")
-    assert published_percentage(cluster, namespace, "steer-flag") == "10"
+    wait_published(cluster, namespace, "steer-flag", "10")
     again = ramp(cluster, "pause", "steer", "-n", namespace)
     assert "already paused" in again.stdout
 

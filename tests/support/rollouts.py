@@ -87,3 +87,16 @@ def events(cluster: Cluster, namespace: str, name: str) -> list[client.CoreV1Eve
 def event_reasons(cluster: Cluster, namespace: str, name: str) -> list[str]:
     items = sorted(events(cluster, namespace, name), key=lambda e: e.metadata.creation_timestamp)
     return [e.reason for e in items]
+
+
+def wait_published(
+    cluster: Cluster, namespace: str, configmap: str, percentage: str, timeout: float = 10
+) -> None:
+    """Wait for the ConfigMap to publish ``percentage``: it follows status within a reconcile."""
+    from tests.support.eventually import eventually
+
+    eventually(
+        lambda: published_percentage(cluster, namespace, configmap) == percentage,
+        timeout=timeout,
+        what=f"{configmap} to publish {percentage} %",
+    )

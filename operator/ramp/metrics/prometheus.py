@@ -42,7 +42,7 @@ class PrometheusProvider:
             url=self.address,
             headers=dict(headers or {}),
             disable_ssl=insecure_skip_verify,
-            retry=Retry(total=0, raise_on_status=False),
+            retry=Retry(total=0, read=False, raise_on_status=False),
             timeout=timeout,  # type: ignore[arg-type]  # requests takes float seconds
         )
 

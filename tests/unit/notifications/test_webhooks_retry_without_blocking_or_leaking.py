@@ -1,0 +1,129 @@
+"""Webhook notifications: a Slack-compatible body naming what happened, retried with backoff on
+failure, never blocking the caller, never logging the URL (it is a credential)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from ramp.notifications import Notifier, build_payload
+
+SECRET_PATH = "/services/T0KEN-s3cret"
+
+
+class Receiver:
+    """A webhook endpoint on loopback that answers with the statuses it is told to, in order."""
+
+    def __init__(self, statuses: list[int], delay: float = 0.0) -> None:
+        self.statuses = statuses
+        self.delay = delay
+        self.bodies: list[dict[str, Any]] = []
+        self.times: list[float] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                receiver.times.append(time.monotonic())
+                time.sleep(receiver.delay)
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}{SECRET_PATH}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
+    statuses, delay = getattr(request, "param", ([], 0.0))
+    r = Receiver(list(statuses), delay)
+    yield r
+    r.close()
+
+
+def payload() -> dict[str, Any]:
+    return build_payload(
+        namespace="reports",
+        name="async-reports",
+        transition="RolledBack",
+        message="error-rate 0.08 is above 0.05 (for 5m)",
+        phase="canary",
+        percentage=0,
+        metric="error-rate",
+    )
+
+
+def test_body_names_rollout_transition_phase_percentage_and_metric() -> None:
+    body = payload()
+    text = body["text"]
+    for part in ("reports/async-reports", "RolledBack", "canary", "0 %", "error-rate"):
+        assert part in text, (part, text)
+    assert body["rollout"]["metric"] == "error-rate"
+    assert body["rollout"]["percentage"] == 0
+
+
+@pytest.mark.parametrize("receiver", [([500, 503], 0.0)], indirect=True)
+def test_failures_are_retried_with_growing_backoff(
+    receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    notifier = Notifier(attempts=5, first_backoff=0.1)
+    with caplog.at_level(logging.DEBUG):
+        notifier.notify(receiver.url, payload(), label="Secret reports/slack[url]")
+        assert notifier.drain(10)
+    assert len(receiver.bodies) == 3
+    first_gap = receiver.times[1] - receiver.times[0]
+    second_gap = receiver.times[2] - receiver.times[1]
+    assert first_gap >= 0.1
+    assert second_gap >= 0.2  # doubled
+    assert "Secret reports/slack[url]" in caplog.text
+    assert "T0KEN" not in caplog.text
+
+
+@pytest.mark.parametrize("receiver", [([400], 0.0)], indirect=True)
+def test_a_rejected_body_is_not_retried(receiver: Receiver) -> None:
+    notifier = Notifier(attempts=5, first_backoff=0.1)
+    notifier.notify(receiver.url, payload(), label="Secret x/y[url]")
+    assert notifier.drain(10)
+    assert len(receiver.bodies) == 1
+
+
+def test_an_unreachable_webhook_is_logged_by_its_secret_never_its_url(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    notifier = Notifier(attempts=2, first_backoff=0.01, timeout=1)
+    url = f"http://127.0.0.1:1{SECRET_PATH}"
+    with caplog.at_level(logging.DEBUG):
+        notifier.notify(url, payload(), label="Secret reports/slack[url]")
+        assert notifier.drain(10)
+    assert "not delivered" in caplog.text
+    assert "Secret reports/slack[url]" in caplog.text
+    assert "T0KEN" not in caplog.text and "127.0.0.1:1" not in caplog.text
+
+
+@pytest.mark.parametrize("receiver", [([], 1.0)], indirect=True)
+def test_notify_returns_at_once_while_the_webhook_is_slow(receiver: Receiver) -> None:
+    notifier = Notifier(attempts=1)
+    started = time.monotonic()
+    for _ in range(3):
+        notifier.notify(receiver.url, payload(), label="Secret x/y[url]")
+    queued_in = time.monotonic() - started
+    assert queued_in < 0.5, f"notify blocked for {queued_in:.2f}s"
+    assert notifier.drain(10)
+    assert len(receiver.bodies) == 3
