@@ -44,6 +44,11 @@ class Service:
         self.flag_key = flag_key
         self.new_path_error_rate = new_path_error_rate
         self.random = random.Random(7)
+        # Export every series from the start, at zero: an error ratio needs its numerator to
+        # exist before the first error, or it has no data.
+        for path in ("old", "new"):
+            for outcome in ("ok", "error"):
+                requests.labels(name, path, outcome)
 
     def serve(self, user: str) -> tuple[int, str]:
         started = time.perf_counter()

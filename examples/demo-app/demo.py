@@ -38,7 +38,8 @@ APPS = {
     "search": ("search-v2", 0.3),
 }
 EXPECTED = {"checkout-v2": "Completed", "search-v2": "RolledBack"}
-console = Console()
+# Wide enough for the table when the output is a log rather than a terminal.
+console = Console() if sys.stdout.isatty() else Console(width=140)
 
 
 def free_port() -> int:
