@@ -6,21 +6,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from ramp.metrics.prometheus import PrometheusProvider
 from tests.conftest import Cluster
+from tests.support.authproxy import TOKEN, AuthProxy
+from tests.support.eventually import eventually
 from tests.support.exporter import Exporter, wait_scraped
-
-TOKEN = "Bearer pr0m-t0ken"
 
 
 @pytest.fixture
@@ -85,36 +81,6 @@ def test_a_silent_prometheus_times_out_within_the_timeout() -> None:
     assert took < 3, f"one query took {took:.1f}s; retries must not stretch it"
 
 
-class AuthProxy:
-    """An authenticating proxy in front of the real Prometheus (as oauth2-proxy would be)."""
-
-    def __init__(self, upstream: str) -> None:
-        self.seen: list[str | None] = []
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                proxy.seen.append(self.headers.get("Authorization"))
-                if self.headers.get("Authorization") != TOKEN:
-                    self.send_response(401)
-                    self.end_headers()
-                    self.wfile.write(b'{"status":"error","error":"unauthorized"}')
-                    return
-                with urllib.request.urlopen(upstream + self.path, timeout=5) as r:
-                    body = r.read()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-
-
 def test_authorization_header_is_sent_and_never_reported(
     cluster: Cluster, namespace: str, gauges: Exporter
 ) -> None:
@@ -137,10 +103,13 @@ def test_query_range_returns_the_history_for_backtests(
     cluster: Cluster, namespace: str, gauges: Exporter
 ) -> None:
     provider = PrometheusProvider(cluster.prometheus_url, timeout=5)
-    end = datetime.now(UTC)
-    points = provider.query_range(
-        f'max(ramp_test_queue_depth{{exporter="{namespace}"}})', end - timedelta(minutes=1), end, 1
-    )
-    assert points, "no history returned"
+    query = f'max(ramp_test_queue_depth{{exporter="{namespace}"}})'
+
+    def history() -> list[tuple[datetime, float | None]]:
+        end = datetime.now(UTC)
+        return provider.query_range(query, end - timedelta(minutes=1), end, 1)
+
+    # Range ends are whole seconds: the newest sample shows up within a second.
+    points = eventually(history, timeout=10, what="a history for the new series")
     assert points[-1][1] == 7
     assert all(a[0] < b[0] for a, b in itertools.pairwise(points))
