@@ -4,10 +4,12 @@ Runs the real operator (`python -m ramp run`) against the local control plane an
 (`make cluster`) in a namespace of its own, with one test-controlled exporter scraped every
 second. Each run:
 
-1. creates a Rollout analysed every 1s with `max(ramp_test_error_rate{exporter="NAME"})`
-   critical above 0.05 (no `for`: the first breaching evaluation is sustained enough), phases
-   10 % (1h soak) -> 100 %, and waits until it is Progressing at 10 %;
-2. sets the exporter's error rate to 0.5;
+1. after a random 0-1 s delay (a random offset between the operator's analysis cycle and the
+   scrape cycle: the bench's own steps would otherwise phase-lock them), creates a Rollout
+   analysed every 1s with `max(ramp_test_error_rate{exporter="NAME"})` critical above 0.05
+   (no `for`: the first breaching evaluation is sustained enough), phases 10 % (1h soak) ->
+   100 %, and waits until it is Progressing at 10 %;
+2. after a random 0-2 s delay, sets the exporter's error rate to 0.5;
 3. polls Prometheus (instant query, every ~20 ms) for the first answer above 0.05, and the
    ConfigMap (every ~10 ms) for the published percentage turning "0" (the rollback);
 4. records the difference: from the moment Prometheus FIRST answers with a breaching value to
@@ -25,6 +27,7 @@ import argparse
 import json
 import math
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -220,6 +223,12 @@ def main() -> int:
         print(f"{'run':>3} {'scrape ms':>10} {'detect ms':>10} {'total ms':>9}", flush=True)
         for run in range(1, args.runs + 1):
             name = f"detect-{run}"
+            # The breach becomes visible at a scrape (every 1 s) and is seen at the operator's
+            # next analysis (every interval from the rollout's creation): a random creation time
+            # gives a random offset between the two cycles, as in real life. Without it the
+            # bench's own steps (which follow a scrape) phase-lock them and every run measures
+            # the same lucky moment.
+            time.sleep(random.uniform(0, INTERVAL))
             custom.create_namespaced_custom_object(
                 GROUP, VERSION, namespace, PLURAL, manifest(cluster, name, exporter.name)
             )
@@ -239,7 +248,7 @@ def main() -> int:
             cm = Poller(lambda n=name: published(n) == "0", CM_POLL, deadline)
             prom.start()
             cm.start()
-            time.sleep(0.05)  # both pollers running before the change
+            time.sleep(0.05 + random.uniform(0, 2 * INTERVAL))  # a random moment to break
             changed = time.perf_counter()
             exporter.set_error_rate(BREACH)
             prom.join()

@@ -8,7 +8,6 @@ lives in `status`, written by the reconciler.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -88,8 +87,10 @@ class Loops:
         return min(max(seconds, self.settings.min_interval), self.settings.resync_interval)
 
     async def _sleep(self, waker: asyncio.Event, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(waker.wait(), timeout=seconds)
+        except TimeoutError:
+            return  # a timer came due: act on time, so analysis keeps its interval
         # Coalesce a burst of watch events (our own writes echo back) into one reconcile.
         await asyncio.sleep(self.settings.min_interval)
 

@@ -246,7 +246,8 @@ class Reconciler:
         if spec is not None and status.worker_originals:
             seen = observe_workers(self.clients, meta["namespace"], spec)
             originals = {key: value.to_target() for key, value in status.worker_originals.items()}
-            scale_workers(self.clients, meta["namespace"], spec, originals, seen)
+            for changed in scale_workers(self.clients, meta["namespace"], spec, originals, seen):
+                telemetry.writes.labels(changed.split("/")[0]).inc()
             record_event(
                 self.clients,
                 rollout,
@@ -273,6 +274,7 @@ class Reconciler:
             meta["resourceVersion"],
             {"phase": "Failed", "message": problems, "observedGeneration": meta.get("generation")},
         )
+        telemetry.writes.labels("Rollout/status").inc()
         record_event(self.clients, rollout, "Warning", "InvalidSpec", problems)
 
     async def _announce(

@@ -6,6 +6,7 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
+from ramp import telemetry
 from ramp.api import GROUP, KIND, VERSION
 from ramp.k8s.clients import Clients
 
@@ -49,4 +50,6 @@ def record_event(
     component: str = "ramp-operator",
 ) -> None:
     event = build_event(rollout, type_, reason, message, component, datetime.now(UTC))
-    clients.core.create_namespaced_event(rollout["metadata"]["namespace"], event)  # type: ignore[arg-type]  # the client accepts plain dicts
+    namespace = rollout["metadata"]["namespace"]
+    clients.core.create_namespaced_event(namespace, event)  # type: ignore[arg-type]
+    telemetry.writes.labels("Event").inc()
