@@ -272,6 +272,9 @@ def status(
     if not watch:
         console.print(render_status(rollout, datetime.now(UTC)))
         return
+    if not console.is_terminal:
+        watch_lines(clients, ns, name, rollout)
+        return
     with Live(
         render_status(rollout, datetime.now(UTC)), console=console, auto_refresh=False
     ) as live:
@@ -282,6 +285,38 @@ def status(
                 live.update(render_status(rollout, datetime.now(UTC)), refresh=True)
         except KeyboardInterrupt:
             pass
+
+
+def summary_line(rollout: dict[str, Any]) -> str:
+    """One line per state, as `kubectl get -w` prints: for logs and pipes."""
+    status = rollout.get("status") or {}
+    verdicts = ", ".join(f"{m.get('name')}={m.get('verdict')}" for m in status.get("metrics") or [])
+    return "  ".join(
+        part
+        for part in (
+            rollout["metadata"]["name"],
+            status.get("phase") or "Pending",
+            step_of(rollout),
+            f"{status.get('percentage', 0):g}%",
+            verdicts,
+            status.get("message") or "",
+        )
+        if part
+    )
+
+
+def watch_lines(clients: Clients, namespace: str, name: str, rollout: dict[str, Any]) -> None:
+    last = None
+    try:
+        while True:
+            line = summary_line(rollout)
+            if line != last:
+                print(f"{datetime.now(UTC):%H:%M:%S}  {line}", flush=True)
+                last = line
+            time.sleep(1)
+            rollout = read_rollout(clients, namespace, name)
+    except KeyboardInterrupt:
+        pass
 
 
 # -- steering -------------------------------------------------------------------------------

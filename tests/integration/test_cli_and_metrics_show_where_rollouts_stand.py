@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from tests.conftest import Cluster
@@ -109,3 +110,35 @@ def test_operator_metrics_report_phase_percentage_and_transitions(
     assert line("ramp_rollout_transitions_total", 'reason="Started"', "1.0") in text
     assert "ramp_reconcile_duration_seconds_count" in text
     assert "ramp_metric_query_errors_total" in text
+
+
+def test_status_watch_prints_each_change_until_interrupted(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    phases = [
+        {"name": "canary", "percentage": 10, "duration": "2s"},
+        {"name": "everyone", "percentage": 100},
+    ]
+    apply(cluster, namespace, rollout_manifest("watched", phases))
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "ramp", "status", "watched", "-n", namespace, "--watch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "KUBECONFIG": cluster.kubeconfig},
+    )
+    lines: list[str] = []
+    deadline = threading.Timer(60, watcher.kill)  # a watcher that never sees Completed fails
+    deadline.start()
+    try:
+        assert watcher.stdout is not None
+        for line in watcher.stdout:  # ends when the watcher is killed or exits
+            lines.append(line)
+            if "Completed" in line:
+                break
+    finally:
+        deadline.cancel()
+        watcher.kill()
+        watcher.wait(timeout=10)
+    assert any("Completed" in line and "100%" in line for line in lines), lines
+    assert any("Progressing" in line and "1/2 canary" in line for line in lines), lines
