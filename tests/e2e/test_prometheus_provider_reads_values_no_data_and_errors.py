@@ -9,12 +9,13 @@ import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from ramp.metrics.prometheus import PrometheusProvider
 from tests.conftest import Cluster
-from tests.support.authproxy import TOKEN, AuthProxy
+from tests.support.authproxy import TOKEN, AuthProxy, self_signed_certificate
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter, wait_scraped
 
@@ -113,3 +114,23 @@ def test_query_range_returns_the_history_for_backtests(
     points = eventually(history, timeout=10, what="a history for the new series")
     assert points[-1][1] == 7
     assert all(a[0] < b[0] for a, b in itertools.pairwise(points))
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_tls_is_verified_unless_explicitly_skipped(
+    cluster: Cluster, namespace: str, gauges: Exporter, tmp_path: Path
+) -> None:
+    proxy = AuthProxy(cluster.prometheus_url, tls=self_signed_certificate(tmp_path))
+    try:
+        query = f'max(ramp_test_error_rate{{exporter="{namespace}"}})'
+        headers = {"Authorization": TOKEN}
+        verified = PrometheusProvider(proxy.url, timeout=5, headers=headers).sample(query)
+        assert verified.error is not None
+        assert "TLS verification" in verified.error and "insecureSkipVerify" in verified.error
+        assert proxy.seen == [], "a request went out over an unverified connection"
+        skipped = PrometheusProvider(
+            proxy.url, timeout=5, headers=headers, insecure_skip_verify=True
+        ).sample(query)
+        assert skipped.value == pytest.approx(0.25)
+    finally:
+        proxy.close()

@@ -102,6 +102,11 @@ def too_many_series(count: int) -> str:
 
 
 def describe_error(error: Exception, address: str, timeout: float) -> str:
+    if isinstance(error, requests.exceptions.SSLError):
+        return (
+            f"TLS verification of Prometheus at {address} failed (untrusted or mismatched "
+            "certificate); fix the certificate, or set insecureSkipVerify only for testing"
+        )
     if isinstance(error, requests.Timeout):
         return f"Prometheus at {address} did not answer within {timeout:g}s"
     if isinstance(error, requests.ConnectionError):
