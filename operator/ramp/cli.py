@@ -100,6 +100,13 @@ def run(
     peering: Annotated[
         str | None, typer.Option(help="Kopf peering name for HA (needs kopf's peering CRDs).")
     ] = None,
+    priority: Annotated[
+        int | None,
+        typer.Option(
+            help="Kopf peering priority: the highest peer works, the others stand by "
+            "(default with --peering: random, so replicas of one Deployment never tie)."
+        ),
+    ] = None,
     kubeconfig: KubeconfigOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -116,6 +123,7 @@ def run(
         metrics_port=metrics_port,
         bind_address=bind_address,
         peering=peering,
+        priority=priority,
     )
     run_operator(settings, kubeconfig=kubeconfig, verbose=verbose)
 

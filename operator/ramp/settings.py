@@ -22,6 +22,9 @@ class OperatorSettings:
     peering: str | None = None
     """Kopf peering name for HA (one active replica among peers); None runs standalone."""
 
+    priority: int | None = None
+    """Kopf peering priority; None picks a random one, as peers of equal priority all pause."""
+
     resync_interval: float = 60.0
     """Seconds after which a rollout that nothing woke is reconciled anyway, to heal drift."""
 

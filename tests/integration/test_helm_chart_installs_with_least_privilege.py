@@ -196,8 +196,13 @@ def test_rendered_deployment_runs_ramp_hardened(helm: Helm, namespace: str, tmp_
     peered = render(
         helm,
         namespace,
-        values_file(tmp_path, {"watchNamespaces": ["a", "b"], "peering": {"enabled": True}}),
+        values_file(
+            tmp_path,
+            {"watchNamespaces": ["a", "b"], "peering": {"enabled": True}, "replicas": 2},
+        ),
     )
+    # Standby replicas are what peering is for: each picks its own priority at start.
+    assert find(peered, "Deployment")[0]["spec"]["replicas"] == 2
     args = operator_args(peered)
     assert args[:6] == [
         "ramp",
