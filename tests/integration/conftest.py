@@ -52,6 +52,8 @@ class OperatorProcess:
         args += ["--metrics-port", str(self.metrics_port), "--bind-address", "127.0.0.1"]
         for ns in self.namespaces:
             args += ["--namespace", ns]
+        if not self.namespaces:
+            args.append("--all-namespaces")
         env = {**os.environ, "KUBECONFIG": self.cluster.kubeconfig, "PYTHONUNBUFFERED": "1"}
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -89,6 +91,19 @@ class OperatorProcess:
         return "\n".join(text[-lines:])
 
 
+def release_rollouts(cluster: Cluster, namespace: str) -> None:
+    """Delete the test's Rollouts while the operator runs, so it restores workers and lifts its
+    finalizer; otherwise the namespace would stay Terminating with nobody to finalize them."""
+    group, version, plural = "ramp.dev", "v1alpha1", "rollouts"
+    cluster.custom.delete_collection_namespaced_custom_object(group, version, namespace, plural)
+
+    def none_left() -> bool:
+        found = cluster.custom.list_namespaced_custom_object(group, version, namespace, plural)
+        return not found["items"]
+
+    eventually(none_left, timeout=30, what=f"the Rollouts in {namespace} finalized and gone")
+
+
 @pytest.fixture
 def operator(
     cluster: Cluster,
@@ -101,7 +116,11 @@ def operator(
     process = OperatorProcess(cluster, [namespace], tmp_path / "operator.log")
     process.start()
     yield process
-    process.stop()
+    try:
+        if process.proc is not None and process.proc.poll() is None:
+            release_rollouts(cluster, namespace)
+    finally:
+        process.stop()
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         print(f"--- operator log ({process.log}) ---\n{process.tail()}")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from datetime import UTC, datetime
 from typing import Any
 
+from kubernetes import client
+
 from ramp import telemetry
 from ramp.api import GROUP, KIND, VERSION
 from ramp.k8s.clients import Clients
+
+logger = logging.getLogger("ramp.events")
 
 MAX_MESSAGE = 1024
 
@@ -48,8 +53,24 @@ def record_event(
     reason: str,
     message: str,
     component: str = "ramp-operator",
-) -> None:
+) -> bool:
+    """Record an Event; False when the API refused it (logged, never raised).
+
+    Events announce what status already holds (status.history), so a lost one loses nothing,
+    and it must not stop a reconcile, e.g. in a namespace that is being deleted.
+    """
     event = build_event(rollout, type_, reason, message, component, datetime.now(UTC))
     namespace = rollout["metadata"]["namespace"]
-    clients.core.create_namespaced_event(namespace, event)  # type: ignore[arg-type]
+    try:
+        clients.core.create_namespaced_event(namespace, event)  # type: ignore[arg-type]
+    except client.ApiException as e:
+        logger.warning(
+            "Event %s on %s/%s not recorded: %s",
+            reason,
+            namespace,
+            rollout["metadata"]["name"],
+            e.reason,
+        )
+        return False
     telemetry.writes.labels("Event").inc()
+    return True
