@@ -234,11 +234,11 @@ class FlagFile:
     ``..data`` symlink swap) and a re-read when device, inode, size or mtime changed. Mount the
     ConfigMap as a directory; a ``subPath`` mount never sees updates.
 
-    Never raises on bad input. Until a good document has been read, every decision is off.
-    Once one has, a later failure (file missing, unreadable, not JSON, not a flagd flag set)
-    keeps the last good content, as flagd's own file watcher does: a ConfigMap update is an
-    atomic symlink swap, so a failed read is a transient or a bad write, and flipping every
-    user to off because of it would be worse than serving the last published rollout. Each
+    Never raises on bad input. When the file is missing, unreadable, not JSON or not a flagd
+    flag set, every decision is off (the safe side of a rollout) until a good file is read,
+    with a warning. With ``keep_last_good=True`` a failure after a good read keeps serving the
+    last good content instead, as flagd's own file watcher does: a ConfigMap update is an
+    atomic symlink swap, so a failed read there is a bad write rather than a rollback. Each
     distinct problem is logged once as a warning on the ``ramp.flags`` logger (again if it
     recurs after a good read); flag-level problems (absent, ``DISABLED``, unsupported
     targeting) are logged once per flag and problem.
@@ -246,9 +246,16 @@ class FlagFile:
     Thread-safe: one caller re-reads while the others keep using the current content.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, reload_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        reload_interval: float = 1.0,
+        keep_last_good: bool = False,
+    ) -> None:
         self.path = os.fspath(path)
         self.reload_interval = reload_interval
+        self.keep_last_good = keep_last_good
         self._flags: dict[str, _Flag] | None = None
         self._signature: _Signature | None = None
         self._next_check = 0.0
@@ -348,10 +355,11 @@ class FlagFile:
         self._flags = flags
 
     def _file_problem(self, message: str) -> None:
-        if self._flags is None:
-            self._warn(f"{message}; serving off")
-        else:
+        if self._flags is not None and self.keep_last_good:
             self._warn(f"{message}; keeping the last good flags")
+        else:
+            self._flags = None
+            self._warn(f"{message}; serving off")
 
     def _warn(self, message: str) -> None:
         if message not in self._warned:

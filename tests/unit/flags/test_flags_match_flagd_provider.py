@@ -375,12 +375,32 @@ def test_absent_flag_is_off_with_one_warning(
     assert "'other-flag'" in warnings[0]
 
 
-def test_a_bad_update_keeps_the_last_good_flags(
+def test_a_bad_update_falls_back_to_off_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="ramp.flags")
     path = write(tmp_path / "flags.json", render_flags_json(FLAG, True, 50))
     flags = FlagFile(path, reload_interval=0)
+    assert any(flags.is_enabled(FLAG, key) for key in KEYS[:200])
+
+    write(path, '{"flags": ')
+    assert not any(flags.is_enabled(FLAG, key) for key in KEYS[:200])
+    path.unlink()
+    assert not any(flags.is_enabled(FLAG, key) for key in KEYS[:200])
+    warnings = ramp_warnings(caplog)
+    assert len(warnings) == 2  # malformed, then missing: once each
+    assert all("serving off" in w for w in warnings)
+
+    write(path, render_flags_json(FLAG, True, 100))
+    assert all(flags.is_enabled(FLAG, key) for key in KEYS[:200])
+
+
+def test_keep_last_good_serves_the_last_good_flags_through_a_bad_update(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="ramp.flags")
+    path = write(tmp_path / "flags.json", render_flags_json(FLAG, True, 50))
+    flags = FlagFile(path, reload_interval=0, keep_last_good=True)
     before = [flags.is_enabled(FLAG, key) for key in KEYS[:200]]
 
     write(path, '{"flags": ')
