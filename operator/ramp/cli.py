@@ -432,15 +432,32 @@ def simulate(
     ] = None,
     start: Annotated[str | None, typer.Option("--from", help="Backtest start (RFC 3339).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Backtest end (RFC 3339).")] = None,
+    authorization: Annotated[
+        str | None,
+        typer.Option(
+            envvar="RAMP_PROMETHEUS_AUTHORIZATION",
+            help="Authorization header for --prometheus (better from the environment variable).",
+            show_envvar=True,
+        ),
+    ] = None,
+    insecure_skip_verify: Annotated[
+        bool, typer.Option(help="Skip TLS verification of --prometheus (testing only).")
+    ] = False,
 ) -> None:
     """Run the real engine on simulated time and print its timeline of decisions."""
     from ramp import simulate as simulation
 
     if prometheus is not None:
-        backtest = getattr(simulation, "backtest_main", None)
-        if backtest is None:
-            raise fail("--prometheus backtests are not available in this build")
-        raise typer.Exit(backtest(rollout, prometheus, start, end))
+        raise typer.Exit(
+            simulation.backtest_main(
+                rollout,
+                prometheus,
+                start,
+                end,
+                authorization=authorization,
+                insecure_skip_verify=insecure_skip_verify,
+            )
+        )
     if metrics is None:
         raise fail("give --metrics SCRIPT.yaml (scripted values) or --prometheus URL (backtest)")
     raise typer.Exit(simulation.main(rollout, metrics))

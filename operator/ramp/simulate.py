@@ -188,7 +188,15 @@ def main(rollout_path: str, metrics_path: str) -> int:
     return 0
 
 
-def backtest_main(rollout_path: str, prometheus: str, start: str | None, end: str | None) -> int:
+def backtest_main(
+    rollout_path: str,
+    prometheus: str,
+    start: str | None,
+    end: str | None,
+    *,
+    authorization: str | None = None,
+    insecure_skip_verify: bool = False,
+) -> int:
     """`ramp simulate ROLLOUT.yaml --prometheus URL --from T1 --to T2`: replay real history."""
     from ramp.metrics.prometheus import PrometheusProvider
 
@@ -209,7 +217,12 @@ def backtest_main(rollout_path: str, prometheus: str, start: str | None, end: st
     if t2 <= t1:
         print("error: --to must be after --from", file=sys.stderr)
         return 2
-    provider = PrometheusProvider(prometheus, timeout=spec.analysis.prometheus.timeout_seconds)
+    provider = PrometheusProvider(
+        prometheus,
+        timeout=spec.analysis.prometheus.timeout_seconds,
+        headers={"Authorization": authorization} if authorization else None,
+        insecure_skip_verify=insecure_skip_verify,
+    )
     step = spec.analysis.every.total_seconds()
     history: dict[str, list[tuple[datetime, float | None]]] = {}
     for metric in spec.analysis.metrics:

@@ -104,25 +104,32 @@ def test_backtest_replays_prometheus_history(
     )
     rollout = tmp_path / "rollout.yaml"
     rollout.write_text(yaml.safe_dump(manifest))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ramp",
-            "simulate",
-            str(rollout),
-            "--prometheus",
-            cluster.prometheus_url,
-            "--from",
-            start.isoformat().replace("+00:00", "Z"),
-            "--to",
-            end.isoformat().replace("+00:00", "Z"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ},
-    )
+    # Replayed through an authenticating proxy, the header from the environment.
+    proxy = AuthProxy(cluster.prometheus_url)
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ramp",
+                "simulate",
+                str(rollout),
+                "--prometheus",
+                proxy.url,
+                "--from",
+                start.isoformat().replace("+00:00", "Z"),
+                "--to",
+                end.isoformat().replace("+00:00", "Z"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "RAMP_PROMETHEUS_AUTHORIZATION": TOKEN},
+        )
+    finally:
+        proxy.close()
+    assert proxy.seen and all(header == TOKEN for header in proxy.seen)
+    assert "pr0m-t0ken" not in result.stdout + result.stderr
     assert result.returncode == 0, result.stderr
     lines = [line.split() for line in result.stdout.splitlines() if line.strip().startswith("+")]
     phases = [(words[1], words[2]) for words in lines]
