@@ -39,9 +39,12 @@ def rollout_crd(cluster: Cluster) -> str:
 class OperatorProcess:
     """`ramp run` as a child process, killable and restartable like a real deployment."""
 
-    def __init__(self, cluster: Cluster, namespaces: list[str], log: Path) -> None:
+    def __init__(
+        self, cluster: Cluster, namespaces: list[str], log: Path, extra: tuple[str, ...] = ()
+    ) -> None:
         self.cluster = cluster
         self.namespaces = namespaces
+        self.extra = extra
         self.log = log
         self.health_port = free_port()
         self.metrics_port = free_port()
@@ -54,6 +57,7 @@ class OperatorProcess:
             args += ["--namespace", ns]
         if not self.namespaces:
             args.append("--all-namespaces")
+        args += self.extra
         env = {**os.environ, "KUBECONFIG": self.cluster.kubeconfig, "PYTHONUNBUFFERED": "1"}
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
