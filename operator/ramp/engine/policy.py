@@ -300,7 +300,7 @@ def _steer(step: _Step, assessment: Assessment, seen: Observations) -> None:
         _fail(step, assessment)
         return
 
-    pause_reason = _pause_reason(spec, control, assessment)
+    pause_reason = _pause_reason(spec, control, assessment, nxt.snapshot)
     if pause_reason is not None:
         reason, message = pause_reason
         if phase != "Paused" or nxt.message != message:
@@ -316,19 +316,23 @@ def _steer(step: _Step, assessment: Assessment, seen: Observations) -> None:
 
 
 def _pause_reason(
-    spec: RolloutSpec, control: Control, assessment: Assessment
+    spec: RolloutSpec, control: Control, assessment: Assessment, snapshot: Snapshot | None
 ) -> tuple[str, str] | None:
     if control.pause is not None:
         if control.pause.by == "failurePolicy":
-            return "CriticalBreach", "paused by failurePolicy after a critical breach; " + (
-                "fix it, then `ramp resume`"
-            )
+            return "CriticalBreach", failure_pause_message(snapshot.reason if snapshot else None)
         return "UserPaused", "paused by `ramp pause`; `ramp resume` continues"
     if spec.paused:
         return "SpecPaused", "paused: spec.paused is true"
     if assessment.no_data:
         return "NoData", f"holding: no data for {', '.join(assessment.no_data)} (onNoData: Pause)"
     return None
+
+
+def failure_pause_message(breach: str | None) -> str:
+    """The one message of a rollout paused by `failurePolicy.action: Pause`, naming the breach."""
+    what = breach or "a critical breach"
+    return f"paused by failurePolicy: {what}; fix it, then `ramp resume`"
 
 
 def _unpause(step: _Step) -> None:
@@ -472,7 +476,7 @@ def _fail(step: _Step, assessment: Assessment) -> None:
         step.transition(
             "Paused",
             "Paused",
-            f"paused by failurePolicy: {breach.message}",
+            failure_pause_message(breach.message),
             warning=True,
             metric=breach.metric,
         )

@@ -61,8 +61,11 @@ def test_pause_policy_holds_instead_of_rolling_back() -> None:
     run = in_second_phase(action="Pause")
     run.step(seconds(30), {"errors": 0.5, "latency": 1})
     assert (run.phase, run.status.percentage) == ("Paused", 50)
+    first = run.status.message
+    assert first is not None and "errors" in first and "ramp resume" in first
     run.run_for(minutes(5), seconds(30), {"errors": 0.5, "latency": 1})
     assert run.reasons().count("Paused") == 1
+    assert run.status.message == first, "the pause message names the breach and stays put"
     assert run.status.control is not None and run.status.control.pause is not None
 
 

@@ -1,0 +1,117 @@
+"""Queue workers have no HTTP traffic: their rollout is judged on queue depth and dead letters.
+A backlog pauses the rollout (workers keep their scale, nothing is rolled back) until it drains;
+one dead letter rolls back to zero, turns the master toggle off and gives the workers back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import Cluster
+from tests.integration.conftest import OperatorProcess
+from tests.support.analysis import analysed_rollout, step_of
+from tests.support.eventually import eventually
+from tests.support.exporter import Exporter
+from tests.support.rollouts import apply, flag_data, ramp, status
+from tests.support.workloads import deployment, replicas
+
+QUEUE = {
+    "name": "queue-depth",
+    "query": 'max(ramp_test_queue_depth{exporter="EXPORTER"})',
+    "critical": {"above": 100, "for": "2s"},
+}
+DLQ = {
+    "name": "dlq",
+    "query": 'max(ramp_test_dlq_messages{exporter="EXPORTER"})',
+    "critical": {"above": 0},
+}
+
+
+def worker_rollout(cluster: Cluster, name: str, exporter: str, **spec: Any) -> dict[str, Any]:
+    return analysed_rollout(
+        cluster,
+        name,
+        exporter,
+        [dict(QUEUE), dict(DLQ)],
+        phases=[
+            {"name": "canary", "percentage": 10, "duration": "3s", "workers": {"replicas": 2}},
+            {"name": "half", "percentage": 50, "duration": "1h", "workers": {"replicas": 4}},
+            {"name": "everyone", "percentage": 100, "workers": {"replicas": 5}},
+        ],
+        workers=[{"deployment": "celery"}],
+        **spec,
+    )
+
+
+def test_backlog_pauses_without_rolling_back_and_resume_goes_on(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
+) -> None:
+    deployment(cluster, namespace, "celery", replicas=1)
+    manifest = worker_rollout(cluster, "backlog", namespace, failurePolicy={"action": "Pause"})
+    manifest["spec"]["phases"][0]["duration"] = "1h"
+    apply(cluster, namespace, manifest)
+    eventually(
+        lambda: replicas(cluster, namespace, "celery") == 2, timeout=30, what="2 workers in canary"
+    )
+    exporter.set_queue_depth(250)
+    eventually(
+        lambda: step_of(cluster, namespace, "backlog") == ("Paused", "canary"),
+        timeout=30,
+        what="the rollout paused by the backlog",
+    )
+    held = status(cluster, namespace, "backlog")
+    assert held["percentage"] == 10
+    assert "queue-depth" in held["message"]
+    assert replicas(cluster, namespace, "celery") == 2, "a Pause policy must not touch workers"
+
+    exporter.set_queue_depth(3)
+    ramp(cluster, "resume", "backlog", "-n", namespace)
+    ramp(cluster, "promote", "backlog", "-n", namespace)
+    eventually(
+        lambda: step_of(cluster, namespace, "backlog") == ("Progressing", "half"),
+        timeout=30,
+        what="the rollout going on once the queue drained",
+    )
+    eventually(
+        lambda: replicas(cluster, namespace, "celery") == 4, timeout=30, what="4 workers at half"
+    )
+
+
+def test_one_dead_letter_rolls_back_disables_and_restores_workers(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
+) -> None:
+    deployment(cluster, namespace, "celery", replicas=1)
+    apply(
+        cluster,
+        namespace,
+        worker_rollout(
+            cluster,
+            "dead",
+            namespace,
+            failurePolicy={"action": "Rollback", "rollbackTo": "Zero", "disableFlag": True},
+        ),
+    )
+    eventually(
+        lambda: step_of(cluster, namespace, "dead") == ("Progressing", "half"),
+        timeout=60,
+        what="the second phase",
+    )
+    eventually(
+        lambda: replicas(cluster, namespace, "celery") == 4, timeout=30, what="4 workers at half"
+    )
+    exporter.set_dlq(1)
+    eventually(
+        lambda: (
+            (flag_data(cluster, namespace, "dead-flag") or {}).get("FEATURE_ENABLED") == "false"
+        ),
+        timeout=30,
+        what="the master toggle off after the dead letter",
+    )
+    assert (flag_data(cluster, namespace, "dead-flag") or {}).get("FEATURE_PERCENTAGE") == "0"
+    final = status(cluster, namespace, "dead")
+    assert final["phase"] == "RolledBack"
+    assert "dlq" in final["message"]
+    eventually(
+        lambda: replicas(cluster, namespace, "celery") == 1,
+        timeout=30,
+        what="the worker's own single replica back after the rollback",
+    )
