@@ -1,0 +1,64 @@
+"""Editing a Rollout in Git (or with kubectl) mid-rollout: the ConfigMap follows at once, the
+soak already spent counts, and an edit never exposes more users than before it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tests.conftest import Cluster
+from tests.integration.conftest import OperatorProcess
+from tests.support.eventually import eventually
+from tests.support.rollouts import apply, rollout_manifest, status, wait_published
+
+PHASES = [
+    {"name": "canary", "percentage": 10, "duration": "1h"},
+    {"name": "half", "percentage": 50, "duration": "1h"},
+    {"name": "everyone", "percentage": 100},
+]
+
+
+def when(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def test_editing_the_current_phase_keeps_its_clock_and_publishes_the_new_value(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    apply(cluster, namespace, rollout_manifest("edited", PHASES))
+    wait_published(cluster, namespace, "edited-flag", "10")
+    started = status(cluster, namespace, "edited")["phaseStartedAt"]
+
+    phases = [dict(p) for p in PHASES]
+    phases[0].update(percentage=15, duration="2h")
+    apply(cluster, namespace, rollout_manifest("edited", phases))
+    wait_published(cluster, namespace, "edited-flag", "15")
+
+    def reflected() -> dict[str, object] | None:
+        s = status(cluster, namespace, "edited")
+        return s if s.get("observedGeneration") == 2 else None
+
+    s = eventually(reflected, timeout=10, what="status.observedGeneration 2")
+    assert (s["phase"], s["currentPhase"], s["percentage"]) == ("Progressing", "canary", 15)
+    assert s["phaseStartedAt"] == started, "the soak already spent must count"
+    due = when(str(s["nextPromotionAt"])) - when(started)
+    assert due.total_seconds() == 2 * 3600
+
+
+def test_removing_the_current_phase_never_exposes_more_users(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    apply(cluster, namespace, rollout_manifest("shrunk", PHASES))
+    wait_published(cluster, namespace, "shrunk-flag", "10")
+
+    phases = [{"name": "tiny", "percentage": 5, "duration": "1h"}, PHASES[1], PHASES[2]]
+    apply(cluster, namespace, rollout_manifest("shrunk", phases))
+    wait_published(cluster, namespace, "shrunk-flag", "5")
+    s = eventually(
+        lambda: (
+            status(cluster, namespace, "shrunk").get("currentPhase") == "tiny"
+            and status(cluster, namespace, "shrunk")
+        ),
+        timeout=10,
+        what="the rollout moved to the last phase not above what was published",
+    )
+    assert s["percentage"] == 5
