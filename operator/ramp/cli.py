@@ -107,6 +107,12 @@ def run(
             "(default with --peering: random, so replicas of one Deployment never tie)."
         ),
     ] = None,
+    peering_lifetime: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Seconds before a silent peer counts as dead and a standby takes over."
+        ),
+    ] = 60,
     kubeconfig: KubeconfigOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -124,6 +130,7 @@ def run(
         bind_address=bind_address,
         peering=peering,
         priority=priority,
+        peering_lifetime=peering_lifetime,
     )
     run_operator(settings, kubeconfig=kubeconfig, verbose=verbose)
 

@@ -115,6 +115,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 330
+    settings.peering.lifetime = _settings.peering_lifetime
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(max_workers=_settings.api_threads, thread_name_prefix="ramp-api")
     )

@@ -25,6 +25,10 @@ class OperatorSettings:
     priority: int | None = None
     """Kopf peering priority; None picks a random one, as peers of equal priority all pause."""
 
+    peering_lifetime: int = 60
+    """Seconds a peer stays alive without a keep-alive: how long a standby waits for a crashed
+    active peer before taking over (a peer that stops gracefully leaves at once)."""
+
     resync_interval: float = 60.0
     """Seconds after which a rollout that nothing woke is reconciled anyway, to heal drift."""
 

@@ -213,6 +213,7 @@ def test_rendered_deployment_runs_ramp_hardened(helm: Helm, namespace: str, tmp_
         "--metrics-port=9090",
     ]
     assert "--peering=ramp" in args
+    assert "--peering-lifetime=60" in args
     peerings = find(peered, "KopfPeering")
     assert sorted(p["metadata"]["namespace"] for p in peerings) == ["a", "b"]
     for role in find(peered, "Role"):

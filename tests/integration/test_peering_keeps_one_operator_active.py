@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import ROOT, Cluster
 from tests.integration.conftest import OperatorProcess, release_rollouts
 from tests.support.eventually import eventually
-from tests.support.rollouts import apply, published_percentage, ramp, rollout_manifest, status
+from tests.support.rollouts import apply, ramp, rollout_manifest, status, wait_published
 
 PEERING_CRDS = ROOT / "tests" / "support" / "kopf-peering-crds.yaml"
 
@@ -30,21 +30,20 @@ def peering(cluster: Cluster, namespace: str) -> str:
     return "ramp-ha"
 
 
+LIFETIME = "5"
+"""Seconds a killed peer counts as alive; short, so the SIGKILL test waits seconds, not a minute."""
+
+
 @pytest.fixture
 def peers(
     cluster: Cluster, namespace: str, peering: str, rollout_crd: str, tmp_path: Path
 ) -> Iterator[tuple[OperatorProcess, OperatorProcess]]:
+    common = ("--peering", peering, "--peering-lifetime", LIFETIME)
     active = OperatorProcess(
-        cluster,
-        [namespace],
-        tmp_path / "active.log",
-        ("--peering", peering, "--priority", "200"),
+        cluster, [namespace], tmp_path / "active.log", (*common, "--priority", "200")
     )
     standby = OperatorProcess(
-        cluster,
-        [namespace],
-        tmp_path / "standby.log",
-        ("--peering", peering, "--priority", "100"),
+        cluster, [namespace], tmp_path / "standby.log", (*common, "--priority", "100")
     )
     active.start()
     standby.start()
@@ -65,19 +64,18 @@ def reconciles(process: OperatorProcess) -> float:
     return 0.0
 
 
-def test_standby_waits_then_takes_over_where_the_active_one_was(
-    cluster: Cluster, namespace: str, peers: tuple[OperatorProcess, OperatorProcess]
+def peer_priorities(cluster: Cluster, namespace: str) -> list[int]:
+    obj = cluster.custom.get_namespaced_custom_object(
+        "kopf.dev", "v1", namespace, "kopfpeerings", "ramp-ha"
+    )
+    return sorted(int(p["priority"]) for p in (obj.get("status") or {}).values())
+
+
+def gated_by_the_active_peer(
+    cluster: Cluster, namespace: str, active: OperatorProcess, standby: OperatorProcess
 ) -> None:
-    active, standby = peers
-
-    def peer_priorities() -> list[int]:
-        obj = cluster.custom.get_namespaced_custom_object(
-            "kopf.dev", "v1", namespace, "kopfpeerings", "ramp-ha"
-        )
-        return sorted(int(p["priority"]) for p in (obj.get("status") or {}).values())
-
     eventually(
-        lambda: peer_priorities() == [100, 200],
+        lambda: peer_priorities(cluster, namespace) == [100, 200],
         timeout=30,
         what="both operators registered in the peering",
     )
@@ -95,6 +93,12 @@ def test_standby_waits_then_takes_over_where_the_active_one_was(
     eventually(lambda: reconciles(active) > 0, timeout=10, what="the active operator's reconciles")
     assert reconciles(standby) == 0, "the standby reconciled while the active one was alive"
 
+
+def test_standby_waits_then_takes_over_where_the_active_one_was(
+    cluster: Cluster, namespace: str, peers: tuple[OperatorProcess, OperatorProcess]
+) -> None:
+    active, standby = peers
+    gated_by_the_active_peer(cluster, namespace, active, standby)
     active.stop()  # a rolling update or a drained node: SIGTERM, the peer leaves the peering
     ramp(cluster, "promote", "ha", "-n", namespace)
     eventually(
@@ -102,8 +106,23 @@ def test_standby_waits_then_takes_over_where_the_active_one_was(
         timeout=60,
         what="the standby to take over and complete the rollout",
     )
-    assert published_percentage(cluster, namespace, "ha-flag") == "100"
+    wait_published(cluster, namespace, "ha-flag", "100")
     assert reconciles(standby) > 0
     history = status(cluster, namespace, "ha").get("history") or []
     started = [h for h in history if h.get("reason") == "Started"]
     assert len(started) == 1, f"the rollout was started twice: {history}"
+
+
+def test_standby_takes_over_from_a_killed_peer_after_its_lifetime(
+    cluster: Cluster, namespace: str, peers: tuple[OperatorProcess, OperatorProcess]
+) -> None:
+    active, standby = peers
+    gated_by_the_active_peer(cluster, namespace, active, standby)
+    active.kill()  # no goodbye: the peering still lists it until its lifetime runs out
+    ramp(cluster, "promote", "ha", "-n", namespace)
+    eventually(
+        lambda: status(cluster, namespace, "ha").get("phase") == "Completed",
+        timeout=60,
+        what=f"the standby to take over {LIFETIME}s after the active peer went silent",
+    )
+    assert reconciles(standby) > 0
