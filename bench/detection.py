@@ -24,111 +24,33 @@ Usage: .venv/bin/python bench/detection.py [--runs 20]
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config
+from kubernetes import client
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import connect, start_operator, wait
+from tests.conftest import Cluster
+from tests.integration.conftest import OperatorProcess
+from tests.support.analysis import analysed_rollout, error_rate
+from tests.support.exporter import Exporter, query, wait_scraped
+from tests.support.rollouts import GROUP, PLURAL, VERSION
 
-from tests.conftest import Cluster  # noqa: E402
-from tests.support.analysis import analysed_rollout, error_rate  # noqa: E402
-from tests.support.exporter import Exporter, wait_scraped  # noqa: E402
-from tests.support.rollouts import GROUP, PLURAL, VERSION  # noqa: E402
-
-STATE = Path(os.environ.get("RAMP_TESTBED_DIR", ROOT / ".testbed"))
 KEY = "FEATURE_PERCENTAGE"  # the env key tests.support.rollouts.rollout_manifest uses
 THRESHOLD = 0.05
 BREACH = 0.5
 INTERVAL = 1.0  # spec.analysis.interval of the benchmarked rollouts, seconds
 TARGET = INTERVAL + 1.0
 PROM_POLL, CM_POLL = 0.02, 0.01
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait(predicate: Callable[[], bool], timeout: float, what: str, poll: float = 0.01) -> float:
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        if predicate():
-            return time.perf_counter()
-        time.sleep(poll)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-
-
-def connect() -> Cluster:
-    kubeconfig = STATE / "kubeconfig"
-    url_file = STATE / "prometheus.url"
-    if not kubeconfig.exists() or not url_file.exists():
-        raise SystemExit(f"no testbed in {STATE}: start it first (`make cluster`)")
-    return Cluster(
-        dir=STATE,
-        kubeconfig=str(kubeconfig),
-        api_client=config.new_client_from_config(config_file=str(kubeconfig)),
-        prometheus_url=url_file.read_text().strip(),
-        targets_dir=STATE / "targets",
-    )
-
-
-def instant(cluster: Cluster, promql: str) -> float | None:
-    url = f"{cluster.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-    with urllib.request.urlopen(url, timeout=2) as response:
-        result = json.load(response)["data"]["result"]
-    if not result:
-        return None
-    value = float(result[0]["value"][1])
-    return None if math.isnan(value) else value
-
-
-class Operator:
-    def __init__(self, cluster: Cluster, namespace: str, log: Path) -> None:
-        self.health, self.metrics = free_port(), free_port()
-        self.log = log
-        env = {**os.environ, "KUBECONFIG": cluster.kubeconfig, "PYTHONUNBUFFERED": "1"}
-        args = [sys.executable, "-m", "ramp", "run", "--namespace", namespace]
-        args += ["--health-port", str(self.health), "--metrics-port", str(self.metrics)]
-        args += ["--bind-address", "127.0.0.1"]
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
-        wait(self.healthy, 60, "the operator's /healthz", poll=0.1)
-
-    def healthy(self) -> bool:
-        if self.proc.poll() is not None:
-            raise SystemExit(f"the operator exited {self.proc.returncode}; see {self.log}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.health}/healthz", timeout=1):
-                return True
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 class Poller(threading.Thread):
@@ -179,13 +101,6 @@ def main() -> int:
     args = parser.parse_args()
 
     cluster = connect()
-    cluster.kubectl(
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        "-f",
-        str(ROOT / "crds/ramp.dev_rollouts.yaml"),
-    )
     core, custom = cluster.core, cluster.custom
     tag = uuid.uuid4().hex[:6]
     namespace = f"bench-detection-{tag}"
@@ -193,7 +108,7 @@ def main() -> int:
     core.create_namespace({"metadata": {"name": namespace}})
     exporter = Exporter(cluster, f"bench-detection-{tag}").start()
     promql = f'max(ramp_test_error_rate{{exporter="{exporter.name}"}})'
-    operator: Operator | None = None
+    operator: OperatorProcess | None = None
     rows: list[dict[str, float]] = []
     began = time.perf_counter()
     print(f"namespace {namespace}, exporter {exporter.name}, operator log {log}", flush=True)
@@ -219,7 +134,7 @@ def main() -> int:
     try:
         exporter.set_error_rate(0.0)
         wait_scraped(cluster, promql, 0.0)
-        operator = Operator(cluster, namespace, log)
+        operator = start_operator(cluster, namespace, log)
         print(f"{'run':>3} {'scrape ms':>10} {'detect ms':>10} {'total ms':>9}", flush=True)
         for run in range(1, args.runs + 1):
             name = f"detect-{run}"
@@ -242,9 +157,7 @@ def main() -> int:
                 f"{name} to progress at 10 %",
             )
             deadline = time.perf_counter() + 30
-            prom = Poller(
-                lambda: (instant(cluster, promql) or 0.0) > THRESHOLD, PROM_POLL, deadline
-            )
+            prom = Poller(lambda: (query(cluster, promql) or 0.0) > THRESHOLD, PROM_POLL, deadline)
             cm = Poller(lambda n=name: published(n) == "0", CM_POLL, deadline)
             prom.start()
             cm.start()

@@ -25,50 +25,27 @@ Usage: .venv/bin/python bench/reaction.py [--quick] [--rollouts 200] [--samples 
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config
+from kubernetes import client
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "operator"))
+from harness import connect, start_operator, wait
+from ramp.actions import plan_action
 
-from ramp.actions import plan_action  # noqa: E402
-
-STATE = Path(os.environ.get("RAMP_TESTBED_DIR", ROOT / ".testbed"))
 GROUP, VERSION, PLURAL = "ramp.dev", "v1alpha1", "rollouts"
 KEY = "PERCENTAGE"
 POLL = 0.01
 DEADLINE = 15.0
 TARGET_P50, TARGET_P99 = 250.0, 1000.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait(predicate: Callable[[], bool], timeout: float, what: str, poll: float = POLL) -> float:
-    """Poll until true; return the time it became true (perf_counter)."""
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        if predicate():
-            return time.perf_counter()
-        time.sleep(poll)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
 def manifest(name: str, percentage: float = 10) -> dict[str, Any]:
@@ -95,41 +72,17 @@ def manifest(name: str, percentage: float = 10) -> dict[str, Any]:
 
 class Bench:
     def __init__(self, log_dir: Path) -> None:
-        kubeconfig = STATE / "kubeconfig"
-        if not kubeconfig.exists():
-            raise SystemExit(f"no {kubeconfig}: start the local cluster first (`make cluster`)")
-        self.api = config.new_client_from_config(config_file=str(kubeconfig))
-        self.core = client.CoreV1Api(self.api)
-        self.custom = client.CustomObjectsApi(self.api)
+        cluster = connect()
+        self.api = cluster.api_client
+        self.core = cluster.core
+        self.custom = cluster.custom
         self.namespace = f"bench-reaction-{uuid.uuid4().hex[:6]}"
         self.core.create_namespace({"metadata": {"name": self.namespace}})
-        self.health, self.metrics = free_port(), free_port()
         self.log = log_dir / f"{self.namespace}-operator.log"
-        env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1"}
-        args = [sys.executable, "-m", "ramp", "run", "--namespace", self.namespace]
-        args += ["--health-port", str(self.health), "--metrics-port", str(self.metrics)]
-        args += ["--bind-address", "127.0.0.1"]
-        with open(self.log, "wb") as out:
-            self.operator = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
-        wait(self._healthy, 60, "the operator's /healthz", poll=0.1)
-
-    def _healthy(self) -> bool:
-        if self.operator.poll() is not None:
-            raise SystemExit(f"the operator exited {self.operator.returncode}; see {self.log}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.health}/healthz", timeout=1):
-                return True
-        except OSError:
-            return False
+        self.operator = start_operator(cluster, self.namespace, self.log)
 
     def close(self) -> None:
-        if self.operator.poll() is None:
-            self.operator.terminate()
-            try:
-                self.operator.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.operator.kill()
-                self.operator.wait()
+        self.operator.stop()
         self.core.delete_namespace(self.namespace, propagation_policy="Background")
         self.api.close()
 
@@ -169,8 +122,7 @@ class Bench:
 
     def writes(self) -> tuple[float, float]:
         """(ramp_api_writes_total summed over kinds, reconciles done) from /metrics."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/metrics", timeout=5) as r:
-            text = r.read().decode()
+        text = self.operator.metrics()
         writes = sum(
             float(v) for v in re.findall(r"^ramp_api_writes_total(?:\{[^}]*\})? (\S+)$", text, re.M)
         )
@@ -356,23 +308,6 @@ def measure(bench: Bench, label: str, samples: int, rows: list[Row]) -> None:
     run("ramp promote", promote)
 
 
-def apply_crd() -> None:
-    subprocess.run(
-        [
-            "kubectl",
-            "--kubeconfig",
-            str(STATE / "kubeconfig"),
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "-f",
-            str(ROOT / "crds" / "ramp.dev_rollouts.yaml"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rollouts", type=int, default=200, help="the loaded level")
@@ -383,7 +318,6 @@ def main() -> int:
     samples = args.samples or (8 if args.quick else 30)
     idle = args.idle if args.idle is not None else (20.0 if args.quick else 60.0)
 
-    apply_crd()
     log_dir = Path(tempfile.mkdtemp(prefix="ramp-bench-"))
     began = time.perf_counter()
     bench = Bench(log_dir)
