@@ -316,6 +316,10 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="8 samples, 20 idle seconds")
     args = parser.parse_args()
     samples = args.samples or (8 if args.quick else 30)
+    if samples % 2:
+        # Each change is made and undone in turn (enabled false/true, pause/resume): an odd
+        # count would leave the subject disabled or paused for the next kind of change.
+        parser.error(f"--samples must be even, not {samples}")
     idle = args.idle if args.idle is not None else (20.0 if args.quick else 60.0)
 
     log_dir = Path(tempfile.mkdtemp(prefix="ramp-bench-"))
