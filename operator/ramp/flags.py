@@ -321,29 +321,21 @@ class FlagFile:
             self._lock.release()
 
     def _check(self) -> None:
+        doing = "stat"
         try:
             signature = _signature(os.stat(self.path))
-        except FileNotFoundError:
-            self._signature = None
-            self._file_problem(f"{self.path} does not exist")
-            return
-        except OSError as e:
-            self._signature = None
-            self._file_problem(f"cannot stat {self.path}: {e.strerror or e}")
-            return
-        if signature == self._signature:
-            return
-        try:
+            if signature == self._signature:
+                return
+            doing = "read"
             with open(self.path, "rb") as f:
                 signature = _signature(os.fstat(f.fileno()))
                 raw = f.read()
-        except FileNotFoundError:
-            self._signature = None
-            self._file_problem(f"{self.path} does not exist")
-            return
         except OSError as e:
             self._signature = None
-            self._file_problem(f"cannot read {self.path}: {e.strerror or e}")
+            if isinstance(e, FileNotFoundError):
+                self._file_problem(f"{self.path} does not exist")
+            else:
+                self._file_problem(f"cannot {doing} {self.path}: {e.strerror or e}")
             return
         self._signature = signature
         try:
