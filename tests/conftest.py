@@ -105,11 +105,17 @@ def cluster() -> Iterator[Cluster]:
             testbed.stop(tb, quiet=True)
 
 
+def create_namespace(cluster: Cluster) -> str:
+    """A namespace with a fresh name; the caller deletes it."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    return name
+
+
 @pytest.fixture
 def namespace(cluster: Cluster) -> Iterator[str]:
     """A fresh namespace for one test, deleted afterwards."""
-    name = f"t-{uuid.uuid4().hex[:10]}"
-    cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    name = create_namespace(cluster)
     try:
         yield name
     finally:

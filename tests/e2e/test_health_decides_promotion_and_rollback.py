@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from tests.conftest import Cluster
 from tests.integration.conftest import OperatorProcess
@@ -15,6 +15,7 @@ from tests.support.rollouts import (
     published_percentage,
     status,
     wait_published,
+    when,
 )
 
 
@@ -158,7 +159,3 @@ def test_metric_without_data_holds_the_rollout(
         timeout=60,
         what="the rollout to resume and complete once the data is there",
     )
-
-
-def when(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))

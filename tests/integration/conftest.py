@@ -16,6 +16,7 @@ import yaml
 
 from tests.conftest import ROOT, Cluster
 from tests.support.eventually import eventually
+from tests.support.rollouts import GROUP, PLURAL, VERSION
 
 CRD = ROOT / "crds" / "ramp.dev_rollouts.yaml"
 
@@ -98,11 +99,10 @@ class OperatorProcess:
 def release_rollouts(cluster: Cluster, namespace: str) -> None:
     """Delete the test's Rollouts while the operator runs, so it restores workers and lifts its
     finalizer; otherwise the namespace would stay Terminating with nobody to finalize them."""
-    group, version, plural = "ramp.dev", "v1alpha1", "rollouts"
-    cluster.custom.delete_collection_namespaced_custom_object(group, version, namespace, plural)
+    cluster.custom.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
 
     def none_left() -> bool:
-        found = cluster.custom.list_namespaced_custom_object(group, version, namespace, plural)
+        found = cluster.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
         return not found["items"]
 
     eventually(none_left, timeout=30, what=f"the Rollouts in {namespace} finalized and gone")

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.conftest import ROOT, Cluster
+from tests.conftest import ROOT, Cluster, create_namespace
 from tests.integration.conftest import OperatorProcess
 from tests.support.eventually import eventually
 from tests.support.rollouts import apply, get, rollout_manifest, status
@@ -70,10 +70,8 @@ def make_namespace(cluster: Cluster) -> Iterator[Callable[[], str]]:
     created: list[str] = []
 
     def make() -> str:
-        name = f"t-{uuid.uuid4().hex[:10]}"
-        cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-        created.append(name)
-        return name
+        created.append(create_namespace(cluster))
+        return created[-1]
 
     yield make
     for name in created:

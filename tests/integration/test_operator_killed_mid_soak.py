@@ -9,13 +9,9 @@ from datetime import UTC, datetime
 from tests.conftest import Cluster
 from tests.integration.conftest import OperatorProcess
 from tests.support.eventually import eventually
-from tests.support.rollouts import apply, event_reasons, rollout_manifest, status
+from tests.support.rollouts import apply, event_reasons, rollout_manifest, status, when
 
 SOAK = 12.0
-
-
-def when(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def test_restart_resumes_with_remaining_soak(

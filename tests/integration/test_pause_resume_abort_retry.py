@@ -3,8 +3,6 @@ starts again: all through the status subresource, each leaving an Event."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from tests.conftest import Cluster
 from tests.integration.conftest import OperatorProcess
 from tests.support.eventually import eventually
@@ -16,6 +14,7 @@ from tests.support.rollouts import (
     rollout_manifest,
     status,
     wait_published,
+    when,
 )
 
 PHASES = [
@@ -26,10 +25,6 @@ PHASES = [
 
 def phase_is(cluster: Cluster, namespace: str, phase: str) -> bool:
     return status(cluster, namespace, "steer").get("phase") == phase
-
-
-def when(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def test_pause_resume_keeps_remaining_soak(

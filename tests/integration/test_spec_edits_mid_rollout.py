@@ -3,22 +3,16 @@ soak already spent counts, and an edit never exposes more users than before it."
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from tests.conftest import Cluster
 from tests.integration.conftest import OperatorProcess
 from tests.support.eventually import eventually
-from tests.support.rollouts import apply, rollout_manifest, status, wait_published
+from tests.support.rollouts import apply, rollout_manifest, status, wait_published, when
 
 PHASES = [
     {"name": "canary", "percentage": 10, "duration": "1h"},
     {"name": "half", "percentage": 50, "duration": "1h"},
     {"name": "everyone", "percentage": 100},
 ]
-
-
-def when(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def test_editing_the_current_phase_keeps_its_clock_and_publishes_the_new_value(

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -14,6 +15,11 @@ from kubernetes import client
 from tests.conftest import Cluster
 
 GROUP, VERSION, PLURAL = "ramp.dev", "v1alpha1", "rollouts"
+
+
+def when(stamp: str) -> datetime:
+    """A status timestamp (RFC 3339, `Z` suffix) as an aware datetime."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def rollout_manifest(name: str, phases: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
