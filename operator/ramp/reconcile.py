@@ -110,7 +110,6 @@ class Reconciler:
                 await asyncio.to_thread(
                     write_status, self.clients, namespace, name, meta["resourceVersion"], patch
                 )
-                telemetry.writes.labels("Rollout/status").inc()
             except client.ApiException as e:
                 if is_conflict(e):
                     raise Conflict from e
@@ -186,25 +185,17 @@ class Reconciler:
         namespace = rollout["metadata"]["namespace"]
         for effect in decision.effects:
             if isinstance(effect, PublishFlag):
-                if publish_flag(self.clients, rollout, spec, effect):
-                    telemetry.writes.labels("ConfigMap").inc()
+                publish_flag(self.clients, rollout, spec, effect)
             elif isinstance(effect, ScaleWorkers):
                 self._ensure_finalizer(rollout, present=True)
-                for changed in scale_workers(
-                    self.clients, namespace, spec, effect.targets, workers
-                ):
-                    telemetry.writes.labels(changed.split("/")[0]).inc()
+                scale_workers(self.clients, namespace, spec, effect.targets, workers)
             elif isinstance(effect, RestoreWorkers):
-                for changed in scale_workers(
-                    self.clients, namespace, spec, effect.originals, workers
-                ):
-                    telemetry.writes.labels(changed.split("/")[0]).inc()
+                scale_workers(self.clients, namespace, spec, effect.originals, workers)
             elif isinstance(effect, RestartConsumers):
                 restarted, missing = restart_consumers(
                     self.clients, namespace, spec, effect.revision
                 )
                 for workload in restarted:
-                    telemetry.writes.labels(workload.split("/")[0]).inc()
                     logger.info("restarted %s for flag revision %s", workload, effect.revision)
                 for workload in missing:
                     logger.warning(
@@ -230,7 +221,6 @@ class Reconciler:
             fresh["metadata"]["resourceVersion"],  # type: ignore[index]
             wanted,
         )
-        telemetry.writes.labels("Rollout").inc()
         meta["finalizers"] = wanted
 
     def _finalize(self, rollout: dict[str, Any]) -> None:
@@ -246,8 +236,7 @@ class Reconciler:
         if spec is not None and status.worker_originals:
             seen = observe_workers(self.clients, meta["namespace"], spec)
             originals = {key: value.to_target() for key, value in status.worker_originals.items()}
-            for changed in scale_workers(self.clients, meta["namespace"], spec, originals, seen):
-                telemetry.writes.labels(changed.split("/")[0]).inc()
+            scale_workers(self.clients, meta["namespace"], spec, originals, seen)
             record_event(
                 self.clients,
                 rollout,
@@ -274,7 +263,6 @@ class Reconciler:
             meta["resourceVersion"],
             {"phase": "Failed", "message": problems, "observedGeneration": meta.get("generation")},
         )
-        telemetry.writes.labels("Rollout/status").inc()
         record_event(self.clients, rollout, "Warning", "InvalidSpec", problems)
 
     async def _announce(

@@ -30,10 +30,11 @@ MISSING_WORKER_CHECK = timedelta(seconds=5)
 
 def next_wakeup(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> datetime | None:
     """The earliest moment something can change without an outside event; None: nothing will."""
-    if status.worker_originals and (status.phase or "Pending") not in ACTIVE:
+    active = (status.phase or "Pending") in ACTIVE
+    if status.worker_originals and not active:
         # Workers are being given back their own scale: look again to confirm and forget them.
         return now + RESTORE_CHECK
-    if (status.phase or "Pending") not in ACTIVE or not spec.enabled:
+    if not active or not spec.enabled:
         return None
     moments = []
     if spec.analysis is not None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from kubernetes import client
 
+from ramp import telemetry
 from ramp.api import RolloutSpec
 from ramp.engine import format_percentage
 from ramp.engine.effects import PublishFlag
@@ -44,8 +45,8 @@ def build_flag_configmap(rollout: dict[str, Any], data: dict[str, str]) -> dict[
 
 def publish_flag(
     clients: Clients, rollout: dict[str, Any], spec: RolloutSpec, publish: PublishFlag
-) -> bool:
-    """Make the ConfigMap carry the published values; True when something was written.
+) -> None:
+    """Make the ConfigMap carry the published values, writing only when they differ.
 
     A ConfigMap that exists already keeps its other keys, labels and owners: Ramp writes only
     its own keys, and takes ownership (garbage collection) only of a ConfigMap it created.
@@ -60,13 +61,13 @@ def publish_flag(
             raise
         body = build_flag_configmap(rollout, data)
         clients.core.create_namespaced_config_map(namespace, body)  # type: ignore[arg-type]
-        return True
+        telemetry.writes.labels("ConfigMap").inc()
+        return
     existing = current.data or {}
     changed = {key: value for key, value in data.items() if existing.get(key) != value}
-    if not changed:
-        return False
-    clients.core.patch_namespaced_config_map(name, namespace, {"data": changed})
-    return True
+    if changed:
+        clients.core.patch_namespaced_config_map(name, namespace, {"data": changed})
+        telemetry.writes.labels("ConfigMap").inc()
 
 
 __all__ = ["FLAGS_FILE", "MANAGED_BY", "build_flag_configmap", "build_flag_data", "publish_flag"]

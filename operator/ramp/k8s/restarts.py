@@ -6,6 +6,7 @@ from typing import Any
 
 from kubernetes import client
 
+from ramp import telemetry
 from ramp.api import RolloutSpec
 from ramp.k8s.clients import Clients, is_not_found
 
@@ -50,5 +51,6 @@ def restart_consumers(
             "spec": {"template": {"metadata": {"annotations": {REVISION_ANNOTATION: revision}}}}
         }
         patch(ref.name, namespace, body)
+        telemetry.writes.labels(ref.kind).inc()
         restarted.append(f"{ref.kind}/{ref.name}")
     return restarted, missing

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from ramp import telemetry
 from ramp.api import GROUP, PLURAL, VERSION
 from ramp.k8s.clients import Clients
 from ramp.k8s.patches import merge_patch
@@ -31,6 +32,7 @@ def write_status(
         body,
         _content_type="application/merge-patch+json",
     )
+    telemetry.writes.labels("Rollout/status").inc()
     return cast(dict[str, Any], result)
 
 
@@ -47,3 +49,4 @@ def patch_finalizers(
         body,
         _content_type="application/merge-patch+json",
     )
+    telemetry.writes.labels("Rollout").inc()

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from kubernetes import client
 
+from ramp import telemetry
 from ramp.api import RolloutSpec
 from ramp.engine import worker_key
 from ramp.engine.effects import WorkerTarget
@@ -57,9 +58,8 @@ def scale_workers(
     spec: RolloutSpec,
     targets: Mapping[str, WorkerTarget],
     seen: Mapping[str, WorkerObservation],
-) -> list[str]:
-    """Patch each worker whose scale differs from its target; returns what was changed."""
-    changed: list[str] = []
+) -> None:
+    """Patch each worker whose scale differs from its target."""
     for worker in spec.workers or []:
         key = worker_key(worker)
         target, now = targets.get(key), seen.get(key)
@@ -75,11 +75,10 @@ def scale_workers(
                 clients.autoscaling.patch_namespaced_horizontal_pod_autoscaler(
                     worker.hpa, namespace, {"spec": hpa_patch}
                 )
-                changed.append(f"HorizontalPodAutoscaler/{worker.hpa}")
+                telemetry.writes.labels("HorizontalPodAutoscaler").inc()
         replicas = target.replicas
         if worker.deployment and replicas is not None and replicas != now.replicas:
             clients.apps.patch_namespaced_deployment_scale(
                 worker.deployment, namespace, {"spec": {"replicas": replicas}}
             )
-            changed.append(f"Deployment/{worker.deployment}")
-    return changed
+            telemetry.writes.labels("Deployment").inc()
