@@ -34,6 +34,27 @@ def load_testbed() -> ModuleType:
     return module
 
 
+def run_tool(
+    command: list[str],
+    *args: str,
+    check: bool = True,
+    timeout: float = 60,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command-line tool the way a user would; with ``check``, a failure is an assertion
+    that names the command and carries what the tool printed."""
+    proc = subprocess.run(
+        [*command, *args], input=input, capture_output=True, text=True, timeout=timeout, env=env
+    )
+    if check and proc.returncode != 0:
+        name = os.path.basename(command[-1] if command[0] == sys.executable else command[0])
+        raise AssertionError(
+            f"{name} {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}"
+        )
+    return proc
+
+
 @dataclass
 class Cluster:
     dir: Path
@@ -57,16 +78,9 @@ class Cluster:
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            ["kubectl", f"--kubeconfig={self.kubeconfig}", *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=60,
+        return run_tool(
+            ["kubectl", f"--kubeconfig={self.kubeconfig}"], *args, input=input, check=check
         )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
-        return proc
 
     def add_scrape_target(self, name: str, address: str) -> Path:
         """Have Prometheus scrape ``address`` (host:port) every second, as job ``ramp-testbed``."""

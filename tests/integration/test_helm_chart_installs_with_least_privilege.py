@@ -20,7 +20,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.conftest import ROOT, Cluster, create_namespace
+from tests.conftest import ROOT, Cluster, create_namespace, run_tool
 from tests.integration.conftest import OperatorProcess
 from tests.support.eventually import eventually
 from tests.support.rollouts import apply, get, rollout_manifest, status
@@ -51,15 +51,8 @@ def helm(cluster: Cluster) -> Helm:
     binary = helm_binary(cluster)
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [binary, f"--kubeconfig={cluster.kubeconfig}", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"helm {' '.join(args)} failed:\n{proc.stderr}{proc.stdout}")
-        return proc
+        command = [binary, f"--kubeconfig={cluster.kubeconfig}"]
+        return run_tool(command, *args, check=check, timeout=120)
 
     return run
 

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from tests.conftest import Cluster
+from tests.conftest import Cluster, run_tool
 
 GROUP, VERSION, PLURAL = "ramp.dev", "v1alpha1", "rollouts"
 
@@ -73,16 +73,8 @@ def flags_json(cluster: Cluster, namespace: str, configmap: str) -> dict[str, An
 
 def ramp(cluster: Cluster, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """The real `ramp` CLI as a user runs it."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "ramp", *args],
-        env={**os.environ, "KUBECONFIG": cluster.kubeconfig},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"ramp {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
-    return proc
+    env = {**os.environ, "KUBECONFIG": cluster.kubeconfig}
+    return run_tool([sys.executable, "-m", "ramp"], *args, check=check, env=env)
 
 
 def events(cluster: Cluster, namespace: str, name: str) -> list[client.CoreV1Event]:
