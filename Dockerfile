@@ -2,8 +2,14 @@
 #
 #   docker build -t ghcr.io/ramp-dev/ramp:0.1.0 .
 #
+# or without Docker or a registry, on a Debian base bootstrapped from packages (buildah, podman):
+#
+#   make image        # testbed/image.sh: localhost/ramp:dev
+#
 # Every dependency ships binary wheels for CPython 3.11 on linux, so neither stage needs a
 # compiler; the final stage receives only the virtual environment the builder installed.
+# PYTHON_IMAGE may be any base with python3 and its venv module on PATH: the official Python
+# image (default) or Debian's python3 + python3-venv; hence `python3`, and pip from the venv.
 
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
@@ -13,9 +19,11 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY flags/ ./flags/
 COPY operator/ ./operator/
-RUN python -m pip wheel --wheel-dir /wheels . \
- && python -m venv /opt/ramp \
+# ramp-operator depends on ramp-flags (./flags), which no index serves: both are built here.
+RUN python3 -m venv /opt/ramp \
+ && /opt/ramp/bin/python -m pip wheel --wheel-dir /wheels ./flags . \
  && /opt/ramp/bin/python -m pip install --no-index --find-links /wheels /wheels/*.whl \
  && /opt/ramp/bin/ramp --help >/dev/null
 

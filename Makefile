@@ -5,22 +5,44 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+ASSETS := operator/ramp/dashboard/static/vendor/uPlot.iife.min.js
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv binaries cluster cluster-down cluster-status crds lint test test-unit demo bench clean
+.PHONY: help venv assets browser dist image binaries cluster cluster-down cluster-status crds lint test test-unit demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
 
-$(STAMP): pyproject.toml
+# ramp-flags (./flags) first: ramp-operator depends on it, and it is not taken from an index.
+$(STAMP): pyproject.toml flags/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e './flags[prometheus]'
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-venv: $(STAMP) ## create .venv and install Ramp with its dev dependencies
+venv: $(STAMP) $(ASSETS) ## create .venv and install Ramp with its dev dependencies
 
-binaries: ## build (once, cached in ~/.cache/ramp-testbed) the control plane, kwok, helm; install prometheus
+# The dashboard's chart library comes from npm (web/package-lock.json pins it) and is copied into
+# the package as data: `ramp dashboard` never loads anything from a CDN.
+$(ASSETS): web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	mkdir -p $(@D)
+	cp web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css $(@D)/
+	cp web/node_modules/uplot/LICENSE $(@D)/uPlot.LICENSE
+
+assets: $(ASSETS) ## install the dashboard's chart library (uPlot, from npm) into the package
+
+browser: ## install Debian's chromium and chromium-driver for the dashboard's browser tests
+	bash testbed/browser.sh
+
+dist: $(STAMP) $(ASSETS) ## build the two wheels, ramp-flags (for apps) and ramp-operator, into dist/
+	$(VENV)/bin/pip wheel --quiet --no-deps --wheel-dir dist ./flags .
+
+image: ## build the operator image localhost/ramp:dev with buildah (Debian base cached in ~/.cache/ramp-testbed)
+	bash testbed/image.sh
+
+binaries: ## build (once, cached in ~/.cache/ramp-testbed) the control plane, kwok, helm, flagd, Flux; install prometheus, lua
 	bash testbed/build.sh
 
 cluster: binaries ## start etcd, apiserver, controller-manager, scheduler, kwok nodes and Prometheus
@@ -37,14 +59,14 @@ crds: $(STAMP) ## regenerate crds/ (and the chart's copy) from the pydantic mode
 	@if [ -d charts/ramp/crds ]; then cp crds/ramp.dev_rollouts.yaml charts/ramp/crds/; fi
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy strict on operator/
-	$(VENV)/bin/ruff check operator tests bench testbed examples
-	$(VENV)/bin/ruff format --check operator tests bench testbed examples
+	$(VENV)/bin/ruff check operator flags tests bench testbed examples
+	$(VENV)/bin/ruff format --check operator flags tests bench testbed examples
 	$(VENV)/bin/mypy
 
 test-unit: $(STAMP) ## the fast, cluster-free tests
 	$(VENV)/bin/pytest tests/unit -q
 
-test: $(STAMP) binaries lint ## install everything and run the whole suite (brings the cluster up and down)
+test: $(STAMP) $(ASSETS) browser binaries image lint ## install everything and run the whole suite (brings the cluster up and down)
 	$(VENV)/bin/pytest -q -ra
 
 demo: $(STAMP) binaries ## start the local cluster and Prometheus, run the operator and show two rollouts
@@ -52,6 +74,7 @@ demo: $(STAMP) binaries ## start the local cluster and Prometheus, run the opera
 
 bench: $(STAMP) binaries ## print performance figures (see docs/PERFORMANCE.md)
 	$(PY) bench/flags.py
+	$(PY) bench/bucketing.py
 	$(PY) bench/reaction.py
 	$(PY) bench/detection.py
 

@@ -24,7 +24,7 @@ from openfeature.contrib.provider.flagd.config import ResolverType
 from openfeature.evaluation_context import EvaluationContext
 
 from ramp.flagconfig import render_flags_json
-from ramp.flags import FlagFile, bucket
+from ramp.flags import PYTHON_PROVIDER_CBOR, FlagFile, bucket
 
 FLAG = "async-reports"
 
@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     targeting_keys = keys(args.keys)
     with tempfile.TemporaryDirectory(prefix="ramp-bench-") as tmp:
         path = Path(tmp) / "flags.json"
-        path.write_text(render_flags_json(FLAG, True, args.percentage), encoding="utf-8")
+        # The provider 0.6.1 scheme: the one both readers implement.
+        flags_json = render_flags_json(FLAG, True, args.percentage, PYTHON_PROVIDER_CBOR)
+        path.write_text(flags_json, encoding="utf-8")
 
         flags = FlagFile(path)
         provider = FlagdProvider(

@@ -125,6 +125,17 @@ install_prometheus() {
   $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
 }
 
+# Argo CD runs resource health checks in a Lua 5.1; the tests run Ramp's with Debian's.
+install_lua() {
+  lua5.1 -e 'require("cjson")' >/dev/null 2>&1 && return
+  log "installing lua5.1 and lua-cjson from Debian"
+  local sudo=""
+  [[ "$(id -u)" != 0 ]] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq >&2
+  $sudo apt-get install -y -qq --no-install-recommends lua5.1 lua-cjson >&2
+}
+
 link() {
   ln -sf "$1" "$bin/$(basename "$1")"
 }
@@ -137,6 +148,9 @@ main() {
     all|kwok) build_kwok ;;&
     all|helm) build_helm ;;&
     all|prometheus) install_prometheus ;;&
+    all|lua) install_lua ;;&
+    all|flux) bash "$here/build-flux.sh" >/dev/null ;;&
+    all|flagd) link "$(bash "$here/build-flagd.sh")" ;;&
     *) ;;
   esac
   for f in "$cache/kubernetes-$KUBERNETES_VERSION"/* "$cache/etcd-$ETCD_VERSION/etcd" \

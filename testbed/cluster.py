@@ -4,6 +4,7 @@ kube-scheduler, kwok with fake nodes, and Prometheus, all on free loopback ports
     python testbed/cluster.py up      # idempotent: says so when the cluster is already up
     python testbed/cluster.py down    # stops every process it started, by pid
     python testbed/cluster.py status
+    python testbed/cluster.py restart kube-apiserver   # one component, same ports and data
 
 Standard library only, so it runs before any virtualenv exists. Everything lives under
 ``.testbed/`` (or ``$RAMP_TESTBED_DIR``): kubeconfig, prometheus.url, targets/, logs/, state.json.
@@ -77,6 +78,16 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def kept_port(tb: Testbed, key: str) -> int:
+    """The port recorded under ``key``, or a free one recorded now: a component restarted by
+    `restart` listens where its clients already connect (`up` starts from an empty state)."""
+    port = tb.state.get(key)
+    if not isinstance(port, int):
+        port = free_port()
+        tb.state[key] = port
+    return port
 
 
 def log_tail(path: Path, lines: int = 40) -> str:
@@ -218,8 +229,7 @@ current-context: ramp-testbed
 
 
 def start_etcd(tb: Testbed) -> None:
-    client, peer = free_port(), free_port()
-    tb.state["etcd_port"] = client
+    client, peer = kept_port(tb, "etcd_port"), kept_port(tb, "etcd_peer_port")
     url, peer_url = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
     start(
         tb,
@@ -241,8 +251,7 @@ def start_etcd(tb: Testbed) -> None:
 
 
 def start_apiserver(tb: Testbed) -> None:
-    port = free_port()
-    tb.state["apiserver_port"] = port
+    port = kept_port(tb, "apiserver_port")
     pki = tb.dir / "pki"
     start(
         tb,
@@ -262,6 +271,11 @@ def start_apiserver(tb: Testbed) -> None:
             "--service-cluster-ip-range=10.0.0.0/24",
             "--endpoint-reconciler-type=none",
             "--profiling=false",
+            # Watches are served from etcd, which keeps every revision until compaction: a
+            # client resuming a watch after `restart kube-apiserver` gets each version it
+            # missed. A fresh watch cache would answer 410 Gone instead, and a recorder of
+            # every published value (the chaos run) would only see the newest one.
+            "--watch-cache=false",
         ],
     )
     wait_for(
@@ -366,7 +380,7 @@ def start_kwok(tb: Testbed) -> None:
 
 
 def start_prometheus(tb: Testbed) -> None:
-    port = free_port()
+    port = kept_port(tb, "prometheus_port")
     targets = tb.dir / "targets"
     targets.mkdir(parents=True, exist_ok=True)
     config = tb.dir / "prometheus.yml"
@@ -402,6 +416,7 @@ scrape_configs:
 
 
 def is_up(tb: Testbed) -> bool:
+    wait_for_restart(tb)
     pids = tb.pids
     if not pids or not all(alive(pid) for pid in pids.values()):
         return False
@@ -467,6 +482,64 @@ def stop(tb: Testbed, quiet: bool = False) -> None:
         print(f"testbed: stopped {', '.join(pids)}")
 
 
+# Components `restart` can bring back alone, with the function that starts them. The
+# controller-manager and scheduler start together and are not in the list.
+RESTARTABLE: dict[str, Callable[[Testbed], None]] = {
+    "etcd": start_etcd,
+    "kube-apiserver": start_apiserver,
+    "kwok": start_kwok,
+    "prometheus": start_prometheus,
+}
+RESTART_MARK = "restarting"
+RESTART_GRACE = 3.0
+"""Seconds a restarted component gets to exit on SIGTERM before it is killed."""
+
+
+def restart(tb: Testbed, name: str) -> None:
+    """Stop one component and start it again on the same ports and data, so its clients
+    (controllers, operators, tests) reconnect; return once it is ready (/readyz, /-/ready).
+
+    While it runs, state.json names the component under ``restarting``: `is_up` (and so `up`
+    and the test fixtures) waits for it instead of taking the gap for a dead cluster.
+    """
+    tb.load()
+    starter = RESTARTABLE.get(name)
+    if starter is None:
+        raise ComponentFailed(
+            f"{name}: cannot be restarted alone; choose one of {', '.join(RESTARTABLE)}"
+        )
+    pid = tb.pids.get(name)
+    if pid is None:
+        raise ComponentFailed(f"{name}: not running in {tb.dir}; start the cluster first (up)")
+    tb.bin = Path(str(tb.state["bin"]))
+    tb.state[RESTART_MARK] = {"name": name, "since": time.time()}
+    tb.save()
+    try:
+        if alive(pid):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + RESTART_GRACE
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if alive(pid):
+            # kube-apiserver stops serving at once but can linger 15s+ draining connections;
+            # its state is in etcd, so a kill loses nothing and keeps the outage short.
+            os.kill(pid, signal.SIGKILL)
+        starter(tb)
+    finally:
+        tb.state.pop(RESTART_MARK, None)
+        tb.save()
+
+
+def wait_for_restart(tb: Testbed) -> None:
+    """Give a `restart` under way (by any process) time to finish before judging the cluster."""
+    deadline = time.monotonic() + START_TIMEOUT + 20
+    while isinstance(mark := tb.state.get(RESTART_MARK), dict) and time.monotonic() < deadline:
+        if time.time() - float(mark.get("since", 0)) > START_TIMEOUT + 20:
+            return  # left behind by a restart that was itself killed
+        time.sleep(0.2)
+        tb.load()
+
+
 def status(tb: Testbed) -> int:
     tb.load()
     if not tb.pids:
@@ -479,7 +552,8 @@ def status(tb: Testbed) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "restart"])
+    parser.add_argument("component", nargs="?", help=f"for restart: {', '.join(RESTARTABLE)}")
     args = parser.parse_args(argv)
     tb = Testbed(dir=testbed_dir())
     try:
@@ -487,6 +561,12 @@ def main(argv: list[str] | None = None) -> int:
             up(tb)
         elif args.command == "down":
             stop(tb)
+        elif args.command == "restart":
+            if not args.component:
+                parser.error(f"restart needs a component: {', '.join(RESTARTABLE)}")
+            began = time.monotonic()
+            restart(tb, args.component)
+            print(f"testbed: {args.component} restarted in {time.monotonic() - began:.1f}s")
         else:
             return status(tb)
     except ComponentFailed as e:

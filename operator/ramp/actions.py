@@ -51,6 +51,8 @@ def plan_action(
         index = int(status.get("currentPhaseIndex") or 0)
         step = status.get("currentPhase") or f"phase {index}"
         wanted = {"phaseIndex": index, "full": full}
+        if status.get("currentPhase"):
+            wanted["phase"] = status["currentPhase"]
         existing = control.get("promote") or {}
         what = "to the last phase" if full else f"past {step}"
         if {k: existing.get(k) for k in wanted} == wanted:

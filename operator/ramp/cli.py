@@ -5,6 +5,7 @@ ramp list [-n NS | -A]
 ramp status NAME [-n NS] [--watch]
 ramp promote NAME [--full] | pause NAME | resume NAME | abort NAME | retry NAME
 ramp simulate ROLLOUT.yaml --metrics SCRIPT.yaml
+ramp dashboard [-n NS | -A] [--port 3100]
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from ramp.actions import Action, ActionNotApplicable, plan_action
+from ramp.actions import Action, ActionNotApplicable
 from ramp.api import GROUP, PLURAL, VERSION
+from ramp.cohort_view import comparisons_table, detection_lines
+from ramp.flags import DEFAULT_SCHEME
 from ramp.k8s.clients import Clients, is_not_found, load_clients
-from ramp.k8s.events import record_event
-from ramp.settings import OperatorSettings
+from ramp.metrics.allowlist import pattern_problem
+from ramp.settings import LeaderElectionSettings, OperatorSettings
+from ramp.steering import steer
 
 app = typer.Typer(
     name="ramp",
@@ -97,22 +101,49 @@ def run(
     health_port: Annotated[int, typer.Option(help="Port of GET /healthz.")] = 8080,
     metrics_port: Annotated[int, typer.Option(help="Port of GET /metrics (0: off).")] = 9090,
     bind_address: Annotated[str, typer.Option(help="Address the endpoints bind.")] = "0.0.0.0",
-    peering: Annotated[
-        str | None, typer.Option(help="Kopf peering name for HA (needs kopf's peering CRDs).")
-    ] = None,
-    priority: Annotated[
-        int | None,
+    leader_elect: Annotated[
+        bool,
         typer.Option(
-            help="Kopf peering priority: the highest peer works, the others stand by "
-            "(default with --peering: random, so replicas of one Deployment never tie)."
+            "--leader-elect/--no-leader-elect",
+            help="Lead only while holding a coordination.k8s.io Lease, so replicas (or a laptop "
+            "run next to the cluster's operator, with the same lease) never reconcile at once; "
+            "the others stand by and write nothing.",
+        ),
+    ] = True,
+    lease_name: Annotated[str, typer.Option(help="Name of the leader Lease.")] = "ramp-operator",
+    lease_namespace: Annotated[
+        str | None,
+        typer.Option(
+            help="Namespace of the leader Lease (default: the pod's namespace in a pod, else "
+            "the first --namespace; required with --all-namespaces outside a pod)."
         ),
     ] = None,
-    peering_lifetime: Annotated[
+    lease_duration: Annotated[
         int,
         typer.Option(
-            min=1, help="Seconds before a silent peer counts as dead and a standby takes over."
+            min=2,
+            help="Seconds after the leader's last renewal before a standby takes over; the "
+            "leader stops working after 2/3 of it without a renewal and renews every 2/15.",
         ),
-    ] = 60,
+    ] = 15,
+    prometheus_allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--prometheus-allow",
+            help="Prometheus address Rollouts may query (repeatable): an exact base URL, or a "
+            "prefix ending in '*'. When given, other addresses get no request; Authorization "
+            "headers from Secrets are sent only to addresses listed here.",
+        ),
+    ] = None,
+    status_refresh: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds the stored status may keep an earlier analysis's readings while "
+            "every analysis since found the same (verdicts, windows, no transition); anything "
+            "else is written at once. 0: write every analysis.",
+        ),
+    ] = 300.0,
     kubeconfig: KubeconfigOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -123,16 +154,38 @@ def run(
         raise fail("--namespace and --all-namespaces exclude each other")
     if not namespace and not all_namespaces:
         raise fail("say which namespaces to watch: --namespace NS (repeatable) or --all-namespaces")
+    for pattern in prometheus_allow or ():
+        problem = pattern_problem(pattern)
+        if problem is not None:
+            raise fail(problem)
     settings = OperatorSettings(
         namespaces=tuple(namespace or ()),
         health_port=health_port,
         metrics_port=metrics_port,
         bind_address=bind_address,
-        peering=peering,
-        priority=priority,
-        peering_lifetime=peering_lifetime,
+        leader_election=leader_election(
+            leader_elect, lease_name, lease_namespace, lease_duration, tuple(namespace or ())
+        ),
+        prometheus_allow=tuple(prometheus_allow or ()),
+        status_refresh=status_refresh,
     )
     run_operator(settings, kubeconfig=kubeconfig, verbose=verbose)
+
+
+def leader_election(
+    elect: bool, name: str, namespace: str | None, duration: int, watched: tuple[str, ...]
+) -> LeaderElectionSettings | None:
+    from ramp.leadership import default_lease_namespace
+
+    if not elect:
+        return None
+    namespace = namespace or default_lease_namespace(watched)
+    if namespace is None:
+        raise fail(
+            "--lease-namespace: say where the leader Lease lives (with --all-namespaces outside "
+            "a pod there is no default), or run without leader election: --no-leader-elect"
+        )
+    return LeaderElectionSettings.scaled(namespace, name, float(duration))
 
 
 # -- seeing ---------------------------------------------------------------------------------
@@ -214,6 +267,16 @@ def list_rollouts(
     console.print(table)
 
 
+def bucketing_of(spec: dict[str, Any], status: dict[str, Any]) -> str:
+    """The scheme flags.json is written with: the one status.bucketing keeps while the rollout
+    is in flight (engine/bucketing.py), else spec.flag.bucketing."""
+    asked = (spec.get("flag") or {}).get("bucketing") or DEFAULT_SCHEME
+    kept = status.get("bucketing")
+    if kept is None or kept == asked:
+        return str(asked)
+    return f"{kept} (kept while in flight; spec.flag.bucketing {asked} applies at 0 % or 100 %)"
+
+
 def render_status(rollout: dict[str, Any], now: datetime) -> Group:
     spec = rollout.get("spec") or {}
     status = rollout.get("status") or {}
@@ -226,6 +289,7 @@ def render_status(rollout: dict[str, Any], now: datetime) -> Group:
     header.add_row("Phase", Text(phase, style=PHASE_STYLE.get(phase, "")))
     header.add_row("Step", step_of(rollout))
     header.add_row("Percentage", f"{status.get('percentage', 0):g}%")
+    header.add_row("Bucketing", bucketing_of(spec, status))
     header.add_row("Health", status.get("health") or "-")
     if status.get("nextPromotionAt"):
         due = datetime.fromisoformat(status["nextPromotionAt"].replace("Z", "+00:00"))
@@ -270,6 +334,15 @@ def render_status(rollout: dict[str, Any], now: datetime) -> Group:
                 age(m.get("since"), now),
             )
         parts += [Text(""), table]
+    cohorts = comparisons_table("Cohorts (flag on vs off)", metrics)
+    if cohorts is not None:
+        parts += [Text(""), cohorts, *(Text(line) for line in detection_lines(spec, status))]
+    kept = comparisons_table(
+        "Cohorts when the failure policy applied",
+        (status.get("snapshot") or {}).get("metrics") or [],
+    )
+    if kept is not None:
+        parts += [Text(""), kept]
     return Group(*parts)
 
 
@@ -348,27 +421,9 @@ def act(
     clients, ns = connect(kubeconfig, context, namespace)
     rollout = read_rollout(clients, ns, name)
     try:
-        plan = plan_action(
-            action,
-            name,
-            rollout.get("status") or {},
-            datetime.now(UTC),
-            full=full,
-            spec_paused=bool((rollout.get("spec") or {}).get("paused")),
-        )
+        plan = steer(clients, rollout, action, full=full, component="ramp-cli")
     except ActionNotApplicable as e:
         raise fail(str(e)) from e
-    if plan.control_patch:
-        clients.custom.patch_namespaced_custom_object_status(
-            GROUP,
-            VERSION,
-            ns,
-            PLURAL,
-            name,
-            {"status": {"control": plan.control_patch}},
-            _content_type="application/merge-patch+json",
-        )
-    record_event(clients, rollout, "Normal", plan.reason, plan.message, component="ramp-cli")
     console.print(plan.message)
 
 
@@ -450,6 +505,12 @@ def simulate(
     insecure_skip_verify: Annotated[
         bool, typer.Option(help="Skip TLS verification of --prometheus (testing only).")
     ] = False,
+    plot: Annotated[
+        str | None,
+        typer.Option(
+            "--plot", help="Also draw the timeline and each metric into this .png or .svg."
+        ),
+    ] = None,
 ) -> None:
     """Run the real engine on simulated time and print its timeline of decisions."""
     from ramp import simulate as simulation
@@ -463,11 +524,37 @@ def simulate(
                 end,
                 authorization=authorization,
                 insecure_skip_verify=insecure_skip_verify,
+                plot=plot,
             )
         )
     if metrics is None:
         raise fail("give --metrics SCRIPT.yaml (scripted values) or --prometheus URL (backtest)")
-    raise typer.Exit(simulation.main(rollout, metrics))
+    raise typer.Exit(simulation.main(rollout, metrics, plot))
+
+
+@app.command()
+def dashboard(
+    namespace: NamespaceOpt = None,
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="Show every namespace.")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 3100,
+    address: Annotated[
+        str, typer.Option(help="Address to bind (the dashboard acts with your credentials).")
+    ] = "127.0.0.1",
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Serve a web UI of rollouts, live, with promote/pause/resume/abort/retry buttons."""
+    from ramp.dashboard.server import MissingAssets, serve
+
+    clients, ns = connect(kubeconfig, context, namespace)
+    try:
+        serve(clients, None if all_namespaces else ns, address, port)
+    except MissingAssets as e:
+        raise fail(str(e)) from e
+    except OSError as e:
+        raise fail(f"cannot serve on {address}:{port}: {e.strerror or e}; try --port") from e
 
 
 def main() -> None:

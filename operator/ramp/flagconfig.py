@@ -11,25 +11,29 @@ The flag always has the variants ``on: true`` / ``off: false`` and ``defaultVari
   caller, whatever default value the caller passes. (``state: DISABLED`` would not do: flagd then
   returns the *caller's* default value, which may be true.)
 
-The fractional operation carries no bucketing expression on purpose. flagd's shorthand then
-buckets on ``[flagKey, targetingKey]``: the canonical CBOR encoding of that two-element array,
-hashed with 32-bit murmur3 (seed 0, unsigned), bucket ``(hash * totalWeight) >> 32``. An explicit
-``{"cat": [{"var": "$flagd.flagKey"}, {"var": "targetingKey"}]}`` would hash the CBOR of the
-*concatenated string* instead (the pre-CBOR flagd behaviour) and so bucket users differently from
-every current flagd provider. ``ramp.flags`` mirrors the shorthand exactly. A caller without a
-targeting key gets the default variant, "off", even at 100 %.
+The fractional operation carries no bucketing expression, in every scheme: each implementation
+then buckets on the flag key and the targeting key (the flagd Go core and the conformance suite
+on the string ``flagKey + targetingKey``, provider 0.6.x on the CBOR of the array), and a caller
+without a targeting key gets the default variant "off" (the Go core buckets an empty one). An
+explicit ``{"cat": [{"var": "$flagd.flagKey"}, {"var": "targetingKey"}]}`` makes no two of them
+agree that did not already: the Go core hashes the same string either way, and provider 0.6.x
+would hash the CBOR of the string. What differs between schemes is the arithmetic after the
+hash, which no expression can select, so the scheme is named in the flag's metadata
+(``"metadata": {"bucketing": "FlagdGoCore"}``) for :mod:`ramp.flags` to read.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
+from ramp.flags import BUCKETS, DEFAULT_SCHEME, OFF_VARIANT, ON_VARIANT, SCHEMES
+from ramp.flags.bucketing import LEGACY_SCHEME, METADATA_KEY
+
 FLAGD_SCHEMA = "https://flagd.dev/schema/v0/flags.json"
-ON_WEIGHT_TOTAL = 10000
-ON_VARIANT = "on"
-OFF_VARIANT = "off"
+ON_WEIGHT_TOTAL = BUCKETS  # the reader's constants: what Ramp writes is what ramp.flags reads
 
 
 def on_weight(percentage: float) -> int:
@@ -41,16 +45,38 @@ def on_weight(percentage: float) -> int:
     return round(percentage * ON_WEIGHT_TOTAL / 100)
 
 
-def build_flag_definition(key: str, enabled: bool, percentage: float) -> dict[str, Any]:
-    """The flagd flag-definition document for flag ``key`` at ``percentage`` (0..100)."""
+def build_flag_definition(
+    key: str,
+    enabled: bool,
+    percentage: float,
+    bucketing: str | None = None,
+    *,
+    name_scheme: bool = True,
+) -> dict[str, Any]:
+    """The flagd flag-definition document for flag ``key`` at ``percentage`` (0..100), for
+    readers bucketing with scheme ``bucketing`` (:data:`ramp.flags.DEFAULT_SCHEME` if None).
+
+    ``name_scheme=False`` leaves the metadata out, as Ramp wrote flags.json before schemes
+    existed: readers then take it for :data:`LEGACY_SCHEME`, the only scheme it can stand for.
+    """
     if not isinstance(key, str) or not key:
         raise ValueError("flag key must be a non-empty string")
+    scheme = DEFAULT_SCHEME if bucketing is None else bucketing
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown bucketing scheme {scheme!r}; one of {', '.join(SCHEMES)}")
+    if not name_scheme and scheme != LEGACY_SCHEME:
+        raise ValueError(f"a flags.json without metadata.{METADATA_KEY} means {LEGACY_SCHEME}")
     weight = on_weight(percentage)
     flag: dict[str, Any] = {
         "state": "ENABLED",
         "variants": {ON_VARIANT: True, OFF_VARIANT: False},
         "defaultVariant": OFF_VARIANT,
+        # Not read by flagd (its evaluator buckets one way); ramp.flags reads it, so an app
+        # buckets as the fleet chose with no code change.
+        "metadata": {METADATA_KEY: scheme},
     }
+    if not name_scheme:
+        del flag["metadata"]
     if enabled:
         flag["targeting"] = {
             "fractional": [[ON_VARIANT, weight], [OFF_VARIANT, ON_WEIGHT_TOTAL - weight]]
@@ -58,11 +84,31 @@ def build_flag_definition(key: str, enabled: bool, percentage: float) -> dict[st
     return {"$schema": FLAGD_SCHEMA, "flags": {key: flag}}
 
 
-def render_flags_json(key: str, enabled: bool, percentage: float) -> str:
+def render_flags_json(
+    key: str,
+    enabled: bool,
+    percentage: float,
+    bucketing: str | None = None,
+    *,
+    name_scheme: bool = True,
+) -> str:
     """:func:`build_flag_definition` as deterministic JSON: sorted keys, indent 2, final newline."""
-    return (
-        json.dumps(build_flag_definition(key, enabled, percentage), sort_keys=True, indent=2) + "\n"
-    )
+    document = build_flag_definition(key, enabled, percentage, bucketing, name_scheme=name_scheme)
+    return json.dumps(document, sort_keys=True, indent=2) + "\n"
+
+
+def scheme_of(flag: Mapping[str, Any]) -> str:
+    """The scheme a flag definition read from flags.json was written for: the one its metadata
+    names, :data:`LEGACY_SCHEME` when it names none (written before schemes existed)."""
+    metadata = flag.get("metadata")
+    if metadata is None:
+        return LEGACY_SCHEME
+    if not isinstance(metadata, Mapping):
+        raise ValueError(f"flag metadata must be an object, not {type(metadata).__name__}")
+    scheme = metadata.get(METADATA_KEY, LEGACY_SCHEME)
+    if scheme not in SCHEMES:
+        raise ValueError(f"metadata.{METADATA_KEY}: unknown bucketing scheme {scheme!r}")
+    return str(scheme)
 
 
 __all__ = [
@@ -73,4 +119,5 @@ __all__ = [
     "build_flag_definition",
     "on_weight",
     "render_flags_json",
+    "scheme_of",
 ]

@@ -3,23 +3,33 @@
 Only watch-event handlers are registered. Kopf then adds no finalizer and writes no
 annotation of its own to a Rollout, so nothing in its metadata drifts from Git; all progress
 lives in `status`, written by the reconciler.
+
+Kopf runs standalone; with leader election (`ramp.leadership`) the loops run only while this
+operator holds the Lease, and a standby writes nothing at all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from kubernetes.client import rest
 
+from ramp import telemetry
 from ramp.api import GROUP, PLURAL, VERSION
+from ramp.gate import CHANGED, TIMED, Gate
+from ramp.index import RolloutIndex
+from ramp.k8s.accounting import count_requests
 from ramp.k8s.clients import Clients, load_clients
-from ramp.k8s.ownership import MANAGED_BY, ROLLOUT_LABEL
+from ramp.k8s.lease import LeaseLock
+from ramp.k8s.ownership import MANAGED_BY, MANAGED_BY_LABEL, ROLLOUT_LABEL
+from ramp.leadership import LeaderElection, candidate_identity
 from ramp.notifications import Notifier
 from ramp.reconcile import Reconciler
 from ramp.settings import OperatorSettings
@@ -29,56 +39,126 @@ logger = logging.getLogger("ramp.handlers")
 Key = tuple[str, str]
 
 
+Reconcile = Callable[[str, str], Awaitable[datetime | None]]
+"""One reconcile of one Rollout; returns when to come back (None: nothing to come back for)."""
+
+Exists = Callable[[str, str], Awaitable[bool]]
+"""Whether the Rollout is still there: False only on 404; any other failure raises."""
+
+Version = Callable[[Key], str | None]
+"""The resourceVersion of the Rollout as last delivered by the watch (None: unknown)."""
+
+
+def unknown_version(key: Key) -> str | None:
+    return None
+
+
+def indexed_exists(index: RolloutIndex) -> Exists:
+    """Existence as the watch tells it: a Rollout is gone once its DELETED event arrived."""
+
+    async def exists(namespace: str, name: str) -> bool:
+        return (namespace, name) in index
+
+    return exists
+
+
 @dataclass
 class Loops:
-    """One reconcile loop per Rollout, woken by watch events or by its own next deadline."""
+    """One reconcile loop per Rollout, woken by watch events or by its own next deadline.
 
-    reconciler: Reconciler
+    Loops run only while this operator leads. A standby still learns every Rollout key from the
+    watch (Kopf lists every object on start), so that on taking over it wakes all of them.
+    """
+
+    reconcile: Reconcile
+    exists: Exists
     settings: OperatorSettings
+    version: Version = unknown_version
+    """Lets a resync with nothing due skip a Rollout the watch has not changed since."""
+    leading: bool = False
+    known: set[Key] = field(default_factory=set)
     tasks: dict[Key, asyncio.Task[None]] = field(default_factory=dict)
     wakers: dict[Key, asyncio.Event] = field(default_factory=dict)
+    gate: Gate = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.gate = Gate(self.settings.reconciles_in_flight)
+
+    def seen(self, namespace: str, name: str, deleted: bool) -> None:
+        """A watch event of a Rollout: remember (or forget) its key, and wake its loop."""
+        key = (namespace, name)
+        if deleted:
+            self.known.discard(key)
+        else:
+            self.known.add(key)
+        # Also on DELETED: the loop finds the Rollout gone and ends, forgetting its metrics.
+        self.wake(namespace, name)
 
     def wake(self, namespace: str, name: str) -> None:
+        """Reconcile the Rollout soon; a no-op while standing by."""
+        if not self.leading:
+            return
         key = (namespace, name)
         waker = self.wakers.setdefault(key, asyncio.Event())
         waker.set()
         task = self.tasks.get(key)
         if task is None or task.done():
             self.tasks[key] = asyncio.create_task(
-                self._loop(key), name=f"rollout {namespace}/{name}"
+                self._loop(key, waker), name=f"rollout {namespace}/{name}"
             )
 
-    async def _loop(self, key: Key) -> None:
+    async def lead(self) -> None:
+        """Start leading: a loop for every Rollout known so far."""
+        self.leading = True
+        for namespace, name in sorted(self.known):
+            self.wake(namespace, name)
+
+    async def stop(self) -> None:
+        """Stop leading: cancel every loop and wait until each has ended."""
+        self.leading = False
+        tasks = list(self.tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.tasks.clear()  # a task cancelled before it ever ran left its entries behind
+        self.wakers.clear()
+
+    async def _loop(self, key: Key, waker: asyncio.Event) -> None:
         namespace, name = key
-        waker = self.wakers[key]
         backoff = self.settings.retry_backoff
+        settled: str | None = None  # the version a reconcile left with nothing to come back for
         try:
             while True:
-                waker.clear()
+                if settled is not None and not waker.is_set() and self.version(key) == settled:
+                    # Only the resync timer ran out, and nothing changed: the decision would be
+                    # the same. Idle costs no API call and no decision.
+                    await self._sleep(waker, self.settings.resync_interval)
+                    continue
+                priority = CHANGED if waker.is_set() else TIMED
+                waker.clear()  # from here on, a wake-up means "reconcile once more"
+                settled = None
                 try:
-                    wake_at = await self.reconciler.reconcile(namespace, name)
+                    async with self.gate.admit(priority):
+                        wake_at = await self.reconcile(namespace, name)
+                    if wake_at is None and not await self.exists(namespace, name):
+                        if waker.is_set():
+                            continue  # woken meanwhile, e.g. re-created under the same name
+                        # No await between this check and the task's end: a wake() from now on
+                        # finds no task for the key and starts a new one.
+                        return
                     backoff = self.settings.retry_backoff
+                    if wake_at is None and not waker.is_set():
+                        settled = self.version(key)
                 except Exception:
                     logger.exception("%s/%s: reconcile failed; retrying in %.0fs", *key, backoff)
-                    wake_at = None
                     await self._sleep(waker, backoff)
                     backoff = min(backoff * 2, self.settings.resync_interval)
                     continue
-                if wake_at is None and not waker.is_set() and await self._gone(namespace, name):
-                    return
                 await self._sleep(waker, self._delay(wake_at))
         finally:
             if self.tasks.get(key) is asyncio.current_task():
                 del self.tasks[key]
                 self.wakers.pop(key, None)
-
-    async def _gone(self, namespace: str, name: str) -> bool:
-        clients = self.reconciler.clients
-        try:
-            await asyncio.to_thread(clients.get_rollout, namespace, name)
-        except Exception:
-            return True
-        return False
 
     def _delay(self, wake_at: datetime | None) -> float:
         if wake_at is None:
@@ -93,12 +173,6 @@ class Loops:
             return  # a timer came due: act on time, so analysis keeps its interval
         # Coalesce a burst of watch events (our own writes echo back) into one reconcile.
         await asyncio.sleep(self.settings.min_interval)
-
-    async def stop(self) -> None:
-        tasks = list(self.tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 _settings = OperatorSettings()
@@ -115,34 +189,83 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 330
-    settings.peering.lifetime = _settings.peering_lifetime
+    # Only Ramp's ConfigMaps, filtered by the API server: not every ConfigMap of the cluster
+    # through the operator, and one that loses Ramp's labels is told as DELETED.
+    settings.watching.label_selectors["configmaps"] = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(max_workers=_settings.api_threads, thread_name_prefix="ramp-api")
     )
     clients: Clients = load_clients()
     clients.api.configuration.connection_pool_maxsize = _settings.api_threads
+    # The pool is made with the client: make it again for the new size, or every request
+    # beyond cpu_count * 5 at once opens (and then drops) a new TLS connection.
+    clients.api.rest_client = rest.RESTClientObject(clients.api.configuration)
+    count_requests(clients.api)
     notifier = Notifier(attempts=_settings.notification_attempts)
-    memo.loops = Loops(Reconciler(clients, _settings, notifier), _settings)
+    reconciler = Reconciler(clients, _settings, notifier)
+    index = reconciler.index
+    loops = Loops(reconciler.reconcile, indexed_exists(index), _settings, index.version)
+    memo.index = index
+    memo.config_maps = reconciler.config_maps
+    reconciler.deliveries.wake = loops.wake  # a confirmed webhook delivery settles the outbox
+    memo.loops = loops
     memo.notifier = notifier
+    memo.election = None
+    memo.campaign = None
+    election = _settings.leader_election
+    if election is None:
+        telemetry.leader.set(1)
+        await loops.lead()
+        return
+    lock = LeaseLock(clients, election.lease_namespace, election.lease_name, candidate_identity())
+    memo.election = LeaderElection(lock, election, started=loops.lead, stopped=loops.stop)
+    memo.campaign = asyncio.create_task(memo.election.run(), name="leader election")
 
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
+    if memo.campaign is not None:
+        memo.campaign.cancel()
+        await asyncio.gather(memo.campaign, return_exceptions=True)
     await memo.loops.stop()
+    # Only once no loop can write any more: a standby may take over the moment this lands.
+    if memo.election is not None:
+        await memo.election.release()
     await asyncio.to_thread(memo.notifier.drain, 10.0)
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def rollout_changed(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
-    if namespace:  # Rollouts are namespaced; the type allows None only for cluster objects
-        memo.loops.wake(namespace, name)
-
-
-@kopf.on.event("", "v1", "configmaps", labels={"app.kubernetes.io/managed-by": MANAGED_BY})
-async def flag_configmap_changed(
-    namespace: str | None, labels: Mapping[str, str], memo: Any, **_: Any
+async def rollout_changed(
+    event: Mapping[str, Any], namespace: str | None, name: str, memo: Any, **_: Any
 ) -> None:
-    # Someone edited or deleted a flag ConfigMap: let its Rollout put it right.
+    if namespace:  # Rollouts are namespaced; the type allows None only for cluster objects
+        deleted = event.get("type") == "DELETED"
+        # Kept by leader and standby alike: a new leader decides on it without reading.
+        if memo.index.observe(namespace, name, event["object"], deleted):
+            memo.loops.seen(namespace, name, deleted=deleted)
+        # else: the echo of a status write whose result the reconcile already decided on
+        # (one per analysis): waking for it would decide the same again, and read the ConfigMap.
+
+
+@kopf.on.event("", "v1", "configmaps", labels={MANAGED_BY_LABEL: MANAGED_BY})
+async def flag_configmap_changed(
+    event: Mapping[str, Any],
+    namespace: str | None,
+    name: str,
+    labels: Mapping[str, str],
+    memo: Any,
+    **_: Any,
+) -> None:
+    if not namespace:
+        return
+    # Kept by leader and standby alike: reconciles read the ConfigMap from here, not the API.
+    # The watch is filtered by the API server (see `start`), so a ConfigMap whose labels no
+    # longer match arrives as DELETED and is read from the API again.
+    deleted = event.get("type") == "DELETED"
+    if not memo.config_maps.observe(namespace, name, event["object"], deleted):
+        return  # the echo of our own write, whose result is kept already
+    # Someone edited or deleted a flag ConfigMap: let its Rollout put it right. A standby
+    # ignores it: on taking over, the new leader reconciles every Rollout anyway.
     owner = labels.get(ROLLOUT_LABEL)
-    if owner and namespace:
+    if owner:
         memo.loops.wake(namespace, owner)

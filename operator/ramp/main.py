@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
-import secrets
 
 import kopf
 from prometheus_client import start_http_server
@@ -13,19 +13,31 @@ from prometheus_client import start_http_server
 from ramp import handlers
 from ramp.settings import OperatorSettings
 
+M_ARENA_MAX = -8
+"""glibc's mallopt parameter for the number of malloc arenas."""
 
-def peering_priority(settings: OperatorSettings) -> int | None:
-    if settings.peering is None:
-        return None
-    if settings.priority is not None:
-        return settings.priority
-    # Replicas of one Deployment share their arguments; a random priority keeps them from tying.
-    return secrets.randbelow(2**31)
+
+def fewer_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas, unless MALLOC_ARENA_MAX says otherwise; True if capped.
+
+    glibc gives each thread that allocates an arena of its own (up to eight per core) and keeps
+    what is freed there. The API threads parse and build thousands of bodies in bursts (every
+    Rollout after a restart), so without a cap most of the operator's resident memory beyond
+    its live objects is freed memory held in those arenas. Must run before the threads start.
+    """
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to cap
+        return False
 
 
 def run_operator(
     settings: OperatorSettings, kubeconfig: str | None = None, verbose: bool = False
 ) -> None:
+    fewer_malloc_arenas()
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig
     # kopf.configure installs the one log handler (a second one would print every line twice).
@@ -38,10 +50,9 @@ def run_operator(
         kopf.operator(
             clusterwide=not settings.namespaces,
             namespaces=list(settings.namespaces),
-            # Naming a peering makes it mandatory in kopf; only name it when HA is asked for.
-            standalone=settings.peering is None,
-            peering_name=settings.peering,
-            priority=peering_priority(settings),
+            # No Kopf peering: a Lease decides who leads (ramp.leadership), and only the
+            # leader's loops write; Kopf itself only watches and calls the event handlers.
+            standalone=True,
             liveness_endpoint=f"http://{settings.bind_address}:{settings.health_port}/healthz",
         )
     )

@@ -1,6 +1,8 @@
 """Webhook notifications of rollout transitions: Slack-compatible JSON, retried with backoff.
 
 Delivery happens on one background thread so a slow or dead webhook never holds up a reconcile.
+Each delivery carries a stable id in the `X-Ramp-Delivery` header: an announcement is delivered
+at least once (it waits in status.outbox until confirmed), and a receiver drops duplicates by it.
 Webhook URLs carry credentials (a Slack hook URL is its own password), so they are never logged:
 log lines name the Secret the URL came from instead.
 """
@@ -11,12 +13,13 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from ramp.engine.policy import format_percentage
+from ramp.engine.published import format_percentage
 
 logger = logging.getLogger("ramp.notifications")
 
@@ -73,11 +76,19 @@ def build_payload(
     }
 
 
+DELIVERY_HEADER = "X-Ramp-Delivery"
+
+Done = Callable[[bool], None]
+"""Told once per delivery, from the delivery thread: True when the webhook accepted it."""
+
+
 @dataclass(frozen=True)
 class _Delivery:
     url: str
     payload: dict[str, Any]
     label: str
+    delivery_id: str | None = None
+    on_done: Done | None = None
 
 
 class Notifier:
@@ -98,9 +109,18 @@ class Notifier:
             if _HIDE not in noisy.filters:
                 noisy.addFilter(_HIDE)
 
-    def notify(self, url: str, payload: dict[str, Any], *, label: str) -> None:
-        """Queue one delivery and return at once. ``label`` names the URL's source for logs."""
-        self._queue.put(_Delivery(url, payload, label))
+    def notify(
+        self,
+        url: str,
+        payload: dict[str, Any],
+        *,
+        label: str,
+        delivery_id: str | None = None,
+        on_done: Done | None = None,
+    ) -> None:
+        """Queue one delivery and return at once. ``label`` names the URL's source for logs;
+        ``delivery_id`` goes in the X-Ramp-Delivery header; ``on_done`` hears the outcome."""
+        self._queue.put(_Delivery(url, payload, label, delivery_id, on_done))
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -121,18 +141,25 @@ class Notifier:
     def _deliver_forever(self) -> None:
         while True:
             delivery = self._queue.get()
+            delivered = False
             try:
-                self._deliver(delivery)
+                delivered = self._deliver(delivery)
             finally:
                 self._queue.task_done()
+                if delivery.on_done is not None:
+                    try:
+                        delivery.on_done(delivered)
+                    except Exception:  # the thread must outlive a broken callback
+                        logger.exception("delivery callback failed")
 
-    def _deliver(self, delivery: _Delivery) -> None:
+    def _deliver(self, delivery: _Delivery) -> bool:
         backoff = self.first_backoff
         problem = ""
         for attempt in range(1, self.attempts + 1):
             try:
+                headers = {DELIVERY_HEADER: delivery.delivery_id} if delivery.delivery_id else {}
                 response = self._session.post(
-                    delivery.url, json=delivery.payload, timeout=self.timeout
+                    delivery.url, json=delivery.payload, timeout=self.timeout, headers=headers
                 )
             except requests.RequestException as e:
                 # The exception text contains the URL; only its type is safe to log.
@@ -140,7 +167,7 @@ class Notifier:
             else:
                 if response.status_code < 300:
                     logger.info("notified %s (webhook from %s)", _what(delivery), delivery.label)
-                    return
+                    return True
                 problem = f"HTTP {response.status_code}"
                 if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
                     break  # the receiver rejects this body; retrying will not change its mind
@@ -153,6 +180,7 @@ class Notifier:
             delivery.label,
             problem,
         )
+        return False
 
 
 def _what(delivery: _Delivery) -> str:

@@ -1,19 +1,21 @@
 """One reconcile of one Rollout: read, observe, let the engine decide, apply.
 
 Order matters for crash safety. The status is written first, over the resourceVersion the
-decision was made on; the state effects (ConfigMap, workers, restarts) are desired state that
-every reconcile re-applies, so a crash between the two heals on the next pass; Events and
-notifications go last and only for the decision that made the transition, so none is repeated.
+decision was made on: it records what is about to be published before apps can read it, so the
+ConfigMap never serves what no transition in status.history earned (I1). The state effects
+(ConfigMap, workers, restarts) are desired state that every reconcile re-applies, so a crash
+between the two heals on the next pass; until the ConfigMap serves what the status says, the
+engine holds the soak clock (I10). Events and notifications wait in status.outbox and are
+delivered after the write, at least once (I8).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kubernetes import client
@@ -21,25 +23,30 @@ from pydantic import ValidationError
 
 from ramp import telemetry
 from ramp.api import RolloutSpec, RolloutStatus
-from ramp.engine import Decision, analysis_due, decide, next_wakeup
-from ramp.engine.effects import (
-    Notify,
-    PublishFlag,
-    RecordEvent,
-    RestartConsumers,
-    RestoreWorkers,
-    ScaleWorkers,
+from ramp.delivery import Deliveries
+from ramp.engine import (
+    Decision,
+    analysis_due,
+    decide,
+    lowers,
+    may_stay_unwritten,
+    next_wakeup,
 )
+from ramp.engine.effects import PublishFlag, RestartConsumers, RestoreWorkers, ScaleWorkers
 from ramp.engine.observations import MetricSample, Observations, WorkerObservation
+from ramp.index import BodyIndex, RolloutIndex
 from ramp.k8s.clients import Clients, is_conflict, is_not_found
-from ramp.k8s.configmap import publish_flag
+from ramp.k8s.configmap import configmap_body, observe_flag, publish_flag
 from ramp.k8s.events import record_event
-from ramp.k8s.ownership import FINALIZER
+from ramp.k8s.finalizers import FinalizersMoved, set_finalizer
+from ramp.k8s.ownership import FINALIZER, rollout_labels
 from ramp.k8s.restarts import restart_consumers
-from ramp.k8s.status import patch_finalizers, status_patch, write_status
+from ramp.k8s.status import status_patch, write_status
 from ramp.k8s.workers import observe_workers, scale_workers
-from ramp.metrics.prometheus import PrometheusProvider
-from ramp.notifications import Notifier, build_payload
+from ramp.metrics import cohorts
+from ramp.metrics.allowlist import AllowList
+from ramp.metrics.pool import ProviderConfigError, ProviderPool
+from ramp.notifications import Notifier
 from ramp.settings import OperatorSettings
 
 logger = logging.getLogger("ramp.reconcile")
@@ -47,9 +54,31 @@ logger = logging.getLogger("ramp.reconcile")
 GONE = None
 """What `reconcile` returns once the Rollout no longer exists: nothing to wake up for."""
 
+PUBLISH_RETRY = timedelta(seconds=5)
+"""How soon a failed ConfigMap write is tried again."""
+
 
 class Conflict(Exception):
     """The Rollout changed between reading and writing; decide again on the new version."""
+
+
+@dataclass
+class _ConfigMapSeen:
+    """The flag ConfigMap as this reconcile last saw it: read once, then what each write
+    returned, so a second publish in the same reconcile writes over the right version."""
+
+    current: client.V1ConfigMap | None
+
+
+def _watched(config_map: client.V1ConfigMap | None, rollout: str) -> bool:
+    """Whether the ConfigMap's changes wake this Rollout (Ramp's labels, as on those it creates;
+    see handlers.flag_configmap_changed)."""
+    if config_map is None or config_map.metadata is None:
+        return False  # its creation by someone else would not be seen either
+    return (config_map.metadata.labels or {}) == {
+        **(config_map.metadata.labels or {}),
+        **rollout_labels(rollout),
+    }
 
 
 @dataclass
@@ -57,7 +86,24 @@ class Reconciler:
     clients: Clients
     settings: OperatorSettings
     notifier: Notifier
-    providers: dict[tuple[str, str, bool, float], PrometheusProvider] = field(default_factory=dict)
+    providers: ProviderPool = field(init=False)
+    deliveries: Deliveries = field(init=False)
+    publish_errors: dict[tuple[str, str], str] = field(default_factory=dict)
+    """Why the last ConfigMap write of a Rollout failed (cleared by a successful one)."""
+    index: RolloutIndex = field(default_factory=RolloutIndex)
+    """The Rollouts as the watch delivered them: what each reconcile decides on."""
+    config_maps: BodyIndex = field(default_factory=BodyIndex)
+    """Ramp's flag ConfigMaps as the watch delivered them (and as our writes returned them)."""
+
+    def __post_init__(self) -> None:
+        allow = AllowList.parse(self.settings.prometheus_allow)
+        self.providers = ProviderPool(
+            self.clients,
+            allow,
+            reuse=self.settings.query_reuse,
+            in_flight=self.settings.queries_in_flight,
+        )
+        self.deliveries = Deliveries(self.clients, self.notifier)
 
     async def reconcile(self, namespace: str, name: str) -> datetime | None:
         """Reconcile until a decision sticks; return when to come back (None: never)."""
@@ -67,63 +113,119 @@ class Reconciler:
                 try:
                     return await self._reconcile_once(namespace, name)
                 except Conflict:
-                    continue
+                    # Decided on a version that is no longer current: read it again.
+                    await self._refresh(namespace, name)
             return datetime.now(UTC)
         finally:
             telemetry.reconcile_seconds.observe(time.perf_counter() - started)
 
-    async def _reconcile_once(self, namespace: str, name: str) -> datetime | None:
+    async def _refresh(self, namespace: str, name: str) -> None:
+        """Read the Rollout from the API server into the index (or forget it on 404)."""
+        key = (namespace, name)
         try:
-            rollout = await asyncio.to_thread(self.clients.get_rollout, namespace, name)
+            fresh = await asyncio.to_thread(self.clients.get_rollout, namespace, name)
         except client.ApiException as e:
-            if is_not_found(e):
-                telemetry.forget(namespace, name)
-                return GONE
-            raise
-        meta: dict[str, Any] = rollout["metadata"]  # type: ignore[assignment]
+            if not is_not_found(e):
+                raise
+            self.index.forget(key)
+            return
+        self.index.store(key, fresh)
+
+    async def _reconcile_once(self, namespace: str, name: str) -> datetime | None:
+        key = (namespace, name)
+        rollout = self.index.get(key)
+        if rollout is None:  # deleted, as the watch said (or a 404 when read again)
+            telemetry.forget(namespace, name)
+            self.deliveries.forget(key)
+            self.publish_errors.pop(key, None)
+            return GONE
+        meta: dict[str, Any] = rollout["metadata"]
         if meta.get("deletionTimestamp"):
             await asyncio.to_thread(self._finalize, rollout)
             return GONE
-        raw_status: dict[str, Any] = rollout.get("status") or {}  # type: ignore[assignment]
+        raw_status: dict[str, Any] = rollout.get("status") or {}
         try:
             spec = RolloutSpec.model_validate(rollout.get("spec") or {})
-        except ValidationError as e:
+        except (ValidationError, ValueError, OverflowError) as e:
             await asyncio.to_thread(self._report_invalid_spec, rollout, raw_status, e)
             return GONE
-        status = RolloutStatus.model_validate(raw_status)
-        now = datetime.now(UTC)
+        stored = RolloutStatus.model_validate(raw_status)
+        unwritten = self.index.status_to_decide_on(key)
+        status = stored if unwritten is None else unwritten
 
         workers = await asyncio.to_thread(observe_workers, self.clients, namespace, spec)
-        metrics = await self._analyse(rollout, spec, status, now)
-        decision = decide(
-            spec,
-            status,
-            now,
-            Observations(metrics=metrics, workers=workers),
-            generation=meta.get("generation"),
+        known = self.config_maps.confirmed_within(
+            (namespace, spec.flag.config_map), self.settings.config_map_trust
         )
+        flag = await asyncio.to_thread(observe_flag, self.clients, rollout, spec, known)
+        metrics = await self._analyse(rollout, spec, status, datetime.now(UTC))
+        # Taken after the queries answered: lastAnalysisAt says when the values were read.
+        now = datetime.now(UTC)
+        delivered = self.deliveries.confirmed_for(key)
+        seen = Observations(
+            metrics=metrics,
+            workers=workers,
+            published=flag.published,
+            config_map_owner=flag.owner,
+            publish_error=self.publish_errors.get(key),
+            delivered=delivered,
+        )
+        decision = decide(spec, status, now, seen, generation=meta.get("generation"))
+        wanted = next((e for e in decision.effects if isinstance(e, PublishFlag)), None)
+        lowered = False
+        config_map = _ConfigMapSeen(flag.config_map)
+        if wanted is not None and lowers(flag.published, wanted):
+            # Fewer users first: a crash before the status write must not leave more users
+            # exposed than the status records (I1); the next decision records it again.
+            lowered = await asyncio.to_thread(self._publish, rollout, spec, wanted, config_map)
         desired = decision.status.model_dump(by_alias=True, exclude_none=True, mode="json")
-        current = status.model_dump(by_alias=True, exclude_none=True, mode="json")
-        if desired != current:
+        current = stored.model_dump(by_alias=True, exclude_none=True, mode="json")
+        refresh = timedelta(seconds=self.settings.status_refresh)
+        if desired == current:
+            self.index.keep_unwritten(key, meta["resourceVersion"], None)
+        elif may_stay_unwritten(current, desired, refresh):
+            # Only the readings moved: a crash loses them like a crash before a write would.
+            self.index.keep_unwritten(key, meta["resourceVersion"], decision.status)
+            telemetry.unwritten_analyses.inc()
+        else:
             patch = status_patch(raw_status, desired)
             try:
-                await asyncio.to_thread(
+                written = await asyncio.to_thread(
                     write_status, self.clients, namespace, name, meta["resourceVersion"], patch
                 )
             except client.ApiException as e:
                 if is_conflict(e):
                     raise Conflict from e
                 if is_not_found(e):
+                    self.index.forget(key)
                     return GONE
                 raise
+            self.index.store(key, written)  # decide next on what was written, not its echo
             rollout["status"] = desired
-            meta["resourceVersion"] = None
-        await asyncio.to_thread(self._apply_state, rollout, spec, decision, workers)
-        await self._announce(rollout, spec, decision)
+            for said in decision.announced:  # counted once: the write that recorded them
+                telemetry.transitions.labels(namespace, name, said.reason).inc()
+                if said.reason == "RolledBack":
+                    telemetry.rollbacks.labels(namespace, name).inc()
+        self.deliveries.consumed(key, delivered)
+        published = await asyncio.to_thread(
+            self._apply_state, rollout, spec, decision, workers, config_map
+        )
+        published = published or lowered
+        told = await self.deliveries.deliver(rollout, spec, decision.status)
         telemetry.observe_phase(
             namespace, name, decision.status.phase or "Pending", decision.status.percentage or 0
         )
-        return next_wakeup(spec, decision.status, now)
+        wake_at = next_wakeup(spec, decision.status, now)
+        if key in self.publish_errors:
+            # Nothing is served and soak is held; try the write again, not every second.
+            return max(wake_at or now, now + PUBLISH_RETRY)
+        if published or told:
+            return now  # confirm the publish and settle the outbox at once
+        if wake_at is None and (spec.workers or not _watched(config_map.current, name)):
+            # Nothing is due, but scale or an unlabelled ConfigMap can drift without an event
+            # reaching Ramp (it watches only the ConfigMaps it created): look again later.
+            return now + timedelta(seconds=self.settings.resync_interval)
+        return wake_at
 
     async def _analyse(
         self, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, now: datetime
@@ -133,47 +235,15 @@ class Reconciler:
             return None
         meta = rollout["metadata"]
         try:
-            provider = await asyncio.to_thread(self._provider, meta["namespace"], spec)
-        except ProviderConfigError as e:
+            provider = await asyncio.to_thread(self.providers.provider_for, meta["namespace"], spec)
+        except (ProviderConfigError, ValueError) as e:
             return {m.name: MetricSample(error=str(e)) for m in analysis.metrics}
-        samples = await provider.evaluate({m.name: m.query for m in analysis.metrics})
+        samples = await provider.evaluate({m.name: m.query for m in analysis.metrics if m.query})
+        samples.update(await cohorts.evaluate(provider, spec, status, now))
         for metric, sample in samples.items():
             if sample.error is not None:
                 telemetry.query_errors.labels(meta["namespace"], meta["name"], metric).inc()
         return samples
-
-    def _provider(self, namespace: str, spec: RolloutSpec) -> PrometheusProvider:
-        assert spec.analysis is not None
-        prometheus = spec.analysis.prometheus
-        headers: dict[str, str] = {}
-        auth = getattr(prometheus, "authorization", None)
-        if auth is not None:
-            headers["Authorization"] = self._secret_value(namespace, auth.secret_ref)
-        timeout = prometheus.timeout_seconds
-        insecure = bool(getattr(prometheus, "insecure_skip_verify", False))
-        key = (prometheus.address, headers.get("Authorization", ""), insecure, timeout)
-        provider = self.providers.get(key)
-        if provider is None:
-            provider = PrometheusProvider(
-                prometheus.address,
-                timeout=timeout,
-                headers=headers,
-                insecure_skip_verify=insecure,
-            )
-            self.providers[key] = provider
-        return provider
-
-    def _secret_value(self, namespace: str, ref: Any) -> str:
-        try:
-            secret = self.clients.core.read_namespaced_secret(ref.name, namespace)
-        except client.ApiException as e:
-            raise ProviderConfigError(
-                f"cannot read Secret {namespace}/{ref.name}: {e.reason}"
-            ) from e
-        data = secret.data or {}
-        if ref.key not in data:
-            raise ProviderConfigError(f"Secret {namespace}/{ref.name} has no key {ref.key!r}")
-        return base64.b64decode(data[ref.key]).decode().strip()
 
     def _apply_state(
         self,
@@ -181,11 +251,14 @@ class Reconciler:
         spec: RolloutSpec,
         decision: Decision,
         workers: dict[str, WorkerObservation],
-    ) -> None:
+        config_map: _ConfigMapSeen,
+    ) -> bool:
+        """Make the effects true; True when the ConfigMap was written."""
         namespace = rollout["metadata"]["namespace"]
+        published = False
         for effect in decision.effects:
             if isinstance(effect, PublishFlag):
-                publish_flag(self.clients, rollout, spec, effect)
+                published = self._publish(rollout, spec, effect, config_map)
             elif isinstance(effect, ScaleWorkers):
                 self._ensure_finalizer(rollout, present=True)
                 scale_workers(self.clients, namespace, spec, effect.targets, workers)
@@ -206,22 +279,54 @@ class Reconciler:
                     )
         if not decision.status.worker_originals:
             self._ensure_finalizer(rollout, present=False)
+        return published
+
+    def _publish(
+        self,
+        rollout: dict[str, Any],
+        spec: RolloutSpec,
+        effect: PublishFlag,
+        config_map: _ConfigMapSeen,
+    ) -> bool:
+        """Write the ConfigMap where it differs; True when it wrote. A failure is remembered
+        for the Published condition, not raised: the engine holds the soak meanwhile."""
+        namespace = rollout["metadata"]["namespace"]
+        key = (namespace, rollout["metadata"]["name"])
+        config_map_key = (namespace, spec.flag.config_map)
+        try:
+            published, config_map.current = publish_flag(
+                self.clients, rollout, spec, effect, config_map.current
+            )
+        except client.ApiException as e:
+            if is_conflict(e):
+                # Written over a version that is no longer current: read it next time.
+                self.config_maps.forget(config_map_key)
+                raise Conflict from e
+            problem = (
+                f"cannot write ConfigMap {namespace}/{spec.flag.config_map}: "
+                f"{e.reason} (HTTP {e.status}); the soak waits until it serves the flag"
+            )
+            if self.publish_errors.get(key) != problem:
+                logger.warning("%s/%s: %s", *key, problem)
+            self.publish_errors[key] = problem
+            return False
+        self.publish_errors.pop(key, None)
+        if published and _watched(config_map.current, key[1]):
+            # Decide next on what was written, not on the version before it (its echo from
+            # the watch may come later).
+            self.config_maps.store(config_map_key, configmap_body(self.clients, config_map.current))
+        return published
 
     def _ensure_finalizer(self, rollout: dict[str, Any], present: bool) -> None:
         meta = rollout["metadata"]
-        finalizers: list[str] = list(meta.get("finalizers") or [])
-        if (FINALIZER in finalizers) == present:
+        if (FINALIZER in (meta.get("finalizers") or [])) == present:
             return
-        wanted = [*finalizers, FINALIZER] if present else [f for f in finalizers if f != FINALIZER]
-        fresh = self.clients.get_rollout(meta["namespace"], meta["name"])
-        patch_finalizers(
-            self.clients,
-            meta["namespace"],
-            meta["name"],
-            fresh["metadata"]["resourceVersion"],  # type: ignore[index]
-            wanted,
-        )
-        meta["finalizers"] = wanted
+        try:
+            set_finalizer(self.clients, meta["namespace"], meta["name"], FINALIZER, present)
+        except FinalizersMoved as e:
+            raise Conflict from e
+        finalizers = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
+        meta["finalizers"] = [*finalizers, FINALIZER] if present else finalizers
 
     def _finalize(self, rollout: dict[str, Any]) -> None:
         """The Rollout is being deleted: put worker scale back, then let it go."""
@@ -247,63 +352,34 @@ class Reconciler:
         self._ensure_finalizer(rollout, present=False)
 
     def _report_invalid_spec(
-        self, rollout: dict[str, Any], raw_status: dict[str, Any], error: ValidationError
+        self, rollout: dict[str, Any], raw_status: dict[str, Any], error: Exception
     ) -> None:
         """Admission should have caught it; if not (an older CRD), say which field is wrong."""
         meta = rollout["metadata"]
-        problems = "; ".join(
-            f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
+        if isinstance(error, ValidationError):
+            problems = "; ".join(
+                f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+            )
+        else:
+            problems = f"spec: {error}"
         if raw_status.get("phase") == "Failed" and raw_status.get("message") == problems:
             return
-        write_status(
-            self.clients,
-            meta["namespace"],
-            meta["name"],
-            meta["resourceVersion"],
-            {"phase": "Failed", "message": problems, "observedGeneration": meta.get("generation")},
-        )
-        record_event(self.clients, rollout, "Warning", "InvalidSpec", problems)
-
-    async def _announce(
-        self, rollout: dict[str, Any], spec: RolloutSpec, decision: Decision
-    ) -> None:
-        meta = rollout["metadata"]
-        for effect in decision.effects:
-            if isinstance(effect, RecordEvent):
-                await asyncio.to_thread(
-                    record_event, self.clients, rollout, effect.type, effect.reason, effect.message
-                )
-                telemetry.transitions.labels(meta["namespace"], meta["name"], effect.reason).inc()
-                if effect.reason in ("RolledBack", "Aborted"):
-                    telemetry.rollbacks.labels(meta["namespace"], meta["name"]).inc()
-            elif isinstance(effect, Notify):
-                await self._notify(rollout, spec, effect)
-
-    async def _notify(self, rollout: dict[str, Any], spec: RolloutSpec, effect: Notify) -> None:
-        meta = rollout["metadata"]
-        for target in spec.notifications or []:
-            if target.on and effect.transition not in target.on:
-                continue
-            label = f"Secret {meta['namespace']}/{target.secret_ref.name}[{target.secret_ref.key}]"
-            try:
-                url = await asyncio.to_thread(
-                    self._secret_value, meta["namespace"], target.secret_ref
-                )
-            except ProviderConfigError as e:
-                logger.error("notification %s not sent: %s", effect.transition, e)
-                continue
-            payload = build_payload(
-                namespace=meta["namespace"],
-                name=meta["name"],
-                transition=effect.transition,
-                message=effect.message,
-                phase=effect.phase,
-                percentage=effect.percentage,
-                metric=effect.metric,
+        try:
+            write_status(
+                self.clients,
+                meta["namespace"],
+                meta["name"],
+                meta["resourceVersion"],
+                {
+                    "phase": "Failed",
+                    "message": problems,
+                    "observedGeneration": meta.get("generation"),
+                },
             )
-            self.notifier.notify(url, payload, label=label)
-
-
-class ProviderConfigError(Exception):
-    """A Secret the rollout points at is missing or lacks the key."""
+        except client.ApiException as e:
+            if is_conflict(e):
+                raise Conflict from e
+            if is_not_found(e):
+                return
+            raise
+        record_event(self.clients, rollout, "Warning", "InvalidSpec", problems)

@@ -12,30 +12,48 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
 
 from ramp.api import RolloutSpec, RolloutStatus, format_duration
+from ramp.api.spec import Compare
 from ramp.api.status import Control, PromoteRequest
 from ramp.engine import (
+    Decision,
     Observations,
-    RecordEvent,
+    PublishFlag,
+    RestoreWorkers,
     ScaleWorkers,
     WorkerObservation,
     analysis_due,
     decide,
+    delivery_key,
     format_percentage,
     next_wakeup,
+    pending_deliveries,
     worker_key,
 )
+from ramp.engine.cohorts import window_start
+from ramp.engine.effects import WorkerTarget
 from ramp.engine.observations import MetricSample
+from ramp.engine.sequential import WindowCounts, wald_detection_seconds
+from ramp.metrics.cohorts import differences, totals_query
+from ramp.plot import SampleRecorder, write_plot
+
+if TYPE_CHECKING:
+    from ramp.metrics.prometheus import PrometheusProvider
 
 SIMULATION_START = datetime(2026, 1, 1, tzinfo=UTC)
 """Scripted time starts here; the timeline prints time elapsed since it."""
 
-Sampler = Callable[[datetime], Mapping[str, MetricSample]]
+Sampler = Callable[[datetime, RolloutStatus], Mapping[str, MetricSample]]
+"""The metrics at a moment, given the status so far (compare metrics count from the end of the
+last window the status holds, at the percentage it publishes)."""
+
+WindowSource = Callable[[str, datetime, datetime, float], WindowCounts | None]
+"""A compare metric's counts between two moments with a fraction of units in the treatment."""
 
 
 @dataclass(frozen=True)
@@ -85,29 +103,53 @@ def run(
         for w in spec.workers or []
     }
     moments: list[Moment] = []
+    published: PublishFlag | None = None
     for _ in range(100_000):
-        metrics = sample(now) if analysis_due(spec, status, now) else None
-        decision = decide(spec, status, now, Observations(metrics=metrics, workers=workers))
-        for effect in decision.effects:
-            if isinstance(effect, RecordEvent):
-                s = decision.status
+        metrics = sample(now, status) if analysis_due(spec, status, now) else None
+        # The shell's part: publish what was decided, deliver what was announced, and decide
+        # again at once when that changed what the ConfigMap serves.
+        decisions: list[Decision] = []
+        while len(decisions) < 2:
+            delivered = frozenset(delivery_key(a, t) for a, t in pending_deliveries(status.outbox))
+            seen = Observations(
+                metrics=None if decisions else metrics,
+                workers=workers,
+                published=published,
+                delivered=delivered,
+            )
+            decision = decide(spec, status, now, seen)
+            decisions.append(decision)
+            status = decision.status
+            flag = next(e for e in decision.effects if isinstance(e, PublishFlag))
+            if flag == published:
+                break
+            published = flag
+        for decision in decisions:
+            s = decision.status
+            for told in decision.announced:
                 moments.append(
                     Moment(
                         now,
                         s.phase or "Pending",
                         s.current_phase,
                         s.percentage or 0.0,
-                        effect.reason,
-                        effect.message,
+                        told.reason,
+                        told.message,
                     )
                 )
-            elif isinstance(effect, ScaleWorkers):
-                workers = {**workers, **_scaled(workers, effect)}
-        status = decision.status
+            for effect in decision.effects:
+                if isinstance(effect, ScaleWorkers):
+                    workers = {**workers, **_scaled(workers, effect.targets)}
+                elif isinstance(effect, RestoreWorkers):
+                    workers = {**workers, **_scaled(workers, effect.originals)}
         if status.phase == "AwaitingApproval" and approve:
             index = status.current_phase_index or 0
             status = status.model_copy(
-                update={"control": Control(promote=PromoteRequest(phase_index=index))}
+                update={
+                    "control": Control(
+                        promote=PromoteRequest(phase_index=index, phase=status.current_phase)
+                    )
+                }
             )
             moments.append(
                 Moment(
@@ -128,10 +170,10 @@ def run(
 
 
 def _scaled(
-    workers: Mapping[str, WorkerObservation], effect: ScaleWorkers
+    workers: Mapping[str, WorkerObservation], targets: Mapping[str, WorkerTarget]
 ) -> dict[str, WorkerObservation]:
     out = {}
-    for key, target in effect.targets.items():
+    for key, target in targets.items():
         seen = workers.get(key, WorkerObservation())
         out[key] = WorkerObservation(
             replicas=target.replicas if target.replicas is not None else seen.replicas,
@@ -165,8 +207,8 @@ def render(timeline: Timeline, *, title: str) -> str:
     return "\n".join(lines)
 
 
-def main(rollout_path: str, metrics_path: str) -> int:
-    """`ramp simulate ROLLOUT.yaml --metrics SCRIPT.yaml`; returns the exit code."""
+def main(rollout_path: str, metrics_path: str, plot: str | None = None) -> int:
+    """`ramp simulate ROLLOUT.yaml --metrics SCRIPT.yaml [--plot FILE]`; returns the exit code."""
     from ramp.metrics.scripted import ScriptedMetrics
 
     try:
@@ -180,12 +222,99 @@ def main(rollout_path: str, metrics_path: str) -> int:
         print(f"error: {metrics_path}: {e}", file=sys.stderr)
         return 2
 
-    def sample(now: datetime) -> Mapping[str, MetricSample]:
-        return script.evaluate_at(now - SIMULATION_START)
+    def window(name: str, start: datetime, end: datetime, fraction: float) -> WindowCounts | None:
+        return script.counts(name, start - SIMULATION_START, end - SIMULATION_START, fraction)
 
-    timeline = run(spec, sample)
+    def sample(now: datetime, status: RolloutStatus) -> Mapping[str, MetricSample]:
+        return {
+            **script.evaluate_at(now - SIMULATION_START),
+            **compare_samples(spec, status, now, window),
+        }
+
+    def traffic(name: str, at: datetime) -> tuple[float, float] | None:
+        flow = script.traffic_at(name, at - SIMULATION_START)
+        return (flow.units, flow.control_rate) if flow else None
+
+    recorder = SampleRecorder(spec, sample) if plot else None
+    timeline = run(spec, recorder or sample)
+    timeline = warn_short_soaks(spec, timeline, traffic)
     print(render(timeline, title=Path(rollout_path).name))
+    if plot and recorder:
+        return write_plot(timeline, recorder, plot, title=Path(rollout_path).name)
     return 0
+
+
+def compare_samples(
+    spec: RolloutSpec, status: RolloutStatus, now: datetime, window: WindowSource
+) -> dict[str, MetricSample]:
+    """The shell's part for compare metrics: count from the end of the last window in status."""
+    if spec.analysis is None:
+        return {}
+    before = {m.name: m.compare for m in status.metrics or []}
+    fraction = (status.percentage or 0.0) / 100 if status.enabled is not False else 0.0
+    out = {}
+    for metric in spec.analysis.metrics:
+        if metric.compare is None:
+            continue
+        start = window_start(before.get(metric.name), metric.compare)
+        if start is None:
+            out[metric.name] = MetricSample(until=now)
+            continue
+        counts = window(metric.name, start, now, fraction)
+        out[metric.name] = MetricSample(counts=counts, until=now) if counts else MetricSample()
+    return out
+
+
+DETECTED_RATIO = 2.0
+"""The regression size a phase's soak is checked against: a 2x failure rate."""
+
+
+def warn_short_soaks(
+    spec: RolloutSpec,
+    timeline: Timeline,
+    traffic: Callable[[str, datetime], tuple[float, float] | None],
+) -> Timeline:
+    """Add a warning where a phase starts whose soak is shorter than the expected time to detect
+    a 2x regression of a compare metric at that phase's traffic (units/s, control rate)."""
+    if spec.analysis is None:
+        return timeline
+    compared = [m for m in spec.analysis.metrics if m.compare is not None]
+    moments: list[Moment] = []
+    for moment in timeline.moments:
+        moments.append(moment)
+        if moment.reason not in ("Started", "Promoted", "Retried") or moment.step is None:
+            continue
+        phase = next((p for p in spec.phases if p.name == moment.step), None)
+        if phase is None or phase.percentage >= 100:
+            continue
+        for metric in compared:
+            assert metric.compare is not None
+            seen = traffic(metric.name, moment.at)
+            if seen is None:
+                continue
+            expected = wald_detection_seconds(
+                phase.percentage / 100,
+                seen[0],
+                seen[1],
+                DETECTED_RATIO,
+                1 - metric.compare.confidence,
+            )
+            if expected is None or phase.soak.total_seconds() >= expected:
+                continue
+            moments.append(
+                Moment(
+                    moment.at,
+                    moment.phase,
+                    moment.step,
+                    moment.percentage,
+                    "SoakShorterThanDetection",
+                    f"{metric.name}: a 2x regression takes about "
+                    f"{format_duration(timedelta(seconds=round(expected)))} to detect at "
+                    f"{format_percentage(phase.percentage)} % of {seen[0]:g} units/s with "
+                    f"{seen[1]:.2%} control failures; the soak is {phase.duration}",
+                )
+            )
+    return Timeline(tuple(moments), timeline.final, timeline.start)
 
 
 def backtest_main(
@@ -196,6 +325,7 @@ def backtest_main(
     *,
     authorization: str | None = None,
     insecure_skip_verify: bool = False,
+    plot: str | None = None,
 ) -> int:
     """`ramp simulate ROLLOUT.yaml --prometheus URL --from T1 --to T2`: replay real history."""
     from ramp.metrics.prometheus import PrometheusProvider
@@ -225,22 +355,84 @@ def backtest_main(
     )
     step = spec.analysis.every.total_seconds()
     history: dict[str, list[tuple[datetime, float | None]]] = {}
+    increases: dict[str, Increases] = {}
     for metric in spec.analysis.metrics:
         try:
-            history[metric.name] = provider.query_range(metric.query, t1, t2, step)
+            if metric.compare is not None:
+                increases[metric.name] = recorded_increases(
+                    provider, metric.compare, spec.flag.key, t1, t2, step
+                )
+            elif metric.query is not None:
+                history[metric.name] = provider.query_range(metric.query, t1, t2, step)
         except Exception as e:  # a backtest reports and stops; nothing to retry
             print(f"error: metric {metric.name}: {e}", file=sys.stderr)
             return 1
-    timeline = run(spec, replay(history), start=t1, until=t2)
-    print(render(timeline, title=f"{Path(rollout_path).name} replayed on {prometheus}"))
-    return 0
+    sample = replay(spec, history, increases)
+    recorder = SampleRecorder(spec, sample) if plot else None
+    timeline = run(spec, recorder or sample, start=t1, until=t2)
+    title = f"{Path(rollout_path).name} replayed on {prometheus}"
+    print(render(timeline, title=title))
+    return write_plot(timeline, recorder, plot, title=title) if plot and recorder else 0
 
 
-def replay(history: Mapping[str, list[tuple[datetime, float | None]]]) -> Sampler:
-    """Sample recorded series: the latest point at or before the moment (no data before)."""
+Increases = dict[str, dict[str, list[tuple[datetime, float]]]]
+"""For a compare metric: per counter (failures, total), per variant, each step's increase."""
 
-    def sample(now: datetime) -> Mapping[str, MetricSample]:
-        out = {}
+
+def recorded_increases(
+    provider: PrometheusProvider,
+    compare: Compare,
+    flag_key: str,
+    start: datetime,
+    end: datetime,
+    step: float,
+) -> Increases:
+    """Each variant's per-step increase of both counters over the backtest's range, as
+    differences of the recorded totals: exact counts, where short `increase` windows would
+    extrapolate (and lose what falls between two samples of different windows)."""
+    out: Increases = {}
+    for counter, selector in (("failures", compare.failures), ("total", compare.total)):
+        series = provider.range_by(
+            totals_query(selector, compare, flag_key), compare.variant_label, start, end, step
+        )
+        out[counter] = {variant: differences(points) for variant, points in series.items()}
+    return out
+
+
+def replay(
+    spec: RolloutSpec,
+    history: Mapping[str, list[tuple[datetime, float | None]]],
+    increases: Mapping[str, Increases] | None = None,
+) -> Sampler:
+    """Sample recorded series: the latest point at or before the moment (no data before); for
+    compare metrics, the recorded increases between the last window and the moment (the
+    recorded split of units between the cohorts, not the simulated percentage)."""
+    recorded = increases or {}
+    variants = {
+        m.name: (m.compare.treatment, m.compare.control)
+        for m in (spec.analysis.metrics if spec.analysis else [])
+        if m.compare is not None
+    }
+
+    def window(name: str, start: datetime, end: datetime, _fraction: float) -> WindowCounts | None:
+        counters = recorded.get(name)
+        if not counters or not any(counters.get("total", {}).values()):
+            return None
+        treatment, control = variants[name]
+
+        def total(counter: str, variant: str) -> float:
+            points = counters.get(counter, {}).get(variant, [])
+            return sum(v for at, v in points if start < at <= end)
+
+        return WindowCounts(
+            total("total", treatment),
+            total("failures", treatment),
+            total("total", control),
+            total("failures", control),
+        )
+
+    def sample(now: datetime, status: RolloutStatus) -> Mapping[str, MetricSample]:
+        out: dict[str, MetricSample] = {}
         for name, points in history.items():
             value: float | None = None
             for at, v in points:
@@ -248,7 +440,7 @@ def replay(history: Mapping[str, list[tuple[datetime, float | None]]]) -> Sample
                     break
                 value = v
             out[name] = MetricSample(value=value)
-        return out
+        return {**out, **compare_samples(spec, status, now, window)}
 
     return sample
 

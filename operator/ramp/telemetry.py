@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+from typing import get_args
 
 from prometheus_client import Counter, Gauge, Histogram
 
-PHASES = (
-    "Pending",
-    "Progressing",
-    "Paused",
-    "AwaitingApproval",
-    "Completed",
-    "RolledBack",
-    "Disabled",
-    "Failed",
-)
+from ramp.api.status import RolloutPhase
+
+PHASES: tuple[str, ...] = get_args(RolloutPhase)
 
 rollout_percentage = Gauge(
     "ramp_rollout_percentage",
@@ -51,6 +45,17 @@ writes = Counter(
     "ramp_api_writes_total",
     "Writes the operator made to the Kubernetes API, by kind of object.",
     ["kind"],
+)
+unwritten_analyses = Counter(
+    "ramp_analyses_unwritten_total",
+    "Analyses that found what the stored status says (only the readings moved), kept in "
+    "memory instead of written; see --status-refresh.",
+)
+
+leader = Gauge(
+    "ramp_leader",
+    "1 while this operator leads (holds the leader Lease, or runs without leader election), "
+    "0 while it stands by.",
 )
 
 

@@ -21,6 +21,9 @@ from tests.support.eventually import eventually
 from tests.support.exporter import Exporter
 from tests.support.rollouts import apply, status
 
+# Credentials from a Secret go only to allowed addresses: the proxies here listen on 127.0.0.1.
+OPERATOR_ARGS = ("--prometheus-allow", "http://127.0.0.1:*")
+
 
 def test_authorization_header_comes_from_the_secret(
     cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter

@@ -51,7 +51,7 @@ def test_values_no_data_and_query_errors(
     assert samples["absent"].value is None and samples["absent"].error is None
     assert samples["nan"].value is None and samples["nan"].error is None
     assert samples["broken"].error is not None
-    assert "parse error" in samples["broken"].error
+    assert "bad query (HTTP 400)" in samples["broken"].error
     assert samples["many"].error is not None
     assert "aggregate it to one" in samples["many"].error
 

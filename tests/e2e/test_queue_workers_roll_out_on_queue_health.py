@@ -65,6 +65,12 @@ def test_backlog_pauses_without_rolling_back_and_resume_goes_on(
 
     exporter.set_queue_depth(3)
     ramp(cluster, "resume", "backlog", "-n", namespace)
+    # A resume is a request: `ramp promote` refuses a rollout whose status still says Paused.
+    eventually(
+        lambda: step_of(cluster, namespace, "backlog") == ("Progressing", "canary"),
+        timeout=30,
+        what="the operator to take the resume",
+    )
     ramp(cluster, "promote", "backlog", "-n", namespace)
     eventually(
         lambda: step_of(cluster, namespace, "backlog") == ("Progressing", "half"),
@@ -107,9 +113,13 @@ def test_one_dead_letter_rolls_back_disables_and_restores_workers(
         what="the master toggle off after the dead letter",
     )
     assert (flag_data(cluster, namespace, "dead-flag") or {}).get("FEATURE_PERCENTAGE") == "0"
-    final = status(cluster, namespace, "dead")
-    assert final["phase"] == "RolledBack"
-    assert "dlq" in final["message"]
+    # A decrease is served before it is recorded: the status follows within a reconcile.
+    eventually(
+        lambda: status(cluster, namespace, "dead").get("phase") == "RolledBack",
+        timeout=10,
+        what="the status to record the rollback it published",
+    )
+    assert "dlq" in status(cluster, namespace, "dead")["message"]
     eventually(
         lambda: replicas(cluster, namespace, "celery") == 1,
         timeout=30,

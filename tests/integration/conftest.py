@@ -13,12 +13,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT, Cluster
 from tests.support.eventually import eventually
+from tests.support.processes import log_tail, stop_child
 from tests.support.rollouts import GROUP, PLURAL, VERSION
 
 CRD = ROOT / "crds" / "ramp.dev_rollouts.yaml"
+
+TEST_LEASE_DURATION = "4"
+"""Seconds of the leader Lease for operators in tests (15 in production)."""
 
 
 def free_port() -> int:
@@ -58,6 +63,10 @@ class OperatorProcess:
             args += ["--namespace", ns]
         if not self.namespaces:
             args.append("--all-namespaces")
+        if "--lease-duration" not in self.extra:
+            # Leader election is on by default, and a restarted operator (a new identity) waits
+            # for its killed predecessor's Lease to run out: keep that wait short in tests.
+            args += ["--lease-duration", TEST_LEASE_DURATION]
         args += self.extra
         env = {**os.environ, "KUBECONFIG": self.cluster.kubeconfig, "PYTHONUNBUFFERED": "1"}
         with open(self.log, "ab") as out:
@@ -76,6 +85,21 @@ class OperatorProcess:
         with urllib.request.urlopen(url, timeout=2) as r:
             return str(r.read().decode())
 
+    def sample(self, name: str, **labels: str) -> float:
+        """The sum of the operator's samples called ``name`` whose labels include ``labels``."""
+        total = 0.0
+        for family in text_string_to_metric_families(self.metrics()):
+            for sample in family.samples:
+                if sample.name == name and labels.items() <= sample.labels.items():
+                    total += sample.value
+        return total
+
+    def work_requests(self) -> float:
+        """API requests the operator sent, besides renewing its leader Lease."""
+        return self.sample("ramp_api_requests_total") - self.sample(
+            "ramp_api_requests_total", resource="leases"
+        )
+
     def kill(self) -> None:
         """SIGKILL: no cleanup, no goodbye, as when a node dies."""
         assert self.proc is not None
@@ -83,17 +107,11 @@ class OperatorProcess:
         self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_child(self.proc, timeout=15)
 
     def tail(self, lines: int = 60) -> str:
-        text = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
-        return "\n".join(text[-lines:])
+        return log_tail(self.log, lines)
 
 
 def release_rollouts(cluster: Cluster, namespace: str) -> None:
@@ -116,8 +134,10 @@ def operator(
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> Iterator[OperatorProcess]:
-    """The real operator, watching the test's namespace."""
-    process = OperatorProcess(cluster, [namespace], tmp_path / "operator.log")
+    """The real operator, watching the test's namespace; a test module may give it more `ramp run`
+    flags in OPERATOR_ARGS."""
+    extra = tuple(getattr(request.module, "OPERATOR_ARGS", ()))
+    process = OperatorProcess(cluster, [namespace], tmp_path / "operator.log", extra)
     process.start()
     yield process
     try:

@@ -44,6 +44,13 @@ VALID: dict[str, Any] = {
                     "baseline": {"capture": "AtStart"},
                     "critical": {"aboveBaselineRatio": 2.0, "for": "10m"},
                 },
+                {
+                    "name": "vs-control",
+                    "compare": {
+                        "failures": 'jobs_failed_total{queue="reports"}',
+                        "total": 'jobs_total{queue="reports"}',
+                    },
+                },
             ],
         },
         "failurePolicy": {"action": "Rollback", "rollbackTo": "PreviousPhase"},
@@ -110,6 +117,13 @@ INVALID: list[tuple[str, str, Any, str]] = [
     ("bad-notification-event", "notifications.0.on", ["Exploded"], "spec.notifications[0].on"),
     ("negative-ratio", "analysis.metrics.1.critical.aboveBaselineRatio", -2, "aboveBaselineRatio"),
     ("enabled-not-bool", "enabled", "yes", "spec.enabled"),
+    ("metric-without-query-or-compare", "analysis.metrics.0.query", DELETE, "metrics[0]"),
+    ("compare-and-query", "analysis.metrics.2.query", "sum(x)", "spec.analysis.metrics[2]"),
+    ("compare-with-critical", "analysis.metrics.2.critical", {"above": 1}, "metrics[2]"),
+    ("compare-bad-selector", "analysis.metrics.2.compare.failures", "jobs{", "compare.failures"),
+    ("compare-same-variants", "analysis.metrics.2.compare.control", "on", "metrics[2].compare"),
+    ("compare-confidence-one", "analysis.metrics.2.compare.confidence", 1, "compare.confidence"),
+    ("compare-max-ratio-zero", "analysis.metrics.2.compare.maxRatio", 0, "compare.maxRatio"),
 ]
 
 
@@ -153,12 +167,25 @@ def test_examples_pass_a_server_side_dry_run(
         )
 
 
+COMPARISON: dict[str, Any] = {
+    "treatment": {"units": 1500.0, "failures": 45.0, "failureRate": 0.03},
+    "control": {"units": 28500.0, "failures": 285.0, "failureRate": 0.01},
+    "ratio": 3.0,
+    "ratioLow": 1.68,
+    "ratioHigh": 4.76,
+    "evidence": 112.5,
+    "verdict": "Regressed",
+    "unitsPerSecond": 200.0,
+}
+"""What a compare metric shows (in status and in the snapshot)."""
+
 FULL_STATUS: dict[str, Any] = {
     "phase": "RolledBack",
     "currentPhase": "canary",
     "currentPhaseIndex": 0,
     "percentage": 5.0,
     "enabled": False,
+    "bucketing": "PythonProviderCBOR",
     "phaseStartedAt": "2026-03-01T12:00:00Z",
     "nextPromotionAt": "2026-03-01T13:00:00Z",
     "pausedAt": "2026-03-01T12:30:00Z",
@@ -176,7 +203,21 @@ FULL_STATUS: dict[str, Any] = {
             "criticalSince": "2026-03-01T12:40:00Z",
             "warningSince": "2026-03-01T12:40:00Z",
             "consecutiveErrors": 0,
-        }
+        },
+        {
+            "name": "vs-control",
+            "verdict": "Critical",
+            "since": "2026-03-01T12:40:00Z",
+            "observedAt": "2026-03-01T12:50:00Z",
+            "consecutiveErrors": 0,
+            "compare": {
+                **COMPARISON,
+                "startedAt": "2026-03-01T12:00:00Z",
+                "observedUntil": "2026-03-01T12:50:00Z",
+                "maxRatio": 1.0,
+                "logLikelihood": [-12.5, -3.25, 0.0],
+            },
+        },
     ],
     "lastAnalysisAt": "2026-03-01T12:50:00Z",
     "conditions": [
@@ -197,6 +238,7 @@ FULL_STATUS: dict[str, Any] = {
             "percentage": 5.0,
             "reason": "RolledBack",
             "message": "rolled back",
+            "seq": 4,
         }
     ],
     "snapshot": {
@@ -204,7 +246,14 @@ FULL_STATUS: dict[str, Any] = {
         "reason": "p99 breached",
         "step": "half",
         "percentage": 50.0,
-        "metrics": [{"name": "p99", "value": 0.9, "verdict": "Critical"}],
+        "metrics": [
+            {"name": "p99", "value": 0.9, "verdict": "Critical"},
+            {
+                "name": "vs-control",
+                "verdict": "Critical",
+                "compare": COMPARISON,
+            },
+        ],
     },
     "workerOriginals": {"worker": {"replicas": 2, "minReplicas": 1, "maxReplicas": 4}},
     "rolledBackFrom": "half",
@@ -215,6 +264,23 @@ FULL_STATUS: dict[str, Any] = {
         "abort": {"requestedAt": "2026-03-01T12:00:00Z"},
         "retry": {"requestedAt": "2026-03-01T12:00:00Z"},
     },
+    "flagDisabledAt": "2026-03-01T12:50:00Z",
+    "awaitingPublishSince": "2026-03-01T12:50:00Z",
+    "sequence": 4,
+    "outbox": [
+        {
+            "seq": 4,
+            "time": "2026-03-01T12:50:00Z",
+            "type": "Warning",
+            "reason": "RolledBack",
+            "message": "rolled back",
+            "step": "canary",
+            "percentage": 5.0,
+            "metric": "p99",
+            "pending": ["webhook-0"],
+        }
+    ],
+    "workerCorrections": {"worker": 2},
 }
 
 

@@ -97,7 +97,11 @@ def operator_args(docs: list[dict[str, Any]]) -> list[str]:
 
 @pytest.mark.parametrize("strict", [False, True], ids=["lint", "lint-strict"])
 def test_chart_lints_clean(helm: Helm, strict: bool) -> None:
-    for extra in ([], ["--set", "watchNamespaces={a,b}", "--set", "secretNames={hook}"]):
+    for extra in (
+        [],
+        ["--set", "watchNamespaces={a,b}", "--set", "secretNames={hook}"],
+        ["--set", "prometheus.allowedAddresses={http://prometheus:9090}"],
+    ):
         result = helm("lint", str(CHART), *(["--strict"] if strict else []), *extra)
         assert "[WARNING]" not in result.stdout, result.stdout
         assert "[ERROR]" not in result.stdout, result.stdout
@@ -159,7 +163,18 @@ def test_rendered_chart_is_accepted_by_the_apiserver(
 def test_rendered_deployment_runs_ramp_hardened(helm: Helm, namespace: str, tmp_path: Path) -> None:
     docs = render(helm, namespace, values_file(tmp_path, {}))
     assert operator_args(docs)[:3] == ["ramp", "run", "--all-namespaces"]
-    assert not find(docs, "Role"), "cluster mode needs no per-namespace Role"
+    # Cluster mode needs no per-namespace Role; the one Role is leader election's, at home.
+    (lease_role,) = find(docs, "Role")
+    assert lease_role["metadata"]["namespace"] == namespace
+    assert lease_role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["ramp"],
+            "verbs": ["get", "update"],
+        },
+    ]
     (deployment,) = find(docs, "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
@@ -178,23 +193,24 @@ def test_rendered_deployment_runs_ramp_hardened(helm: Helm, namespace: str, tmp_
     assert ports == {"health": 8080, "metrics": 9090}
     assert "--health-port=8080" in container["args"]
     assert "--metrics-port=9090" in container["args"]
+    assert "--status-refresh=300" in container["args"]
+    assert {"--leader-elect", "--lease-name=ramp", "--lease-duration=15"} <= set(container["args"])
+    assert {
+        "name": "POD_NAMESPACE",
+        "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+    } in container["env"], "the Lease's namespace must come from the downward API"
     assert not any(
         rule["resources"] == ["secrets"]
         for doc in find(docs, "ClusterRole")
         for rule in doc["rules"]
     ), "no secretNames must mean no access to Secrets"
 
-    peered = render(
-        helm,
-        namespace,
-        values_file(
-            tmp_path,
-            {"watchNamespaces": ["a", "b"], "peering": {"enabled": True}, "replicas": 2},
-        ),
+    replicated = render(
+        helm, namespace, values_file(tmp_path, {"watchNamespaces": ["a", "b"], "replicas": 2})
     )
-    # Standby replicas are what peering is for: each picks its own priority at start.
-    assert find(peered, "Deployment")[0]["spec"]["replicas"] == 2
-    args = operator_args(peered)
+    # Standby replicas are what leader election is for: one holds the Lease, the others wait.
+    assert find(replicated, "Deployment")[0]["spec"]["replicas"] == 2
+    args = operator_args(replicated)
     assert args[:6] == [
         "ramp",
         "run",
@@ -203,24 +219,88 @@ def test_rendered_deployment_runs_ramp_hardened(helm: Helm, namespace: str, tmp_
         "--health-port=8080",
         "--metrics-port=9090",
     ]
-    assert "--peering=ramp" in args
-    assert "--peering-lifetime=60" in args
-    peerings = find(peered, "KopfPeering")
-    assert sorted(p["metadata"]["namespace"] for p in peerings) == ["a", "b"]
-    for role in find(peered, "Role"):
-        assert {
-            "apiGroups": ["kopf.dev"],
-            "resources": ["kopfpeerings"],
-            "verbs": ["get", "list", "watch", "patch"],
-        } in role["rules"]
+    assert "--leader-elect" in args
+    roles = {r["metadata"]["namespace"]: r for r in find(replicated, "Role")}
+    assert sorted(roles) == sorted(["a", "b", namespace])
+    assert roles[namespace]["metadata"]["name"] == "ramp-leader-election"
+    for watched in ("a", "b"):
+        assert not any("leases" in rule["resources"] for rule in roles[watched]["rules"])
+
+    alone = render(helm, namespace, values_file(tmp_path, {"leaderElection": {"enabled": False}}))
+    assert "--no-leader-elect" in operator_args(alone)
+    assert not find(alone, "Role"), "without leader election, cluster mode needs no Role"
+
+
+EDIT_VERBS = {"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
+
+
+def aggregated(docs: list[dict[str, Any]], to: str) -> list[dict[str, Any]]:
+    """The ClusterRoles aggregated into the built-in ``to`` role (admin, edit or view)."""
+    label = f"rbac.authorization.k8s.io/aggregate-to-{to}"
+    return [
+        doc for doc in find(docs, "ClusterRole") if doc["metadata"]["labels"].get(label) == "true"
+    ]
+
+
+def granted(roles: list[dict[str, Any]], resource: str) -> set[str]:
+    return {
+        verb
+        for role in roles
+        for rule in role["rules"]
+        if "ramp.dev" in rule["apiGroups"] and resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def test_rendered_chart_aggregates_rollout_permissions_into_admin_edit_and_view(
+    helm: Helm, namespace: str, tmp_path: Path
+) -> None:
+    docs = render(helm, namespace, values_file(tmp_path, {}))
+    for to in ("admin", "edit"):
+        roles = aggregated(docs, to)
+        assert roles, f"no ClusterRole aggregated into {to}"
+        assert granted(roles, "rollouts") == EDIT_VERBS
+        # What the CLI actions need: they write the status subresource, never spec.
+        assert granted(roles, "rollouts/status") == {"get", "patch"}
+    view = aggregated(docs, "view")
+    assert granted(view, "rollouts") == {"get", "list", "watch"}
+    assert granted(view, "rollouts/status") == {"get", "list", "watch"}
+    # Nothing but Rollouts is added to the built-in roles.
+    for to in ("admin", "edit", "view"):
+        for role in aggregated(docs, to):
+            assert all(rule["apiGroups"] == ["ramp.dev"] for rule in role["rules"]), role
+
+    off = render(helm, namespace, values_file(tmp_path, {"aggregateRoles": {"enabled": False}}))
+    assert not any(aggregated(off, to) for to in ("admin", "edit", "view"))
+
+
+def test_rendered_deployment_passes_the_prometheus_allow_list(
+    helm: Helm, namespace: str, tmp_path: Path
+) -> None:
+    assert not any(
+        a.startswith("--prometheus-allow")
+        for a in operator_args(render(helm, namespace, values_file(tmp_path, {})))
+    )
+    allowed = ["http://prometheus.monitoring:9090", "https://thanos.example/tenant-a/*"]
+    docs = render(
+        helm, namespace, values_file(tmp_path, {"prometheus": {"allowedAddresses": allowed}})
+    )
+    args = operator_args(docs)
+    assert [a for a in args if a.startswith("--prometheus-allow")] == [
+        f"--prometheus-allow={address}" for address in allowed
+    ]
 
 
 @pytest.mark.parametrize(
     ("setting", "named"),
     [
+        ("prometheus.allowedAddresses={prometheus:9090}", "prometheus/allowedAddresses"),
+        ("prometheus.allowedAddresses={http://*.example/}", "prometheus/allowedAddresses"),
+        ("aggregateRoles.enabled=maybe", "aggregateRoles/enabled"),
         ("watchNamespaces=x", "watchNamespaces"),
         ("secretNames=hook", "secretNames"),
-        ("replicas=2", "replicas"),
+        ("replicas=2,leaderElection.enabled=false", "replicas"),
+        ("leaderElection.leaseDuration=1", "leaderElection/leaseDuration"),
         ("logLevel=trace", "logLevel"),
         ("metrics.port=0", "metrics/port"),
         ("serviceMonitor.enabled=yes", "serviceMonitor/enabled"),
@@ -242,6 +322,10 @@ class Installed:
         self.namespace = namespace
         self.release = release
         self.account = f"system:serviceaccount:{namespace}:{release}-ramp"
+
+    def lease_args(self) -> tuple[str, ...]:
+        """The Lease the chart's operator campaigns for (in its pod, POD_NAMESPACE says where)."""
+        return ("--lease-namespace", self.namespace, "--lease-name", f"{self.release}-ramp")
 
     def can(self, verb: str, resource: str, namespace: str | None = None, *extra: str) -> bool:
         where = ["--all-namespaces"] if namespace is None else ["--namespace", namespace]
@@ -293,7 +377,9 @@ def test_cluster_wide_install_becomes_available_with_least_privilege(
     install: Callable[[dict[str, Any]], Installed], make_namespace: Callable[[], str]
 ) -> None:
     ops = install({"secretNames": [NAMED_SECRET]})
-    eventually(ops.deployment_available, timeout=60, what="the operator Deployment to be Available")
+    eventually(
+        ops.deployment_available, timeout=180, what="the operator Deployment to be Available"
+    )
     elsewhere = make_namespace()
 
     # RBAC reaches the authorizer through an informer: wait for the first grant to be visible.
@@ -329,6 +415,13 @@ def test_cluster_wide_install_becomes_available_with_least_privilege(
         assert not ops.can(verb, resource, elsewhere), f"can {verb} {resource}, should not"
     assert not ops.can("delete", "customresourcedefinitions.apiextensions.k8s.io")
 
+    lease = f"leases.coordination.k8s.io/{ops.release}-ramp"
+    for verb in ("get", "update"):
+        assert ops.can(verb, lease, ops.namespace), f"cannot {verb} its leader Lease"
+    assert ops.can("create", "leases.coordination.k8s.io", ops.namespace)
+    assert not ops.can("update", "leases.coordination.k8s.io/other", ops.namespace)
+    assert not ops.can("create", "leases.coordination.k8s.io", elsewhere)
+
 
 def test_namespaced_install_is_confined_to_its_watched_namespaces(
     install: Callable[[dict[str, Any]], Installed],
@@ -337,7 +430,9 @@ def test_namespaced_install_is_confined_to_its_watched_namespaces(
 ) -> None:
     watched, unwatched = make_namespace(), make_namespace()
     ops = install({"watchNamespaces": [watched], "secretNames": [NAMED_SECRET]})
-    eventually(ops.deployment_available, timeout=60, what="the operator Deployment to be Available")
+    eventually(
+        ops.deployment_available, timeout=180, what="the operator Deployment to be Available"
+    )
 
     eventually(
         lambda: ops.can("patch", "rollouts.ramp.dev", watched, "--subresource=status"),
@@ -363,6 +458,80 @@ def test_namespaced_install_is_confined_to_its_watched_namespaces(
         assert not ops.can("get", f"secrets/{NAMED_SECRET}", elsewhere)
     assert not ops.can("list", "configmaps")
     assert not ops.can("list", "rollouts.ramp.dev")
+
+
+def can_user(
+    cluster: Cluster, user: str, verb: str, resource: str, namespace: str, *extra: str
+) -> bool:
+    result = cluster.kubectl(
+        "auth", "can-i", verb, resource, "--as", user, "--namespace", namespace, *extra, check=False
+    )
+    answer = result.stdout.strip()
+    if answer not in ("yes", "no"):
+        raise AssertionError(f"kubectl auth can-i {verb} {resource} --as {user}: {result.stderr}")
+    return answer == "yes"
+
+
+def bind_builtin_role(cluster: Cluster, namespace: str, role: str, user: str) -> None:
+    cluster.kubectl(
+        "create",
+        "rolebinding",
+        f"{role}-{user}",
+        f"--clusterrole={role}",
+        f"--user={user}",
+        "--namespace",
+        namespace,
+    )
+
+
+def test_namespace_admin_editor_and_viewer_get_rollouts_from_the_builtin_roles(
+    cluster: Cluster,
+    install: Callable[[dict[str, Any]], Installed],
+    make_namespace: Callable[[], str],
+) -> None:
+    team = make_namespace()
+    for role in ("admin", "edit", "view"):
+        bind_builtin_role(cluster, team, role, f"team-{role}")
+    # Only the RoleBindings to the built-in roles: no Rollout-specific RBAC for the team.
+    ops = install({"replicas": 0})
+    # Other releases of the chart on a shared cluster aggregate the same rules: check that this
+    # release installed its own aggregated roles, then what they grant.
+    rbac = client.RbacAuthorizationV1Api(cluster.api_client)
+    prefix = f"{ops.release}-ramp-{ops.namespace}"
+    for name, to in (("aggregate-to-edit", ("admin", "edit")), ("aggregate-to-view", ("view",))):
+        labels = rbac.read_cluster_role(f"{prefix}-{name}").metadata.labels
+        for role in to:
+            assert labels.get(f"rbac.authorization.k8s.io/aggregate-to-{role}") == "true"
+
+    # The clusterrole-aggregation controller folds the chart's rules in asynchronously.
+    eventually(
+        lambda: can_user(cluster, "team-admin", "create", "rollouts.ramp.dev", team),
+        timeout=30,
+        what="the namespace admin to be allowed to create Rollouts",
+    )
+    for user in ("team-admin", "team-edit"):
+        eventually(
+            lambda user=user: can_user(
+                cluster, user, "patch", "rollouts.ramp.dev", team, "--subresource=status"
+            ),
+            timeout=30,
+            what=f"{user} to be allowed to patch rollouts/status (the CLI actions)",
+        )
+        for verb in ("create", "update", "delete", "get", "list"):
+            assert can_user(cluster, user, verb, "rollouts.ramp.dev", team), f"{user} {verb}"
+    eventually(
+        lambda: can_user(cluster, "team-view", "list", "rollouts.ramp.dev", team),
+        timeout=30,
+        what="the viewer to be allowed to list Rollouts",
+    )
+    assert can_user(cluster, "team-view", "watch", "rollouts.ramp.dev", team)
+    for verb in ("create", "update", "delete", "patch"):
+        assert not can_user(cluster, "team-view", verb, "rollouts.ramp.dev", team), verb
+    assert not can_user(
+        cluster, "team-view", "patch", "rollouts.ramp.dev", team, "--subresource=status"
+    )
+    # A RoleBinding grants nothing outside its namespace.
+    assert not can_user(cluster, "team-admin", "create", "rollouts.ramp.dev", make_namespace())
 
 
 def account_kubeconfig(cluster: Cluster, ops: Installed, path: Path) -> Cluster:
@@ -415,7 +584,10 @@ def test_operator_runs_a_rollout_with_only_the_charts_permissions(
     create_deployment(cluster, watched, "worker")
     create_deployment(cluster, watched, "backend")
     process = OperatorProcess(
-        account_kubeconfig(cluster, ops, tmp_path / "kubeconfig"), [watched], tmp_path / "op.log"
+        account_kubeconfig(cluster, ops, tmp_path / "kubeconfig"),
+        [watched],
+        tmp_path / "op.log",
+        ops.lease_args(),
     )
     process.start()
     try:
@@ -478,7 +650,10 @@ def test_cluster_wide_operator_runs_a_rollout_with_only_the_charts_permissions(
         what="the operator's ClusterRoleBinding to take effect",
     )
     process = OperatorProcess(
-        account_kubeconfig(cluster, ops, tmp_path / "kubeconfig"), [], tmp_path / "op.log"
+        account_kubeconfig(cluster, ops, tmp_path / "kubeconfig"),
+        [],
+        tmp_path / "op.log",
+        ops.lease_args(),
     )
     process.start()
     try:

@@ -8,7 +8,14 @@ import json
 from tests.conftest import Cluster
 from tests.integration.conftest import OperatorProcess
 from tests.support.eventually import eventually
-from tests.support.rollouts import apply, event_reasons, get, ramp, rollout_manifest, status
+from tests.support.rollouts import (
+    apply,
+    delivered_event_reasons,
+    get,
+    ramp,
+    rollout_manifest,
+    status,
+)
 
 PHASES = [
     {"name": "canary", "percentage": 5, "duration": "1s", "approval": "Manual"},
@@ -51,7 +58,7 @@ def test_manual_phase_waits_for_promote_and_spec_is_untouched(
     )
     after = get(cluster, namespace, "gated")
     assert user_owned(after) == before
-    assert "PromoteRequested" in event_reasons(cluster, namespace, "gated")
+    assert "PromoteRequested" in delivered_event_reasons(cluster, namespace, "gated")
 
 
 def test_promote_of_unknown_rollout_is_a_clear_error(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from tests.conftest import Cluster
 from tests.integration.conftest import OperatorProcess
 from tests.support.eventually import eventually
-from tests.support.rollouts import apply, event_reasons, rollout_manifest, status, when
+from tests.support.rollouts import apply, delivered_event_reasons, rollout_manifest, status, when
 
 SOAK = 12.0
 
@@ -42,5 +42,6 @@ def test_restart_resumes_with_remaining_soak(
     # Completed about when the original soak ended, well before a fresh soak would have.
     assert (completed - started).total_seconds() < SOAK + 5
     assert (completed - restarted).total_seconds() < SOAK - 1
-    reasons = event_reasons(cluster, namespace, "crash")
+    reasons = delivered_event_reasons(cluster, namespace, "crash")
     assert reasons.count("Completed") == 1, reasons
+    assert reasons.count("Promoted") == 1, reasons

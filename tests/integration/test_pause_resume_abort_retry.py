@@ -8,7 +8,7 @@ from tests.integration.conftest import OperatorProcess
 from tests.support.eventually import eventually
 from tests.support.rollouts import (
     apply,
-    event_reasons,
+    delivered_event_reasons,
     published_percentage,
     ramp,
     rollout_manifest,
@@ -46,7 +46,7 @@ def test_pause_resume_keeps_remaining_soak(
     # The paused time is added back: promotion is not earlier, and not a fresh hour later.
     assert due_after >= due_before
     assert (due_after - due_before).total_seconds() < 60
-    reasons = event_reasons(cluster, namespace, "steer")
+    reasons = delivered_event_reasons(cluster, namespace, "steer")
     assert "PauseRequested" in reasons
     assert "ResumeRequested" in reasons
 
@@ -75,6 +75,6 @@ def test_abort_rolls_back_to_zero_and_retry_starts_again(
         timeout=30,
         what="the first phase to be published again after retry",
     )
-    reasons = event_reasons(cluster, namespace, "steer")
+    reasons = delivered_event_reasons(cluster, namespace, "steer")
     assert "AbortRequested" in reasons
     assert "RetryRequested" in reasons

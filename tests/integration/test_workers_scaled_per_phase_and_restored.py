@@ -121,3 +121,40 @@ def test_deleting_a_rollout_restores_its_workers(
         return False
 
     eventually(deleted, timeout=30, what="the rollout gone (its finalizer removed)")
+
+
+def test_deleting_a_rollout_restores_its_hpa_bounds(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    """I9 on delete for an HPA, and for a Deployment without an HPA beside it."""
+    deployment(cluster, namespace, "celery", replicas=2)
+    hpa(cluster, namespace, "celery", "celery", low=2, high=4)
+    deployment(cluster, namespace, "beat", replicas=1)
+    phases = [
+        {
+            "name": "canary",
+            "percentage": 10,
+            "duration": "1h",
+            "workers": {"minReplicas": 3, "maxReplicas": 8, "replicas": 2},
+        },
+        {"name": "everyone", "percentage": 100},
+    ]
+    workers = [{"deployment": "celery", "hpa": "celery"}, {"deployment": "beat"}]
+    apply(cluster, namespace, rollout_manifest("hpa-gone", phases, workers=workers))
+    eventually(
+        lambda: (
+            hpa_bounds(cluster, namespace, "celery") == (3, 8)
+            and replicas(cluster, namespace, "beat") == 2
+        ),
+        timeout=30,
+        what="the HPA at (3, 8) and beat at 2 replicas in canary",
+    )
+    cluster.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "hpa-gone")
+    eventually(
+        lambda: (
+            hpa_bounds(cluster, namespace, "celery") == (2, 4)
+            and replicas(cluster, namespace, "beat") == 1
+        ),
+        timeout=30,
+        what="the HPA's own bounds (2, 4) and beat's 1 replica back once the rollout is deleted",
+    )

@@ -11,10 +11,11 @@ from ramp.engine import (
     Decision,
     Observations,
     PublishFlag,
-    RecordEvent,
     WorkerObservation,
     analysis_due,
     decide,
+    delivery_key,
+    pending_deliveries,
 )
 from ramp.engine.observations import MetricSample
 
@@ -49,8 +50,14 @@ def errors_metric(**extra: Any) -> dict[str, Any]:
     return {"name": "errors", "query": "sum(errors)", "critical": {"above": 0.05}, **extra}
 
 
+def delivered(status: RolloutStatus) -> frozenset[str]:
+    """Every pending delivery of the outbox, as a shell that delivers at once confirms them."""
+    return frozenset(delivery_key(a, t) for a, t in pending_deliveries(status.outbox))
+
+
 class Run:
-    """A rollout driven step by step, the way the operator drives it."""
+    """A rollout driven step by step, the way the operator drives it: decide, store the status,
+    publish the ConfigMap, and decide again at once when the publish changed what it serves."""
 
     def __init__(
         self, spec: RolloutSpec, *, workers: Mapping[str, WorkerObservation] | None = None
@@ -60,20 +67,36 @@ class Run:
         self.now = T0
         self.workers = dict(workers or {})
         self.decisions: list[Decision] = []
+        self.config_map: PublishFlag | None = None
+        """What the simulated ConfigMap serves."""
+        self.generation: int | None = None
+        """metadata.generation of the Rollout; a new value is a spec change."""
 
     def step(
         self,
         after: timedelta = timedelta(0),
-        metrics: Mapping[str, float | str | None] | None = None,
+        metrics: Mapping[str, float | str | MetricSample | None] | None = None,
     ) -> Decision:
         """Advance the clock and reconcile once; metrics are used only when analysis is due."""
         self.now += after
         samples = None
         if metrics is not None and analysis_due(self.spec, self.status, self.now):
             samples = {name: _sample(v) for name, v in metrics.items()}
-        decision = decide(
-            self.spec, self.status, self.now, Observations(metrics=samples, workers=self.workers)
+        decision = self._decide(samples)
+        flag = next(e for e in decision.effects if isinstance(e, PublishFlag))
+        if flag != self.config_map:
+            self.config_map = flag
+            decision = self._decide(None)
+        return decision
+
+    def _decide(self, samples: Mapping[str, MetricSample] | None) -> Decision:
+        seen = Observations(
+            metrics=samples,
+            workers=self.workers,
+            published=self.config_map,
+            delivered=delivered(self.status),
         )
+        decision = decide(self.spec, self.status, self.now, seen, generation=self.generation)
         self.status = decision.status
         self.decisions.append(decision)
         return decision
@@ -95,7 +118,7 @@ class Run:
         return effect
 
     def reasons(self) -> list[str]:
-        return [e.reason for d in self.decisions for e in d.effects if isinstance(e, RecordEvent)]
+        return [a.reason for d in self.decisions for a in d.announced]
 
     def with_control(self, **control: Any) -> None:
         data = self.status.model_dump(by_alias=True, exclude_none=True, mode="json")
@@ -103,7 +126,9 @@ class Run:
         self.status = RolloutStatus.model_validate(data)
 
 
-def _sample(value: float | str | None) -> MetricSample:
+def _sample(value: float | str | MetricSample | None) -> MetricSample:
+    if isinstance(value, MetricSample):
+        return value
     if value == "error":
         return MetricSample(error="connection refused")
     assert not isinstance(value, str)

@@ -51,6 +51,16 @@ def status(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
     return get(cluster, namespace, name).get("status") or {}
 
 
+def settled_at_gate(status: dict[str, Any]) -> bool:
+    """Awaiting approval with its publish confirmed and its announcements delivered: nothing
+    left to write but analyses."""
+    return (
+        status.get("phase") == "AwaitingApproval"
+        and not status.get("awaitingPublishSince")
+        and not status.get("outbox")
+    )
+
+
 def flag_data(cluster: Cluster, namespace: str, configmap: str) -> dict[str, str] | None:
     try:
         cm = cluster.core.read_namespaced_config_map(configmap, namespace)
@@ -85,6 +95,23 @@ def events(cluster: Cluster, namespace: str, name: str) -> list[client.CoreV1Eve
 def event_reasons(cluster: Cluster, namespace: str, name: str) -> list[str]:
     items = sorted(events(cluster, namespace, name), key=lambda e: e.metadata.creation_timestamp)
     return [e.reason for e in items]
+
+
+def delivered_event_reasons(
+    cluster: Cluster, namespace: str, name: str, timeout: float = 30
+) -> list[str]:
+    """The Events once every announcement in status.outbox is delivered.
+
+    The operator writes the status first and tells its Events after (I8), so a test that saw a
+    phase in status must wait for the outbox to drain before it counts the Events."""
+    from tests.support.eventually import eventually
+
+    eventually(
+        lambda: not status(cluster, namespace, name).get("outbox"),
+        timeout=timeout,
+        what=f"the outbox of {name} to drain (every Event delivered)",
+    )
+    return event_reasons(cluster, namespace, name)
 
 
 def wait_published(

@@ -1,8 +1,9 @@
-"""The operator image's Dockerfile passes hadolint and its final stage runs as non-root,
-without build tools."""
+"""The operator image's Dockerfile passes hadolint, builds on either base `make image` and
+`docker build` use, and its final stage runs as non-root, without build tools."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -27,8 +28,8 @@ def hadolint() -> str:
     return found
 
 
-def final_stage() -> list[str]:
-    """Instructions of the last stage, continuation lines joined, comments dropped."""
+def instructions() -> list[str]:
+    """Every instruction, continuation lines joined, comments dropped."""
     instructions: list[str] = []
     pending = ""
     for raw in DOCKERFILE.read_text().splitlines():
@@ -40,9 +41,15 @@ def final_stage() -> list[str]:
             continue
         instructions.append(pending + line)
         pending = ""
-    starts = [i for i, line in enumerate(instructions) if line.upper().startswith("FROM ")]
+    return instructions
+
+
+def final_stage() -> list[str]:
+    """Instructions of the last stage."""
+    all_of_them = instructions()
+    starts = [i for i, line in enumerate(all_of_them) if line.upper().startswith("FROM ")]
     assert starts, "Dockerfile has no FROM"
-    return instructions[starts[-1] :]
+    return all_of_them[starts[-1] :]
 
 
 def test_hadolint_finds_nothing() -> None:
@@ -61,6 +68,19 @@ def test_image_is_multi_stage_on_a_pinned_base() -> None:
             image = line.split("=", 1)[1]
             assert image.startswith("python:3.11."), f"base image not pinned to a patch: {image}"
             assert "latest" not in image
+
+
+def test_every_stage_builds_on_the_base_make_image_bootstraps_from_debian() -> None:
+    """`make image` passes a Debian base (python3 + python3-venv, no pip, no `python` command)
+    through PYTHON_IMAGE: every stage must take its base from it and call only `python3` or the
+    venv's own interpreter."""
+    froms = [line.split()[1] for line in instructions() if line.upper().startswith("FROM ")]
+    assert all(base == "${PYTHON_IMAGE}" for base in froms), f"a stage ignores its base: {froms}"
+    runs = [line for line in instructions() if line.upper().startswith("RUN ")]
+    for run in runs:
+        # A command word: right after RUN, &&, || , ; or |.
+        bare = re.findall(r"(?:^RUN|&&|\|\|?|;)\s*(python|pip3?)\s", run)
+        assert not bare, f"Debian's base has no `python` or pip on PATH; use python3: {run}"
 
 
 def test_final_stage_runs_ramp_as_non_root_without_build_tools() -> None:

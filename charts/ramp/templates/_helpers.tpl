@@ -95,10 +95,10 @@ operator (operator/ramp/k8s, reconcile.py) or Kopf makes; nothing more.
   resourceNames: {{ toJson . }}
   verbs: ["get"]
 {{- end }}
-{{- if and .Values.peering.enabled .Values.watchNamespaces }}
-# Kopf peering between replicas, per watched namespace.
-- apiGroups: ["kopf.dev"]
-  resources: ["kopfpeerings"]
-  verbs: ["get", "list", "watch", "patch"]
 {{- end }}
+
+{{/* The leader Lease's name: leaderElection.leaseName, else the full name, so that two releases
+in one namespace never share a Lease. */}}
+{{- define "ramp.leaseName" -}}
+{{- .Values.leaderElection.leaseName | default (include "ramp.fullname" .) }}
 {{- end }}

@@ -13,7 +13,8 @@ from typing import Any
 import yaml
 
 from ramp.api import GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION
-from ramp.api.spec import RolloutSpec
+from ramp.api.base import validations
+from ramp.api.spec import BUCKETING_FIXED_WHILE_EXPOSED, RolloutSpec
 from ramp.api.status import RolloutStatus
 
 PRINTER_COLUMNS: list[dict[str, Any]] = [
@@ -26,6 +27,15 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Flag", "type": "string", "jsonPath": ".spec.flag.key", "priority": 1},
     {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
 ]
+
+METADATA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        # The name is the value of the ramp.dev/rollout label on the ConfigMap a Rollout owns,
+        # and a label value has at most 63 characters: a longer name could never be published.
+        "name": {"type": "string", "maxLength": 63},
+    },
+}
 
 _DROPPED = {"title", "default", "const", "$defs", "discriminator"}
 
@@ -104,10 +114,12 @@ def build_crd() -> dict[str, Any]:
                             "of users in phases, checks health in Prometheus, and rolls back "
                             "by itself when a threshold is crossed.",
                             "required": ["spec"],
+                            # Rules that compare the spec with the old status live here.
+                            **validations(BUCKETING_FIXED_WHILE_EXPOSED),
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},
-                                "metadata": {"type": "object"},
+                                "metadata": METADATA,
                                 "spec": spec,
                                 "status": status,
                             },

@@ -3,13 +3,16 @@ shows; admission rules (CEL) sit next to the fields they guard, with messages na
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, model_validator
 
 from ramp.api.base import SpecModel, cel, validations
 from ramp.api.durations import DURATION_PATTERN, parse_duration
+from ramp.flags import DEFAULT_SCHEME
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -30,8 +33,33 @@ def _two_decimals(value: float) -> float:
     return round(value, 2)
 
 
+MAX_DURATION = "8760h"
+"""The longest duration admitted (a year): far past any soak, and short enough that a time plus
+it is still a date (a larger one overflowed the engine's clock arithmetic)."""
+
+DURATION_AT_MOST_A_YEAR = cel(
+    f"duration(self) <= duration('{MAX_DURATION}')",
+    f"a duration may be at most {MAX_DURATION} (365 days)",
+)
+
+
 def _duration(value: str) -> str:
-    parse_duration(value)
+    try:
+        too_long = parse_duration(value) > parse_duration(MAX_DURATION)
+    except OverflowError:
+        too_long = True
+    if too_long:
+        raise ValueError(f"{value} is longer than {MAX_DURATION}; a duration may be at most a year")
+    return value
+
+
+def _http_url(value: str) -> str:
+    try:
+        host = urlsplit(value).hostname
+    except ValueError as e:
+        raise ValueError(f"{value!r} is not a URL: {e}") from e
+    if not host:
+        raise ValueError(f"{value!r} names no host; write it like http://prometheus:9090")
     return value
 
 
@@ -40,7 +68,15 @@ Percentage = Annotated[
     Field(ge=0, le=100, json_schema_extra=validations(TWO_DECIMALS)),
     AfterValidator(_two_decimals),
 ]
-Duration = Annotated[str, Field(pattern=DURATION_PATTERN, max_length=32), AfterValidator(_duration)]
+Duration = Annotated[
+    str,
+    Field(
+        pattern=DURATION_PATTERN,
+        max_length=32,
+        json_schema_extra=validations(DURATION_AT_MOST_A_YEAR),
+    ),
+    AfterValidator(_duration),
+]
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
 
 Transition = Literal[
@@ -102,6 +138,29 @@ class WorkloadRef(SpecModel):
     )
 
 
+BucketingScheme = Literal["FlagdGoCore", "FlagdSuiteV2", "PythonProviderCBOR"]
+"""ramp.flags.SCHEMES (a test checks they are the same)."""
+
+_NEW_SCHEME = f"(has(self.spec.flag.bucketing) ? self.spec.flag.bucketing : '{DEFAULT_SCHEME}')"
+BUCKETING_FIXED_WHILE_EXPOSED = cel(
+    f"{_NEW_SCHEME} == "
+    f"(has(oldSelf.spec.flag.bucketing) ? oldSelf.spec.flag.bucketing : '{DEFAULT_SCHEME}') || "
+    "!has(oldSelf.status) || !has(oldSelf.status.percentage) || "
+    "oldSelf.status.percentage == 0.0 || "
+    # The scheme in use (remembered by the engine) may be written down: nobody is reshuffled.
+    f"(has(oldSelf.status.bucketing) && {_NEW_SCHEME} == oldSelf.status.bucketing) || "
+    # Completed below 100 % still exposes some users and not others.
+    "(has(oldSelf.status.phase) && oldSelf.status.phase == 'Completed' && "
+    "oldSelf.status.percentage >= 100.0)",
+    "spec.flag.bucketing cannot change while the rollout exposes users (status.percentage "
+    "above 0 and not Completed at 100 %): another scheme would give the feature to other "
+    "users. Roll back to 0 % (`ramp abort`) or let the rollout complete at 100 %, then change "
+    "it; the scheme in use (status.bucketing) is always accepted.",
+    field_path=".spec.flag.bucketing",
+)
+"""Transition rule on the whole Rollout (it reads the old status): see crd.build_crd."""
+
+
 class FlagSpec(SpecModel):
     """Where and how the flag is published for applications to read."""
 
@@ -124,6 +183,17 @@ class FlagSpec(SpecModel):
         max_length=20,
         description="Workloads that read env only at start: they get a rolling restart (pod "
         "template annotation) when the published values change, and only then.",
+    )
+    bucketing: BucketingScheme | None = Field(
+        None,
+        description="How readers put a user in a bucket, so every service decides alike: "
+        "FlagdGoCore (flagd's Go core v0.12: the flagd daemon/sidecar, every RPC provider, the "
+        "Go in-process provider; the default), FlagdSuiteV2 (the flagd conformance suite's "
+        "fractional-v2) or PythonProviderCBOR (openfeature-provider-flagd 0.6.x, and flags.json "
+        "written by Ramp before this field). Written into flags.json (flag metadata `bucketing`), "
+        "where ramp.flags reads it. Cannot change while users are exposed (status.percentage "
+        "above 0 and not Completed at 100 %), except to the scheme in use (status.bucketing): "
+        "that would reshuffle who has the feature.",
     )
 
 
@@ -267,15 +337,104 @@ class Baseline(SpecModel):
 
 NoDataPolicy = Literal["Pause", "Fail", "Ignore"]
 
+LABEL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+_MATCHER = r'[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"([^"\\]|\\.)*"'
+COUNTER_SELECTOR_PATTERN = (
+    rf"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{{\s*({_MATCHER}(\s*,\s*{_MATCHER})*\s*,?)?\s*\}})?$"
+)
+"""A counter's name with optional label matchers: `jobs_total{queue="reports"}`."""
+
+
+class Compare(SpecModel):
+    """Flag-on vs flag-off: an always-valid sequential test on two counters that apps label
+    with the variant each unit of work got (see docs/flags.md)."""
+
+    failures: str = Field(
+        pattern=COUNTER_SELECTOR_PATTERN,
+        max_length=1024,
+        description="Counter of failed units: a metric name with optional label matchers, "
+        'e.g. jobs_failed_total{queue="reports"}.',
+    )
+    total: str = Field(
+        pattern=COUNTER_SELECTOR_PATTERN,
+        max_length=1024,
+        description="Counter of all units, same form as failures.",
+    )
+    variant_label: str = Field(
+        "feature_flag_result_variant",
+        pattern=LABEL_NAME_PATTERN,
+        max_length=128,
+        description="Label holding the variant each unit got.",
+    )
+    treatment: str = Field(
+        "on", min_length=1, max_length=128, description="Variant label value of the flag-on cohort."
+    )
+    control: str = Field(
+        "off",
+        min_length=1,
+        max_length=128,
+        description="Variant label value of the flag-off cohort.",
+    )
+    max_ratio: float = Field(
+        1.0,
+        gt=0,
+        le=100,
+        description="A treatment failure rate above maxRatio x the control's is a regression.",
+    )
+    confidence: float = Field(
+        0.95,
+        ge=0.5,
+        le=0.9999,
+        description="1 - the false-alarm rate, which holds however often the operator looks.",
+    )
+    min_events: int = Field(
+        100,
+        ge=1,
+        le=100_000_000,
+        description="Treatment units needed before a phase may promote.",
+    )
+
+    model_config = {
+        "json_schema_extra": validations(
+            cel(
+                "(has(self.treatment) ? self.treatment : 'on')"
+                " != (has(self.control) ? self.control : 'off')",
+                "compare.treatment and compare.control must be different variants",
+            )
+        )
+    }
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Compare:
+        if self.treatment == self.control:
+            raise ValueError(
+                f"compare.treatment and compare.control are both {self.treatment!r}; they must "
+                "name different variants"
+            )
+        for field, selector in (("failures", self.failures), ("total", self.total)):
+            if re.search(rf"[{{,]\s*{re.escape(self.variant_label)}\s*[=!]", selector):
+                raise ValueError(
+                    f"compare.{field}: do not match on {self.variant_label} "
+                    "(compare.variantLabel); Ramp adds the treatment and control matchers itself"
+                )
+        return self
+
 
 class Metric(SpecModel):
     """One PromQL query evaluated every analysis interval, with its thresholds."""
 
     name: Name = Field(description="Name used in status, events and phase overrides.")
-    query: str = Field(
+    query: str | None = Field(
+        None,
         min_length=1,
         max_length=4096,
-        description="PromQL instant query returning one series (aggregate with sum/max).",
+        description="PromQL instant query returning one series (aggregate with sum/max); "
+        "judged by warning and critical.",
+    )
+    compare: Compare | None = Field(
+        None,
+        description="Instead of query: compare the flag-on cohort's failure rate with the "
+        "flag-off cohort's (a sequential test; no warning, critical or baseline).",
     )
     warning: Threshold | None = Field(
         None, description="Crossing it (sustained) records an Event and sets Healthy=False."
@@ -295,7 +454,17 @@ class Metric(SpecModel):
     model_config = {
         "json_schema_extra": validations(
             cel(
-                "has(self.warning) || has(self.critical)",
+                "has(self.query) != has(self.compare)",
+                "a metric has either query (judged by thresholds) or compare, not both",
+            ),
+            cel(
+                "!has(self.compare) || !(has(self.warning) || has(self.critical)"
+                " || has(self.baseline))",
+                "a compare metric has no warning, critical or baseline: the sequential test "
+                "gives its verdict",
+            ),
+            cel(
+                "has(self.compare) || has(self.warning) || has(self.critical)",
                 "a metric needs a warning or a critical threshold",
             ),
             cel(
@@ -310,6 +479,27 @@ class Metric(SpecModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Metric:
+        if (self.query is None) == (self.compare is None):
+            raise ValueError(
+                f"metric {self.name}: give either query (judged by thresholds) or compare, not both"
+            )
+        if self.compare is not None:
+            extra = [
+                field
+                for field, value in (
+                    ("warning", self.warning),
+                    ("critical", self.critical),
+                    ("baseline", self.baseline),
+                )
+                if value is not None
+            ]
+            if extra:
+                raise ValueError(
+                    f"metric {self.name}: a compare metric has no {', '.join(extra)}: the "
+                    "sequential test gives its verdict (tune compare.maxRatio and "
+                    "compare.confidence instead)"
+                )
+            return self
         if self.warning is None and self.critical is None:
             raise ValueError(f"metric {self.name}: needs a warning or a critical threshold")
         uses = any(t is not None and t.uses_baseline for t in (self.warning, self.critical))
@@ -378,10 +568,17 @@ class Authorization(SpecModel):
 class PrometheusSource(SpecModel):
     """The Prometheus (or compatible: Thanos, Mimir, VictoriaMetrics) to query."""
 
-    address: str = Field(
+    address: Annotated[str, AfterValidator(_http_url)] = Field(
         pattern=r"^https?://[^\s]+$",
         max_length=2048,
         description="Base URL, e.g. http://prometheus.monitoring:9090.",
+        json_schema_extra=validations(
+            cel(
+                "isURL(self) && url(self).getHostname() != ''",
+                "spec.analysis.prometheus.address must be a URL with a host, "
+                "e.g. http://prometheus.monitoring:9090",
+            )
+        ),
     )
     timeout: Duration = Field("5s", description="Timeout of each query (Go duration).")
     authorization: Authorization | None = Field(
@@ -403,7 +600,8 @@ class Analysis(SpecModel):
         "30s",
         description="Time between two evaluations (Go duration, at least 1s).",
         json_schema_extra=validations(
-            cel("duration(self) >= duration('1s')", "spec.analysis.interval must be at least 1s")
+            cel("duration(self) >= duration('1s')", "spec.analysis.interval must be at least 1s"),
+            DURATION_AT_MOST_A_YEAR,
         ),
     )
     prometheus: PrometheusSource = Field(description="Where the queries run.")
@@ -510,7 +708,8 @@ class RolloutSpec(SpecModel):
                 ".phases",
             ),
             cel(
-                "!has(self.phases) || !self.phases.exists(p, has(p.workers)) || has(self.workers)",
+                "!has(self.phases) || !self.phases.exists(p, has(p.workers))"
+                " || (has(self.workers) && size(self.workers) > 0)",
                 "spec.phases[].workers needs spec.workers naming the workloads to scale",
                 ".phases",
             ),
@@ -522,6 +721,7 @@ class RolloutSpec(SpecModel):
         previous: Phase | None = None
         seen: set[str] = set()
         defined = {m.name for m in self.analysis.metrics} if self.analysis else set()
+        compared = {m.name for m in self.analysis.metrics if m.compare} if self.analysis else set()
         for i, phase in enumerate(self.phases):
             if phase.name in seen:
                 raise ValueError(f"spec.phases[{i}].name: duplicate phase name {phase.name!r}")
@@ -536,6 +736,11 @@ class RolloutSpec(SpecModel):
                     raise ValueError(
                         f"spec.phases[{i}].metrics: {override.name!r} is not defined in "
                         "spec.analysis.metrics"
+                    )
+                if override.name in compared and (override.warning or override.critical):
+                    raise ValueError(
+                        f"spec.phases[{i}].metrics: {override.name!r} is a compare metric; "
+                        "it has no warning or critical threshold to override"
                     )
             if phase.workers is not None and not self.workers:
                 raise ValueError(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from ramp.api.base import StatusModel
+from ramp.api.spec import BucketingScheme
 
 if TYPE_CHECKING:
     from ramp.engine.effects import WorkerTarget
@@ -24,6 +25,55 @@ RolloutPhase = Literal[
     "Failed",
 ]
 Verdict = Literal["Pass", "Warning", "Critical", "NoData", "Error"]
+
+
+class Cohort(StatusModel):
+    """Units of work one variant got since the comparison began, and how many failed."""
+
+    units: float = Field(0.0, description="Units counted (the total counter's increase).")
+    failures: float = Field(0.0, description="Failed units (the failures counter's increase).")
+    failure_rate: float | None = Field(None, description="failures / units; absent with no units.")
+
+
+CompareVerdict = Literal["Regressed", "Passing", "Inconclusive"]
+
+
+class Comparison(StatusModel):
+    """Flag-on vs flag-off, as a person reads it."""
+
+    treatment: Cohort = Field(default_factory=Cohort, description="The flag-on cohort.")
+    control: Cohort = Field(default_factory=Cohort, description="The flag-off cohort.")
+    ratio: float | None = Field(None, description="Treatment failure rate / control's.")
+    ratio_low: float | None = Field(
+        None, description="Lower end of the ratio's always-valid confidence interval."
+    )
+    ratio_high: float | None = Field(
+        None, description="Upper end of the ratio's always-valid confidence interval."
+    )
+    evidence: float = Field(
+        1.0,
+        description="How many times likelier the data are under a regression than at maxRatio; "
+        "Regressed at 1/(1-confidence).",
+    )
+    verdict: CompareVerdict = Field(
+        "Inconclusive", description="Regressed, Passing or Inconclusive (minEvents not reached)."
+    )
+    units_per_second: float | None = Field(
+        None, description="Units per second of both cohorts in the last window."
+    )
+
+
+class CompareStatus(Comparison):
+    """A comparison with the state that carries its evidence from one window to the next."""
+
+    started_at: datetime = Field(description="When the comparison began.")
+    observed_until: datetime = Field(description="End of the last window counted.")
+    max_ratio: float = Field(description="compare.maxRatio the evidence was gathered against.")
+    log_likelihood: list[float] = Field(
+        default_factory=list,
+        description="Log-likelihood of each ratio on the test's grid (maxRatio x 2^(j/4), "
+        "j=-12..16), relative to the likeliest.",
+    )
 
 
 class MetricStatus(StatusModel):
@@ -42,12 +92,18 @@ class MetricStatus(StatusModel):
         None, description="First sample of the current warning breach (its `for` window)."
     )
     consecutive_errors: int = Field(0, description="Query errors in a row.")
+    compare: CompareStatus | None = Field(
+        None, description="For a compare metric: both cohorts and the sequential test."
+    )
 
 
 class Condition(StatusModel):
     """metav1.Condition."""
 
-    type: str = Field(description="Progressing, Healthy, Paused, Completed or WorkersReady.")
+    type: str = Field(
+        description="Ready, Reconciling, Stalled (kstatus), Progressing, Healthy, Paused, "
+        "Completed, Published or WorkersReady."
+    )
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str = Field(description="CamelCase reason.")
     message: str = Field("", description="Human-readable details.")
@@ -64,12 +120,33 @@ class HistoryEntry(StatusModel):
     percentage: float = Field(description="Published percentage after the transition.")
     reason: str = Field(description="Why (same as the Event reason).")
     message: str = Field("", description="Details.")
+    seq: int | None = Field(None, description="Number of the announcement that told it.")
+
+
+class Announcement(StatusModel):
+    """A transition or warning still to be told, kept until every delivery of it is confirmed:
+    an operator killed between deciding and telling tells it after its restart."""
+
+    seq: int = Field(description="Number of the announcement; deliveries carry it in their id.")
+    time: datetime = Field(description="When it was decided.")
+    type: Literal["Normal", "Warning"] = Field(description="Event type.")
+    reason: str = Field(description="Event reason, and the transition webhooks subscribe to.")
+    message: str = Field("", description="What happened, in words.")
+    step: str | None = Field(None, description="Name of the spec phase at the time.")
+    percentage: float = Field(0.0, description="Published percentage at the time.")
+    metric: str | None = Field(None, description="Metric that caused it, if any.")
+    pending: list[str] = Field(
+        default_factory=list,
+        description="Deliveries not yet confirmed: `event`, or `webhook-N` for "
+        "spec.notifications[N].",
+    )
 
 
 class MetricValue(StatusModel):
     name: str = Field(description="Metric name.")
     value: float | None = Field(None, description="Value at the time; absent when none.")
     verdict: Verdict | None = Field(None, description="Verdict at the time.")
+    compare: Comparison | None = Field(None, description="A compare metric's cohorts at the time.")
 
 
 class Snapshot(StatusModel):
@@ -102,6 +179,9 @@ class Request(StatusModel):
 
 class PromoteRequest(Request):
     phase_index: int = Field(description="Phase the promotion was asked for (stale ones drop).")
+    phase: str | None = Field(
+        None, description="Name of that phase; a spec edit that renames it drops the request."
+    )
     full: bool = Field(False, description="Skip to the last phase.")
 
 
@@ -123,6 +203,12 @@ class RolloutStatus(StatusModel):
     current_phase_index: int | None = Field(None, description="Index of the current spec phase.")
     percentage: float | None = Field(None, description="Percentage published in the ConfigMap.")
     enabled: bool | None = Field(None, description="Master toggle published in the ConfigMap.")
+    bucketing: BucketingScheme | None = Field(
+        None,
+        description="Bucketing scheme flags.json is published with while the rollout is in "
+        "flight, remembered from its first publish above 0 % until it is rolled back to 0 % or "
+        "completes at 100 %: another scheme would give the feature to other users.",
+    )
     phase_started_at: datetime | None = Field(
         None, description="Start of the current phase's soak, shifted by paused time."
     )
@@ -144,3 +230,22 @@ class RolloutStatus(StatusModel):
     rolled_back_from: str | None = Field(None, description="Phase that failed, after rollback.")
     observed_generation: int | None = Field(None, description="Spec generation last acted on.")
     control: Control | None = Field(None, description="Pending CLI requests.")
+    flag_disabled_at: datetime | None = Field(
+        None,
+        description="When failurePolicy.disableFlag published enabled=false; it stays false "
+        "until `ramp resume`, `ramp retry` or a spec change.",
+    )
+    awaiting_publish_since: datetime | None = Field(
+        None,
+        description="Since when the ConfigMap has not served the values in this status; the "
+        "soak clock is stopped meanwhile.",
+    )
+    sequence: int | None = Field(None, description="Number of the last announcement.")
+    outbox: list[Announcement] | None = Field(
+        None, description="Announcements whose Event or notifications are not yet confirmed."
+    )
+    worker_corrections: dict[str, int] | None = Field(
+        None,
+        description="Workers found changed back from Ramp's target in a row; at the limit Ramp "
+        "stops setting them and says so in the WorkersReady condition.",
+    )

@@ -1,15 +1,16 @@
 """What the shell must make true after a decision. Effects are data; the engine never acts.
 
-State effects (PublishFlag, ScaleWorkers, RestoreWorkers, RestartConsumers) describe the desired
-state and are safe to apply on every reconcile: the shell compares and writes only differences.
-RecordEvent and Notify are one-shot and are emitted only on the decision that makes a transition.
+Effects describe the desired state and are safe to apply on every reconcile: the shell compares
+and writes only differences. What must be told (Events, webhook notifications) is not an effect:
+it is kept in `status.outbox` until each delivery is confirmed, so a crash cannot lose it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+
+from ramp.flags import DEFAULT_SCHEME
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,9 @@ class PublishFlag:
 
     enabled: bool
     percentage: float
+    bucketing: str = DEFAULT_SCHEME
+    """The scheme flags.json is written for (ramp.flags.SCHEMES): with the percentage, it
+    decides which users get the feature (engine/bucketing.py says which one is in force)."""
 
 
 @dataclass(frozen=True)
@@ -53,22 +57,4 @@ class RestartConsumers:
     revision: str
 
 
-@dataclass(frozen=True)
-class RecordEvent:
-    type: Literal["Normal", "Warning"]
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Notify:
-    """A transition to announce on the webhooks of `spec.notifications` that subscribe to it."""
-
-    transition: str
-    message: str
-    phase: str | None
-    percentage: float
-    metric: str | None = None
-
-
-Effect = PublishFlag | ScaleWorkers | RestoreWorkers | RestartConsumers | RecordEvent | Notify
+Effect = PublishFlag | ScaleWorkers | RestoreWorkers | RestartConsumers

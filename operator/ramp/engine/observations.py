@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from ramp.engine.effects import PublishFlag
+from ramp.engine.sequential import WindowCounts
 
 
 @dataclass(frozen=True)
@@ -16,6 +20,12 @@ class MetricSample:
 
     value: float | None = None
     error: str | None = None
+    counts: WindowCounts | None = None
+    """For a compare metric: each cohort's units and failures from the end of the last window
+    counted (status) to ``until``; None when no window was counted (the comparison starts)."""
+
+    until: datetime | None = None
+    """For a compare metric: the end of the window the counts cover (the query's time)."""
 
 
 @dataclass(frozen=True)
@@ -39,3 +49,21 @@ class Observations:
 
     workers: Mapping[str, WorkerObservation] = field(default_factory=dict)
     """Observed scale by worker key (the Deployment name, see ``worker_key``)."""
+
+    published: PublishFlag | None = None
+    """What the flag ConfigMap serves now, with the bucketing scheme its flags.json names (none
+    named: the legacy scheme); None when it does not exist or does not hold consistent values of
+    Ramp's keys. A phase's soak counts only while this is what the status says is published, and
+    a rollout left in flight by an older operator keeps its scheme (engine/bucketing.py)."""
+
+    config_map_owner: str | None = None
+    """Another Rollout that owns the ConfigMap named in spec.flag.configMap; Ramp then writes
+    nothing to it."""
+
+    publish_error: str | None = None
+    """Why the last write of the ConfigMap failed, when it did (shown in the Published
+    condition)."""
+
+    delivered: frozenset[str] = frozenset()
+    """Deliveries of status.outbox confirmed since the status was read, as ``"<seq>/<target>"``
+    (target ``event`` or ``webhook-N``)."""

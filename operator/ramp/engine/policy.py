@@ -1,54 +1,42 @@
 """The rollout state machine: `decide(spec, status, now, observations)` -> next status + effects.
 
-Pure: no I/O, no clock. Every rule of "Behaviour users rely on" (DESIGN.md) is here; the shell
-only gathers observations and applies what comes back. docs/behaviour.md tells the same rules
-in words, including what a spec edit in the middle of a rollout does.
+Pure: no I/O, no clock. The rules live in modules named for them: `guards` (toggle, abort,
+retry, terminal phases), `progress` (start, soak, pause, promote), `failure` (failurePolicy,
+rollback, step-down), `thresholds` (verdicts), `bucketing` (the scheme kept while in flight),
+`workers`, `conditions`, `outbox`. docs/behaviour.md tells the same rules in words, with the
+safety invariants (I1..I11) they keep.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from ramp.api.spec import Phase, RolloutSpec, Transition
-from ramp.api.status import (
-    Condition,
-    Control,
-    HistoryEntry,
-    MetricValue,
-    Request,
-    RolloutPhase,
-    RolloutStatus,
-    Snapshot,
-    WorkerScale,
-)
+from ramp.api.spec import RolloutSpec
+from ramp.api.status import Announcement, RolloutStatus
+from ramp.engine.bucketing import keep_scheme, publish_of, scheme_message
+from ramp.engine.conditions import build_conditions, was_false
 from ramp.engine.effects import (
     Effect,
-    Notify,
     PublishFlag,
-    RecordEvent,
     RestartConsumers,
     RestoreWorkers,
     ScaleWorkers,
-    WorkerTarget,
 )
-from ramp.engine.observations import Observations, WorkerObservation
+from ramp.engine.guards import disabled_from, hold_disabled, hold_terminal, take_requests
+from ramp.engine.observations import Observations
+from ramp.engine.outbox import settle
+from ramp.engine.progress import account_served, advance
+from ramp.engine.published import flag_revision, format_percentage, serves
+from ramp.engine.step import ACTIVE, Step
 from ramp.engine.thresholds import (
     Assessment,
-    Breach,
     assess,
     baseline_metrics,
     effective_metrics,
     health_of,
 )
-from ramp.engine.workers import worker_key
-
-HISTORY_LIMIT = 20
-"""Transitions kept in status.history; older ones are dropped first."""
-
-ACTIVE: tuple[RolloutPhase, ...] = ("Pending", "Progressing", "Paused", "AwaitingApproval")
+from ramp.engine.workers import plan_workers
 
 
 @dataclass(frozen=True)
@@ -59,108 +47,15 @@ class Decision:
     effects: tuple[Effect, ...]
     """What the shell must make true, in order."""
 
-
-def format_percentage(value: float) -> str:
-    """25 -> "25", 12.5 -> "12.5", 33.33 -> "33.33" (what apps read in env)."""
-    return f"{round(value, 2):g}"
+    announced: tuple[Announcement, ...] = ()
+    """Announcements this decision made; they wait in status.outbox until delivered."""
 
 
-def flag_revision(enabled: bool, percentage: float) -> str:
-    """Digest of the published values: changes exactly when what env consumers read changes."""
-    text = f"enabled={str(enabled).lower()};percentage={format_percentage(percentage)}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def stamp(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _phase_index(spec: RolloutSpec, status: RolloutStatus) -> int:
-    """The spec phase the status refers to. A spec edit keeps the rollout in the phase of the
-    same name; when that name is gone, in the last phase whose percentage is not above the one
-    published (never exposing more users than before the edit)."""
-    names = [p.name for p in spec.phases]
-    if status.current_phase in names:
-        return names.index(status.current_phase)
-    if status.current_phase is None:
-        return 0
-    published = status.percentage or 0.0
-    index = 0
-    for i, phase in enumerate(spec.phases):
-        if phase.percentage <= published:
-            index = i
-    return index
-
-
-class _Step:
-    """The decision under construction: a working copy of the status and the effects."""
-
-    def __init__(self, spec: RolloutSpec, status: RolloutStatus, now: datetime) -> None:
-        self.spec = spec
-        self.now = now
-        self.before = status
-        self.next = status.model_copy(deep=True)
-        self.announcements: list[Effect] = []
-        self.index = min(_phase_index(spec, status), len(spec.phases) - 1)
-
-    @property
-    def phase(self) -> Phase:
-        return self.spec.phases[self.index]
-
-    def at(self, index: int) -> None:
-        self.index = index
-        self.next.current_phase_index = index
-        self.next.current_phase = self.spec.phases[index].name
-
-    def transition(
-        self,
-        phase: RolloutPhase,
-        reason: Transition | str,
-        message: str,
-        *,
-        warning: bool = False,
-        metric: str | None = None,
-        notify: bool = True,
-    ) -> None:
-        self.next.phase = phase
-        self.next.message = message
-        percentage = self.next.percentage or 0.0
-        self.announcements.append(
-            RecordEvent("Warning" if warning else "Normal", str(reason), message)
-        )
-        if notify:
-            self.announcements.append(
-                Notify(str(reason), message, self.next.current_phase, percentage, metric)
-            )
-        history = list(self.next.history or [])
-        history.append(
-            HistoryEntry(
-                time=self.now,
-                phase=phase,
-                step=self.next.current_phase,
-                percentage=percentage,
-                reason=str(reason),
-                message=message,
-            )
-        )
-        self.next.history = history[-HISTORY_LIMIT:]
-
-    @property
-    def control(self) -> Control:
-        if self.next.control is None:
-            self.next.control = Control()
-        return self.next.control
-
-    def tidy_control(self) -> None:
-        control = self.next.control
-        if control is not None and not control.model_dump(exclude_none=True):
-            self.next.control = None
-
-    def start_phase(self, index: int) -> None:
-        self.at(index)
-        self.next.percentage = self.phase.percentage
-        self.next.phase_started_at = self.now
-        self.next.paused_at = None
+def analysing(status: RolloutStatus) -> bool:
+    """Whether metrics are read: while the rollout moves, and after a rollback to a previous
+    phase, where users are still exposed (I6)."""
+    phase = status.phase or "Pending"
+    return phase in ACTIVE or (phase == "RolledBack" and (status.percentage or 0) > 0)
 
 
 def decide(
@@ -172,488 +67,192 @@ def decide(
     generation: int | None = None,
 ) -> Decision:
     """The whole rollout policy: pure, deterministic, no clock, no I/O."""
-    step = _Step(spec, status, now)
+    step = Step(spec, status, now)
     nxt = step.next
     if generation is not None:
+        held = status.control is not None and status.control.pause is not None
+        if status.observed_generation not in (None, generation) and not held:
+            # A spec change is a person acting (I2); a failure-policy pause still needs
+            # `ramp resume`, or the edit would expose users while paused (I4).
+            nxt.flag_disabled_at = None
         nxt.observed_generation = generation
-    if nxt.phase is None:
-        nxt.phase = "Pending"
-        nxt.percentage = 0.0
-    if nxt.phase in ("Progressing", "Paused", "AwaitingApproval", "Disabled"):
-        step.at(step.index)
-        if nxt.phase != "Disabled":
-            nxt.percentage = step.phase.percentage
-    elif nxt.phase in ("Completed", "RolledBack") and nxt.current_phase is not None:
-        step.at(step.index)
+    nxt.outbox = settle(nxt.outbox, seen.delivered)
+    _align(step)
+    keep_scheme(step, seen.published)
+    account_served(step, seen.published)
+
+    if seen.config_map_owner is not None:
+        return _refuse_config_map(step, seen.config_map_owner)
 
     assessment = _analyse(step, seen)
-    _steer(step, assessment, seen)
+    if not hold_disabled(step) and not take_requests(step) and not hold_terminal(step, assessment):
+        advance(step, assessment, seen)
     for metric in assessment.new_warnings:
-        message = f"{metric.name}: {metric.message}"
-        step.announcements.append(RecordEvent("Warning", "Warning", message))
-        step.announcements.append(
-            Notify("Warning", message, nxt.current_phase, nxt.percentage or 0.0, metric.name)
-        )
+        step.announce("Warning", "Warning", f"{metric.name}: {metric.message}", metric=metric.name)
     step.tidy_control()
+    keep_scheme(step, seen.published)
+    account_served(step, seen.published)
 
-    targets, restore = _workers(step, seen.workers)
+    plan = plan_workers(step, seen.workers)
     missing = sorted(m for w in seen.workers.values() for m in w.missing)
-    _announce_missing(step, missing)
+    if missing and not was_false(step, "WorkersReady", "WorkerNotFound"):
+        step.announce(
+            "Warning",
+            "WorkerNotFound",
+            f"{', '.join(missing)} not found in the Rollout's namespace",
+            notify=False,
+        )
+    if plan.contested and not was_false(step, "WorkersReady", "WorkerContested"):
+        step.announce(
+            "Warning",
+            "WorkerContested",
+            f"{', '.join(plan.contested)} kept being changed back from the scale Ramp set; "
+            "Ramp stopped setting it",
+            notify=False,
+        )
     nxt.health = health_of(nxt.metrics) if spec.analysis else None
-    nxt.conditions = _conditions(step, missing)
+    enabled = bool(nxt.enabled)
+    percentage = nxt.percentage or 0.0
+    wanted = publish_of(spec, nxt)
+    nxt.conditions = build_conditions(
+        step, missing=missing, contested=plan.contested, published=_published(step, seen, wanted)
+    )
     if nxt.phase != "Progressing":
         nxt.next_promotion_at = None
 
-    enabled = bool(nxt.enabled)
-    percentage = nxt.percentage or 0.0
-    effects: list[Effect] = [PublishFlag(enabled, percentage)]
-    if targets:
-        effects.append(ScaleWorkers(targets))
-    if restore:
-        effects.append(RestoreWorkers(restore))
+    effects: list[Effect] = [wanted]
+    if plan.targets:
+        effects.append(ScaleWorkers(plan.targets))
+    if plan.restores:
+        effects.append(RestoreWorkers(plan.restores))
     if spec.flag.restart_on_change:
         effects.append(RestartConsumers(flag_revision(enabled, percentage)))
-    effects.extend(step.announcements)
-    return Decision(nxt, tuple(effects))
+    return _decision(step, effects)
 
 
-def _analyse(step: _Step, seen: Observations) -> Assessment:
+def _decision(step: Step, effects: list[Effect]) -> Decision:
+    before = step.before.sequence or 0
+    announced = tuple(a for a in step.next.outbox or [] if a.seq > before)
+    return Decision(step.next, tuple(effects), announced)
+
+
+def _align(step: Step) -> None:
+    """Bring the status in line with the spec in force (a spec edit may rename or re-weigh the
+    current phase)."""
+    nxt = step.next
+    if nxt.phase is None:
+        nxt.phase = "Pending"
+        nxt.percentage = 0.0
+    started = nxt.phase_started_at is not None
+    moving = nxt.phase in ("Progressing", "Paused", "AwaitingApproval") or (
+        nxt.phase == "Disabled" and disabled_from(nxt) not in ("Completed", "RolledBack")
+    )
+    if started and moving and _orphaned(step):
+        _start_over(step)
+        return
+    if nxt.phase in ("Progressing", "Paused", "AwaitingApproval", "Disabled") and started:
+        removed = nxt.current_phase
+        moved = removed not in [p.name for p in step.spec.phases]
+        step.at(step.index)
+        if moved:
+            # Another phase took the place of one edited away: it soaks from now, on its own
+            # terms (its gate, its duration), never on the time spent in the one removed.
+            nxt.phase_started_at = step.now
+            nxt.paused_at = step.now if nxt.paused_at is not None else None
+            if nxt.phase == "AwaitingApproval":
+                message = f"phase {removed} was edited away; {step.phase.name} soaks from now"
+                step.transition("Progressing", "Held", message, notify=False)
+        if nxt.phase != "Disabled":
+            wanted = step.phase.percentage
+            held = (
+                step.spec.paused
+                or nxt.phase == "Paused"
+                or (nxt.control is not None and nxt.control.pause is not None)
+            )
+            # While held, an edit may lower the phase's percentage but not raise it (I4);
+            # the raise comes with the resume.
+            nxt.percentage = min(wanted, nxt.percentage or 0.0) if held else wanted
+    elif nxt.phase in ("Completed", "RolledBack") and nxt.current_phase is not None:
+        step.at(step.index)
+
+
+def _orphaned(step: Step) -> bool:
+    """The current phase was edited away and every phase left is above what is published (0 %
+    while disabled): no phase can take its place without exposing more users (I1)."""
+    nxt, spec = step.next, step.spec
+    published = nxt.percentage or 0.0
+    gone = nxt.current_phase not in [p.name for p in spec.phases]
+    return gone and all(p.percentage > published for p in spec.phases)
+
+
+def _start_over(step: Step) -> None:
+    """Which phase to continue in is a person's call: fewer users in the meantime."""
+    nxt = step.next
+    removed = nxt.current_phase
+    before = format_percentage(nxt.percentage or 0.0)
+    nxt.rolled_back_from = removed
+    nxt.paused_at = nxt.next_promotion_at = None
+    if nxt.control is not None:
+        nxt.control.promote = nxt.control.pause = None
+    step.at(0)
+    nxt.percentage = 0.0
+    step.transition(
+        "RolledBack",
+        "RolledBack",
+        f"a spec edit removed phase {removed} and left only phases above {before} %: rolled "
+        "back to 0 %; `ramp retry` starts from the first phase",
+        warning=True,
+    )
+
+
+def _published(step: Step, seen: Observations, wanted: PublishFlag) -> tuple[bool, str, str]:
+    config_map = step.spec.flag.config_map
+    if serves(seen.published, wanted):
+        scheme = scheme_message(step.spec, step.next)
+        return True, "Served", f"ConfigMap {config_map} serves what status says ({scheme})"
+    if seen.publish_error is not None:
+        return False, "PublishFailed", seen.publish_error
+    return False, "Publishing", f"ConfigMap {config_map} does not serve it yet"
+
+
+def _refuse_config_map(step: Step, owner: str) -> Decision:
+    """Hole found by review: two Rollouts naming one ConfigMap overwrote each other. The later
+    one is refused and writes nothing, until the name is changed or the owner is gone."""
+    nxt = step.next
+    config_map = step.spec.flag.config_map
+    message = (
+        f"spec.flag.configMap: ConfigMap {config_map} belongs to Rollout {owner}; this Rollout "
+        "writes nothing to it. Name another ConfigMap, or delete that Rollout"
+    )
+    if nxt.message != message:
+        nxt.message = message
+        step.announce("Warning", "ConfigMapConflict", message, notify=False)
+    conditions = build_conditions(
+        step, missing=[], contested=(), published=(False, "ConfigMapConflict", message)
+    )
+    nxt.conditions = conditions
+    return _decision(step, [])
+
+
+def _analyse(step: Step, seen: Observations) -> Assessment:
     spec, nxt = step.spec, step.next
     if spec.analysis is None:
         nxt.metrics = None
         return Assessment(())
     metrics = effective_metrics(spec, step.index)
-    samples = seen.metrics if nxt.phase in ACTIVE else None
+    samples = seen.metrics if analysing(nxt) else None
     baseline = dict(nxt.baseline or {})
-    if samples is not None and nxt.phase == "Pending":
+    if samples is not None and nxt.phase_started_at is None and nxt.phase in ("Pending", "Paused"):
         for metric in baseline_metrics(spec):
             sample = samples.get(metric.name)
             if metric.name not in baseline and sample is not None and sample.value is not None:
                 baseline[metric.name] = sample.value
         nxt.baseline = baseline or None
+    exposed = bool(nxt.enabled is not False and (nxt.percentage or 0) > 0)
     assessment = assess(
-        metrics, nxt.metrics or [], samples, step.now, baseline, spec.analysis.error_limit
+        metrics, nxt.metrics or [], samples, step.now, baseline, spec.analysis.error_limit, exposed
     )
     if samples is not None:
         nxt.metrics = list(assessment.metrics)
         nxt.last_analysis_at = step.now
     return assessment
-
-
-def _steer(step: _Step, assessment: Assessment, seen: Observations) -> None:
-    spec, nxt, now = step.spec, step.next, step.now
-    control = nxt.control or Control()
-    phase = nxt.phase
-
-    if not spec.enabled:
-        if phase != "Disabled":
-            nxt.paused_at = nxt.paused_at or now
-            nxt.percentage = 0.0
-            nxt.enabled = False
-            nxt.next_promotion_at = None
-            step.transition("Disabled", "Disabled", "spec.enabled is false: publishing 0 %")
-        return
-    if phase == "Disabled":
-        _enable(step)
-        phase = nxt.phase
-
-    if control.abort is not None:
-        step.control.abort = None
-        step.control.promote = None
-        if phase in ACTIVE:
-            _roll_back(step, None, zero=True)
-            return
-    if control.retry is not None:
-        step.control.retry = None
-        if phase in ("RolledBack", "Failed"):
-            _retry(step)
-            phase = nxt.phase
-
-    if phase == "Completed":
-        last = len(spec.phases) - 1
-        step.at(last)
-        nxt.percentage = spec.phases[last].percentage
-        nxt.enabled = True
-        return
-    if phase == "RolledBack":
-        return
-    if phase == "Failed":
-        return
-
-    nxt.enabled = True
-    if phase == "Pending":
-        waiting = [m.name for m in baseline_metrics(spec) if m.name not in (nxt.baseline or {})]
-        if waiting:
-            nxt.percentage = 0.0
-            nxt.message = f"capturing the baseline of {', '.join(waiting)} before the first phase"
-            return
-        step.start_phase(0)
-        nxt.next_promotion_at = now + step.phase.soak
-        _forget_windows(step)
-        step.transition(
-            "Progressing",
-            "Started",
-            f"started: {step.phase.name} at {format_percentage(step.phase.percentage)} %",
-        )
-        phase = "Progressing"
-    elif assessment.breach is not None:
-        _fail(step, assessment)
-        return
-
-    pause_reason = _pause_reason(spec, control, assessment, nxt.snapshot)
-    if pause_reason is not None:
-        reason, message = pause_reason
-        if phase != "Paused" or nxt.message != message:
-            nxt.paused_at = nxt.paused_at or now
-            nxt.next_promotion_at = None
-            step.transition("Paused", "Paused", message, notify=reason != "NoData")
-        return
-    if phase == "Paused":
-        _unpause(step)
-        step.transition("Progressing", "Resumed", f"resumed {step.phase.name}")
-
-    _progress(step, control, assessment, seen)
-
-
-def _pause_reason(
-    spec: RolloutSpec, control: Control, assessment: Assessment, snapshot: Snapshot | None
-) -> tuple[str, str] | None:
-    if control.pause is not None:
-        if control.pause.by == "failurePolicy":
-            return "CriticalBreach", failure_pause_message(snapshot.reason if snapshot else None)
-        return "UserPaused", "paused by `ramp pause`; `ramp resume` continues"
-    if spec.paused:
-        return "SpecPaused", "paused: spec.paused is true"
-    if assessment.no_data:
-        return "NoData", f"holding: no data for {', '.join(assessment.no_data)} (onNoData: Pause)"
-    return None
-
-
-def failure_pause_message(breach: str | None) -> str:
-    """The one message of a rollout paused by `failurePolicy.action: Pause`, naming the breach."""
-    what = breach or "a critical breach"
-    return f"paused by failurePolicy: {what}; fix it, then `ramp resume`"
-
-
-def _unpause(step: _Step) -> None:
-    """Give back the paused time: the phase resumes with the soak it had left."""
-    nxt = step.next
-    if nxt.paused_at is not None and nxt.phase_started_at is not None:
-        nxt.phase_started_at = nxt.phase_started_at + max(step.now - nxt.paused_at, timedelta(0))
-    nxt.paused_at = None
-
-
-def _enable(step: _Step) -> None:
-    nxt = step.next
-    resumed: RolloutPhase = "Progressing"
-    for entry in reversed(nxt.history or []):
-        if entry.phase != "Disabled":
-            resumed = entry.phase
-            break
-    nxt.enabled = True
-    if resumed in ("Completed", "RolledBack"):
-        nxt.paused_at = None
-        last = next(e for e in reversed(nxt.history or []) if e.phase == resumed)
-        nxt.percentage = (
-            step.spec.phases[-1].percentage if resumed == "Completed" else last.percentage
-        )
-        step.transition(resumed, "Enabled", "spec.enabled is true again")
-        return
-    if resumed == "Pending" or nxt.phase_started_at is None:
-        nxt.phase = "Pending"
-        nxt.paused_at = None
-        nxt.percentage = 0.0
-        step.transition("Pending", "Enabled", "spec.enabled is true again")
-        return
-    _unpause(step)
-    nxt.percentage = step.phase.percentage
-    step.transition(
-        "Progressing", "Enabled", f"spec.enabled is true again: resuming {step.phase.name}"
-    )
-
-
-def _progress(step: _Step, control: Control, assessment: Assessment, seen: Observations) -> None:
-    spec, nxt, now = step.spec, step.next, step.now
-    current = step.phase
-    started = nxt.phase_started_at or now
-    soak_end = started + current.soak
-    nxt.next_promotion_at = soak_end
-    nxt.percentage = current.percentage
-
-    request = control.promote
-    if request is not None:
-        step.control.promote = None
-        if request.phase_index == step.index:
-            target = len(spec.phases) - 1 if request.full else step.index
-            _promote(step, target, by="`ramp promote`")
-            return
-
-    pct = format_percentage(current.percentage)
-    if now < soak_end:
-        message = f"{current.name} at {pct} % soaks until {stamp(soak_end)}"
-        if nxt.phase != "Progressing" or nxt.message != message:
-            nxt.phase = "Progressing"
-            nxt.message = message
-        return
-    holds = list(assessment.holds)
-    if assessment.breach is not None:
-        holds.append(assessment.breach.message)
-    missing = sorted(m for w in seen.workers.values() for m in w.missing)
-    if missing:
-        holds.append(f"{', '.join(missing)} not found")
-    analysed = nxt.last_analysis_at
-    if spec.analysis is not None and (
-        analysed is None or analysed < soak_end or analysed <= started
-    ):
-        holds.append("waiting for an analysis after the soak")
-    if holds:
-        nxt.phase = "Progressing"
-        nxt.message = f"holding {current.name} at {pct} %: {'; '.join(holds)}"
-        return
-    if current.approval == "Manual":
-        nxt.next_promotion_at = None
-        if nxt.phase != "AwaitingApproval":
-            step.transition(
-                "AwaitingApproval",
-                "AwaitingApproval",
-                f"{current.name} at {pct} % is healthy and waits for `ramp promote`",
-            )
-        return
-    _promote(step, step.index, by="soak passed healthy")
-
-
-def _promote(step: _Step, past: int, *, by: str) -> None:
-    """Leave phase ``past`` for the next one, or complete after the last."""
-    spec, nxt = step.spec, step.next
-    last = len(spec.phases) - 1
-    if past >= last:
-        step.at(last)
-        nxt.percentage = spec.phases[last].percentage
-        nxt.next_promotion_at = None
-        nxt.paused_at = None
-        step.transition(
-            "Completed",
-            "Completed",
-            f"completed at {format_percentage(nxt.percentage)} % ({by})",
-        )
-        return
-    step.start_phase(past + 1)
-    nxt.next_promotion_at = step.now + step.phase.soak
-    step.transition(
-        "Progressing",
-        "Promoted",
-        f"promoted to {step.phase.name} at {format_percentage(step.phase.percentage)} % ({by})",
-    )
-
-
-def _snapshot(step: _Step, breach: Breach) -> Snapshot:
-    nxt = step.next
-    return Snapshot(
-        taken_at=step.now,
-        reason=breach.message,
-        step=nxt.current_phase,
-        percentage=nxt.percentage or 0.0,
-        metrics=[
-            MetricValue(name=m.name, value=m.value, verdict=m.verdict) for m in nxt.metrics or []
-        ],
-    )
-
-
-def _fail(step: _Step, assessment: Assessment) -> None:
-    breach = assessment.breach
-    assert breach is not None
-    policy = step.spec.failure_policy
-    step.next.snapshot = _snapshot(step, breach)
-    if policy.action == "Pause":
-        held = step.next.control.pause if step.next.control else None
-        if step.next.phase == "Paused" and held is not None and held.by == "failurePolicy":
-            return
-        step.control.pause = Request(requested_at=step.now, by="failurePolicy")
-        step.next.paused_at = step.next.paused_at or step.now
-        step.next.next_promotion_at = None
-        if policy.disable_flag:
-            step.next.enabled = False
-        step.transition(
-            "Paused",
-            "Paused",
-            failure_pause_message(breach.message),
-            warning=True,
-            metric=breach.metric,
-        )
-        return
-    _roll_back(step, breach, zero=policy.rollback_to == "Zero")
-
-
-def _roll_back(step: _Step, breach: Breach | None, *, zero: bool) -> None:
-    spec, nxt = step.spec, step.next
-    failed = step.phase.name
-    nxt.rolled_back_from = failed
-    nxt.next_promotion_at = None
-    nxt.paused_at = None
-    if step.control.pause is not None:
-        step.control.pause = None
-    if breach is not None and spec.failure_policy.disable_flag:
-        nxt.enabled = False
-    if zero or step.index == 0:
-        step.at(0)
-        nxt.percentage = 0.0
-    else:
-        step.at(step.index - 1)
-        nxt.percentage = step.phase.percentage
-    pct = format_percentage(nxt.percentage)
-    if breach is None:
-        message = f"aborted in {failed}: rolled back to {pct} %; `ramp retry` starts again"
-    else:
-        message = f"rolled back from {failed} to {pct} %: {breach.message}"
-    step.transition(
-        "RolledBack",
-        "RolledBack",
-        message,
-        warning=True,
-        metric=breach.metric if breach else None,
-    )
-
-
-def _retry(step: _Step) -> None:
-    nxt = step.next
-    nxt.control = None
-    nxt.rolled_back_from = None
-    nxt.enabled = True
-    nxt.metrics = None
-    nxt.last_analysis_at = None
-    step.start_phase(step.index)
-    nxt.next_promotion_at = step.now + step.phase.soak
-    step.transition(
-        "Progressing",
-        "Retried",
-        f"retrying from {step.phase.name} at {format_percentage(step.phase.percentage)} %",
-    )
-
-
-def _forget_windows(step: _Step) -> None:
-    """Breach windows start afresh with a new exposure (first phase, retry)."""
-    nxt = step.next
-    nxt.metrics = [
-        m.model_copy(
-            update={"critical_since": None, "warning_since": None, "consecutive_errors": 0}
-        )
-        for m in nxt.metrics or []
-    ] or None
-
-
-def _worker_plan(step: _Step) -> tuple[int | None, bool]:
-    """Which phase's worker scale applies (None: none), and whether originals are restored."""
-    nxt = step.next
-    if nxt.phase in ("Progressing", "Paused", "AwaitingApproval", "Disabled"):
-        return step.index, False
-    if nxt.phase == "RolledBack" and (nxt.percentage or 0) > 0:
-        return step.index, False
-    if nxt.phase in ("Completed", "RolledBack"):
-        return None, True
-    return None, False
-
-
-def _workers(
-    step: _Step, seen: Mapping[str, WorkerObservation]
-) -> tuple[dict[str, WorkerTarget], dict[str, WorkerTarget]]:
-    """Worker targets for now, recording originals before the first change; restoration at the
-    end, dropping an original once the worker has it back."""
-    spec, nxt = step.spec, step.next
-    if not spec.workers:
-        return {}, {}
-    index, restore = _worker_plan(step)
-    originals = dict(nxt.worker_originals or {})
-    targets: dict[str, WorkerTarget] = {}
-    restores: dict[str, WorkerTarget] = {}
-    wanted = None
-    if index is not None:
-        for phase in spec.phases[: index + 1]:
-            if phase.workers is not None:
-                wanted = phase.workers
-    for worker in spec.workers:
-        key = worker_key(worker)
-        observed = seen.get(key)
-        if wanted is not None:
-            if key not in originals and observed is not None and not observed.missing:
-                originals[key] = WorkerScale(
-                    replicas=observed.replicas if worker.deployment and not worker.hpa else None,
-                    min_replicas=observed.min_replicas if worker.hpa else None,
-                    max_replicas=observed.max_replicas if worker.hpa else None,
-                )
-            if key in originals:
-                targets[key] = WorkerTarget(
-                    replicas=wanted.replicas if not worker.hpa else None,
-                    min_replicas=wanted.min_replicas if worker.hpa else None,
-                    max_replicas=wanted.max_replicas if worker.hpa else None,
-                )
-        elif restore and key in originals:
-            original = originals[key].to_target()
-            if observed is None or observed.missing or _matches(observed, original):
-                del originals[key]  # given back, or gone: nothing is left to restore
-            else:
-                restores[key] = original
-    nxt.worker_originals = originals or None
-    return targets, restores
-
-
-def _matches(observed: WorkerObservation, target: WorkerTarget) -> bool:
-    return all(
-        want is None or want == have
-        for want, have in (
-            (target.replicas, observed.replicas),
-            (target.min_replicas, observed.min_replicas),
-            (target.max_replicas, observed.max_replicas),
-        )
-    )
-
-
-def _announce_missing(step: _Step, missing: list[str]) -> None:
-    before = next((c for c in step.before.conditions or [] if c.type == "WorkersReady"), None)
-    if missing and (before is None or before.status != "False"):
-        message = f"{', '.join(missing)} not found in the Rollout's namespace"
-        step.announcements.append(RecordEvent("Warning", "WorkerNotFound", message))
-
-
-def _condition(step: _Step, type_: str, status: bool, reason: str, message: str) -> Condition:
-    before = next((c for c in step.before.conditions or [] if c.type == type_), None)
-    value = "True" if status else "False"
-    changed = before is None or before.status != value
-    return Condition(
-        type=type_,
-        status=value,
-        reason=reason,
-        message=message,
-        last_transition_time=step.now if changed or before is None else before.last_transition_time,
-        observed_generation=step.next.observed_generation,
-    )
-
-
-def _conditions(step: _Step, missing: list[str]) -> list[Condition]:
-    nxt = step.next
-    phase = nxt.phase or "Pending"
-    message = nxt.message or ""
-    health = nxt.health
-    conditions = [
-        _condition(step, "Progressing", phase in ACTIVE, phase, message),
-        _condition(
-            step,
-            "Healthy",
-            health in (None, "Healthy", "Unknown"),
-            health or "NoAnalysis",
-            "; ".join(f"{m.name}: {m.message}" for m in nxt.metrics or [] if m.verdict != "Pass")
-            or ("all metrics within thresholds" if health else "no analysis configured"),
-        ),
-        _condition(step, "Paused", phase in ("Paused", "Disabled"), phase, message),
-        _condition(step, "Completed", phase == "Completed", phase, message),
-    ]
-    if step.spec.workers:
-        conditions.append(
-            _condition(
-                step,
-                "WorkersReady",
-                not missing,
-                "WorkerNotFound" if missing else "Found",
-                f"{', '.join(missing)} not found" if missing else "all workers found",
-            )
-        )
-    return conditions

@@ -6,13 +6,13 @@ from datetime import datetime, timedelta
 
 from ramp.api.spec import RolloutSpec
 from ramp.api.status import RolloutStatus
-from ramp.engine.policy import ACTIVE
+from ramp.engine.policy import analysing
 
 
 def analysis_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
-    """One evaluation per interval while the rollout is active, and one as soon as a soak ends
-    (promotion is decided on fresh values)."""
-    if spec.analysis is None or (status.phase or "Pending") not in ACTIVE or not spec.enabled:
+    """One evaluation per interval while the rollout is active or rolled back to a previous
+    phase, and one as soon as a soak ends (promotion is decided on fresh values)."""
+    if spec.analysis is None or not analysing(status) or not spec.enabled:
         return False
     last = status.last_analysis_at
     if last is None or now >= last + spec.analysis.every:
@@ -27,16 +27,28 @@ RESTORE_CHECK = timedelta(seconds=1)
 MISSING_WORKER_CHECK = timedelta(seconds=5)
 """How often to look for a worker that does not exist yet (its creation sends Ramp no event)."""
 
+PUBLISH_CHECK = timedelta(seconds=1)
+"""How soon to confirm that the ConfigMap serves what the status says (its watch event usually
+comes first)."""
+
+OUTBOX_RETRY = timedelta(seconds=10)
+"""How often undelivered announcements are tried again."""
+
 
 def next_wakeup(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> datetime | None:
     """The earliest moment something can change without an outside event; None: nothing will."""
-    active = (status.phase or "Pending") in ACTIVE
-    if status.worker_originals and not active:
-        # Workers are being given back their own scale: look again to confirm and forget them.
-        return now + RESTORE_CHECK
-    if not active or not spec.enabled:
-        return None
+    phase = status.phase or "Pending"
+    restoring = phase == "Completed" or (phase == "RolledBack" and not status.percentage)
     moments = []
+    if status.outbox:
+        moments.append(now + OUTBOX_RETRY)
+    if status.awaiting_publish_since is not None:
+        moments.append(now + PUBLISH_CHECK)
+    if status.worker_originals and restoring:
+        # Workers are being given back their own scale: look again to confirm and forget them.
+        moments.append(now + RESTORE_CHECK)
+    if not analysing(status) or not spec.enabled:
+        return min(moments) if moments else None
     if spec.analysis is not None:
         last = status.last_analysis_at
         moments.append(now if last is None else last + spec.analysis.every)

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ramp.api.durations import format_duration
-from ramp.api.spec import Metric, NoDataPolicy, RolloutSpec, Threshold
+from ramp.api.spec import Compare, Metric, NoDataPolicy, RolloutSpec, Threshold
 from ramp.api.status import MetricStatus, Verdict
+from ramp.engine import cohorts
 from ramp.engine.observations import MetricSample
 
 
@@ -26,6 +27,7 @@ class EffectiveMetric:
     warning: Threshold | None
     critical: Threshold | None
     on_no_data: NoDataPolicy
+    compare: Compare | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ def effective_metrics(spec: RolloutSpec, phase_index: int | None) -> list[Effect
                 warning=(o.warning if o and o.warning else metric.warning),
                 critical=(o.critical if o and o.critical else metric.critical),
                 on_no_data=(o.on_no_data if o and o.on_no_data else metric.on_no_data) or "Pause",
+                compare=metric.compare,
             )
         )
     return result
@@ -117,8 +120,10 @@ def evaluate(
     now: datetime,
     baseline: float | None,
     error_limit: int,
+    exposed: bool = False,
 ) -> tuple[MetricStatus, Breach | None, str | None]:
-    """One metric's new status, the breach it causes (if any), and why it holds promotion."""
+    """One metric's new status, the breach it causes (if any), and why it holds promotion.
+    ``exposed``: the flag serves the feature to some users now (compare metrics)."""
     critical_since = before.critical_since if before else None
     warning_since = before.warning_since if before else None
     errors = 0
@@ -137,6 +142,28 @@ def evaluate(
             breach = Breach(metric.name, "ErrorLimit", f"{metric.name}: {message}")
         else:
             hold = f"{metric.name} query failed ({errors}/{error_limit})"
+    elif metric.compare is not None:
+        judged = cohorts.judge(
+            metric.name,
+            metric.compare,
+            metric.on_no_data,
+            sample,
+            before.compare if before else None,
+            exposed,
+            now,
+        )
+        since = before.since if before is not None and before.verdict == judged.verdict else now
+        status = MetricStatus(
+            name=metric.name,
+            verdict=judged.verdict,
+            since=since,
+            observed_at=now,
+            message=judged.message,
+            compare=judged.compare,
+        )
+        if judged.breach is not None:
+            breach = Breach(metric.name, *judged.breach)
+        return status, breach, judged.hold
     elif value is None:
         if critical_since is not None:
             # A gap neither starts nor ends a `for` window; a breach in progress still holds.
@@ -186,6 +213,7 @@ def evaluate(
         critical_since=critical_since,
         warning_since=warning_since,
         consecutive_errors=errors,
+        compare=before.compare if before is not None and metric.compare is not None else None,
     )
     return status, breach, hold
 
@@ -206,13 +234,22 @@ def assess(
     now: datetime,
     baseline: Mapping[str, float],
     error_limit: int,
+    exposed: bool = False,
 ) -> Assessment:
-    """Fold a fresh evaluation into the metric statuses; without one, re-read the holds."""
+    """Fold a fresh evaluation into the metric statuses; without one, re-read the holds.
+    ``exposed``: the flag serves the feature to some users now (compare metrics)."""
     if samples is None:
         holds = []
         no_data = []
         for metric in metrics:
             before = _previous(previous, metric.name)
+            if metric.compare is not None and (before is None or before.verdict == "Pass"):
+                waits = cohorts.waiting(
+                    metric.name, before.compare if before else None, metric.compare, exposed
+                )
+                if waits is not None:
+                    holds.append(waits)
+                continue
             if before is None:
                 continue
             if before.verdict == "NoData" and metric.on_no_data == "Pause":
@@ -221,7 +258,10 @@ def assess(
                 holds.append(
                     f"{metric.name} query failed ({before.consecutive_errors}/{error_limit})"
                 )
-            elif before.critical_since is not None and before.verdict != "Critical":
+            elif before.verdict == "Critical":
+                # Until a fresh evaluation says otherwise (after `ramp resume`, say): I5.
+                holds.append(f"{metric.name} was critical at its last evaluation")
+            elif before.critical_since is not None:
                 holds.append(f"{metric.name} is crossing its critical threshold")
         return Assessment(tuple(previous), holds=tuple(holds), no_data=tuple(no_data))
     statuses: list[MetricStatus] = []
@@ -233,7 +273,7 @@ def assess(
         before = _previous(previous, metric.name)
         sample = samples.get(metric.name, MetricSample(error="not evaluated"))
         status, metric_breach, hold = evaluate(
-            metric, sample, before, now, baseline.get(metric.name), error_limit
+            metric, sample, before, now, baseline.get(metric.name), error_limit, exposed
         )
         statuses.append(status)
         if metric_breach is not None and breach is None:

@@ -1,10 +1,131 @@
-"""How workers are named in observations, effects and status.workerOriginals."""
+"""Worker scale per phase: the targets, the originals recorded before the first change, their
+restoration at the end, and when to stop fighting another controller over a worker."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from ramp.api.spec import WorkerRef
+from ramp.api.status import WorkerScale
+from ramp.engine.effects import WorkerTarget
+from ramp.engine.observations import WorkerObservation
+from ramp.engine.step import Step
+
+CORRECTION_LIMIT = 5
+"""Decisions in a row that find a worker changed back from Ramp's target before Ramp stops
+setting it (until the target changes): two controllers fighting over replicas would otherwise
+patch it on every reconcile forever."""
 
 
 def worker_key(worker: WorkerRef) -> str:
     """The Deployment name, or `hpa/<name>` for an HPA-only worker."""
     return worker.deployment if worker.deployment else f"hpa/{worker.hpa}"
+
+
+def worker_label(worker: WorkerRef) -> str:
+    return f"Deployment/{worker.deployment}" if worker.deployment else f"HPA/{worker.hpa}"
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    targets: dict[str, WorkerTarget]
+    """Scale to set now, by worker key."""
+
+    restores: dict[str, WorkerTarget]
+    """Original scale to put back, by worker key."""
+
+    contested: tuple[str, ...] = ()
+    """Workers Ramp stopped setting because something keeps changing them back."""
+
+
+def _phase_for_workers(step: Step) -> tuple[int | None, bool]:
+    """Which phase's worker scale applies (None: none), and whether originals are restored."""
+    nxt = step.next
+    if nxt.phase in ("Progressing", "Paused", "AwaitingApproval", "Disabled"):
+        return step.index, False
+    if nxt.phase == "RolledBack" and (nxt.percentage or 0) > 0:
+        return step.index, False
+    if nxt.phase in ("Completed", "RolledBack"):
+        return None, True
+    return None, False
+
+
+def plan_workers(step: Step, seen: Mapping[str, WorkerObservation]) -> WorkerPlan:
+    """Worker targets for now, recording originals before the first change; restoration at the
+    end, dropping an original once the worker has it back (or gone, or contested)."""
+    spec, nxt = step.spec, step.next
+    if not spec.workers:
+        nxt.worker_corrections = None
+        return WorkerPlan({}, {})
+    index, restore = _phase_for_workers(step)
+    originals = dict(nxt.worker_originals or {})
+    corrections = dict(nxt.worker_corrections or {})
+    if step.before.current_phase != nxt.current_phase or step.before.phase != nxt.phase:
+        corrections = {}  # a new target: whoever changed the old one may agree with this one
+    targets: dict[str, WorkerTarget] = {}
+    restores: dict[str, WorkerTarget] = {}
+    contested: list[str] = []
+    wanted = None
+    if index is not None:
+        for phase in spec.phases[: index + 1]:
+            if phase.workers is not None:
+                wanted = phase.workers
+    for worker in spec.workers:
+        key = worker_key(worker)
+        observed = seen.get(key)
+        if wanted is not None:
+            if key not in originals and observed is not None and not observed.missing:
+                originals[key] = WorkerScale(
+                    replicas=observed.replicas if worker.deployment and not worker.hpa else None,
+                    min_replicas=observed.min_replicas if worker.hpa else None,
+                    max_replicas=observed.max_replicas if worker.hpa else None,
+                )
+            if key in originals:
+                target = WorkerTarget(
+                    replicas=wanted.replicas if not worker.hpa else None,
+                    min_replicas=wanted.min_replicas if worker.hpa else None,
+                    max_replicas=wanted.max_replicas if worker.hpa else None,
+                )
+                if _count_correction(corrections, key, observed, target):
+                    targets[key] = target
+                else:
+                    contested.append(worker_label(worker))
+        elif restore and key in originals:
+            original = originals[key].to_target()
+            if observed is None or observed.missing or matches(observed, original):
+                del originals[key]  # given back, or gone: nothing is left to restore
+                corrections.pop(key, None)
+            elif _count_correction(corrections, key, observed, original):
+                restores[key] = original
+            else:
+                del originals[key]  # something else owns its scale now; stop giving it back
+                contested.append(worker_label(worker))
+    nxt.worker_originals = originals or None
+    nxt.worker_corrections = corrections or None
+    return WorkerPlan(targets, restores, tuple(contested))
+
+
+def _count_correction(
+    corrections: dict[str, int],
+    key: str,
+    observed: WorkerObservation | None,
+    target: WorkerTarget,
+) -> bool:
+    """Count one more decision that finds the worker off target; False once past the limit."""
+    if observed is None or observed.missing or matches(observed, target):
+        corrections.pop(key, None)
+        return True
+    corrections[key] = min(corrections.get(key, 0) + 1, CORRECTION_LIMIT + 1)
+    return corrections[key] <= CORRECTION_LIMIT
+
+
+def matches(observed: WorkerObservation, target: WorkerTarget) -> bool:
+    return all(
+        want is None or want == have
+        for want, have in (
+            (target.replicas, observed.replicas),
+            (target.min_replicas, observed.min_replicas),
+            (target.max_replicas, observed.max_replicas),
+        )
+    )

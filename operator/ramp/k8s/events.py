@@ -11,6 +11,7 @@ from kubernetes import client
 
 from ramp import telemetry
 from ramp.api import GROUP, KIND, VERSION
+from ramp.api.status import Announcement
 from ramp.k8s.clients import Clients
 
 logger = logging.getLogger("ramp.events")
@@ -19,14 +20,21 @@ MAX_MESSAGE = 1024
 
 
 def build_event(
-    rollout: dict[str, Any], type_: str, reason: str, message: str, component: str, now: datetime
+    rollout: dict[str, Any],
+    type_: str,
+    reason: str,
+    message: str,
+    component: str,
+    now: datetime,
+    name: str | None = None,
 ) -> dict[str, Any]:
     meta = rollout["metadata"]
     stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    named = {"name": name} if name else {"generateName": f"{meta['name']}."}
     return {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "metadata": {**named, "namespace": meta["namespace"]},
         "involvedObject": {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": KIND,
@@ -71,6 +79,54 @@ def record_event(
             rollout["metadata"]["name"],
             e.reason,
         )
+        return False
+    telemetry.writes.labels("Event").inc()
+    return True
+
+
+def announcement_event_name(rollout: dict[str, Any], seq: int) -> str:
+    """One name per announcement of one Rollout: the API refuses a second Event of that name,
+    so an announcement told again after a crash is not recorded twice."""
+    meta = rollout["metadata"]
+    return f"{meta['name']}.ramp-{str(meta.get('uid', ''))[:8]}-{seq}"
+
+
+def deliver_event(
+    clients: Clients,
+    rollout: dict[str, Any],
+    announcement: Announcement,
+    component: str = "ramp-operator",
+) -> bool:
+    """Record an announcement's Event; True once it is settled: created, there already, or
+    refused for good (logged: status.history holds the transition anyway). False when the API
+    could not answer and it is worth trying again."""
+    name = announcement_event_name(rollout, announcement.seq)
+    event = build_event(
+        rollout,
+        announcement.type,
+        announcement.reason,
+        announcement.message,
+        component,
+        announcement.time,
+        name=name,
+    )
+    namespace = rollout["metadata"]["namespace"]
+    try:
+        clients.core.create_namespaced_event(namespace, event)  # type: ignore[arg-type]
+    except client.ApiException as e:
+        if e.status == 409:
+            return True  # recorded before a restart: told once
+        if e.status is not None and 400 <= e.status < 500 and e.status != 429:
+            logger.warning(
+                "Event %s on %s/%s not recorded: %s",
+                announcement.reason,
+                namespace,
+                rollout["metadata"]["name"],
+                e.reason,
+            )
+            return True
+        return False
+    except OSError:  # the API server is unreachable: try again later
         return False
     telemetry.writes.labels("Event").inc()
     return True

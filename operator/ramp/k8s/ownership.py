@@ -7,13 +7,14 @@ from typing import Any
 from ramp.api import GROUP, KIND, VERSION
 
 MANAGED_BY = "ramp"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 ROLLOUT_LABEL = "ramp.dev/rollout"
 FINALIZER = "ramp.dev/restore-workers"
 """Present only while Ramp holds worker scale it must put back when the Rollout is deleted."""
 
 
 def rollout_labels(name: str) -> dict[str, str]:
-    return {"app.kubernetes.io/managed-by": MANAGED_BY, ROLLOUT_LABEL: name}
+    return {MANAGED_BY_LABEL: MANAGED_BY, ROLLOUT_LABEL: name}
 
 
 def owner_reference(rollout: dict[str, Any]) -> dict[str, Any]:

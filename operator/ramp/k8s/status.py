@@ -34,19 +34,3 @@ def write_status(
     )
     telemetry.writes.labels("Rollout/status").inc()
     return cast(dict[str, Any], result)
-
-
-def patch_finalizers(
-    clients: Clients, namespace: str, name: str, resource_version: str, finalizers: list[str]
-) -> None:
-    body = {"metadata": {"resourceVersion": resource_version, "finalizers": finalizers}}
-    clients.custom.patch_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        namespace,
-        PLURAL,
-        name,
-        body,
-        _content_type="application/merge-patch+json",
-    )
-    telemetry.writes.labels("Rollout").inc()

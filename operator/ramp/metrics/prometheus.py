@@ -2,15 +2,17 @@
 
 Every request has a timeout; queries run in a worker thread so the operator's event loop never
 waits on the network; errors are reported per metric as text that never contains the
-Authorization header.
+Authorization header, nor anything the server answered: a Rollout's author chooses the address,
+so an answer's text could be anyone's data, and errors end up in status and Events. An error
+says the HTTP status and a fixed reason; the body goes to a DEBUG log line at most.
 """
 
 from __future__ import annotations
 
-import ast
 import asyncio
-import json
+import logging
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +23,9 @@ from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from ramp.engine.observations import MetricSample
+from ramp.metrics.sharing import SharedQueries
+
+logger = logging.getLogger("ramp.metrics.prometheus")
 
 
 class PrometheusProvider:
@@ -33,9 +38,13 @@ class PrometheusProvider:
         timeout: float,
         headers: Mapping[str, str] | None = None,
         insecure_skip_verify: bool = False,
+        reuse: float = 1.0,
+        in_flight: int = 8,
     ) -> None:
         self.address = address.rstrip("/")
         self.timeout = timeout
+        # Rollouts asking the same query at about the same time share one request.
+        self._shared = SharedQueries(self.sample, reuse=reuse, limit=in_flight)
         # Retries are the engine's business (errorLimit); a retrying client would stretch one
         # evaluation past the analysis interval while Prometheus is down.
         self._client = PrometheusConnect(
@@ -47,11 +56,10 @@ class PrometheusProvider:
         )
 
     async def evaluate(self, queries: Mapping[str, str]) -> dict[str, MetricSample]:
-        """Run each query (by metric name) once, concurrently, off the event loop."""
+        """Run each query (by metric name) concurrently, off the event loop; a query another
+        Rollout is asking or just asked is answered by that request (metrics.sharing)."""
         names = list(queries)
-        samples = await asyncio.gather(
-            *(asyncio.to_thread(self.sample, queries[name]) for name in names)
-        )
+        samples = await asyncio.gather(*(self._shared.sample(queries[name]) for name in names))
         return dict(zip(names, samples, strict=True))
 
     def sample(self, query: str) -> MetricSample:
@@ -64,6 +72,10 @@ class PrometheusProvider:
             return MetricSample(value=instant_value(result))
         except ValueError as e:
             return MetricSample(error=str(e))
+
+    def close(self) -> None:
+        """Release the HTTP session's pooled connections."""
+        self._client.close()
 
     def query_range(
         self, query: str, start: datetime, end: datetime, step: float
@@ -82,16 +94,68 @@ class PrometheusProvider:
             for at, value in result[0]["values"]
         ]
 
+    def range_by(
+        self, query: str, label: str, start: datetime, end: datetime, step: float
+    ) -> dict[str, list[tuple[datetime, float]]]:
+        """A range query's series by the value of ``label`` (for backtests of compare metrics)."""
+        try:
+            result = self._client.custom_query_range(query, start, end, f"{step:g}s")
+        except Exception as e:
+            raise RuntimeError(describe_error(e, self.address, self.timeout)) from e
+        out: dict[str, list[tuple[datetime, float]]] = {}
+        for series in result or []:
+            key = series.get("metric", {}).get(label)
+            if key is None:
+                continue
+            out[str(key)] = [
+                (datetime.fromtimestamp(float(at), UTC), float(value))
+                for at, value in series["values"]
+                if _number(value) is not None
+            ]
+        return out
+
+    def by_label(self, query: str, label: str, at: datetime) -> dict[str, float]:
+        """An instant query evaluated at ``at``, one value per value of ``label`` (series
+        without it, or NaN, are left out); RuntimeError with an actionable text on failure."""
+        try:
+            result = self._client.custom_query(query, params={"time": f"{at.timestamp():.3f}"})
+        except Exception as e:
+            raise RuntimeError(describe_error(e, self.address, self.timeout)) from e
+        values: dict[str, float] = {}
+        try:
+            for series in result or []:
+                key = series["metric"].get(label)
+                value = _number(series["value"][1])
+                if key is not None and value is not None:
+                    values[str(key)] = values.get(str(key), 0.0) + value
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+            logger.debug("unreadable vector result: %r", result)
+            raise RuntimeError(
+                "the answer is not an instant vector of numbers (is the address a Prometheus API?)"
+            ) from e
+        return values
+
 
 def instant_value(result: Any) -> float | None:
-    """The single value of an instant query result; None when there is no data (or NaN)."""
+    """The single value of an instant query result; None when there is no data (or NaN).
+
+    ValueError, with a fixed text, when the result is not one number: the text never quotes the
+    answer, which may come from a server the Rollout's author runs.
+    """
     if not result:
         return None
-    if isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict):
-        return _number(result[1])  # a scalar result: [time, "value"]
-    if len(result) > 1:
+    if isinstance(result, list) and len(result) > 1 and isinstance(result[0], dict):
         raise ValueError(too_many_series(len(result)))
-    return _number(result[0]["value"][1])
+    try:
+        if isinstance(result, list) and len(result) == 2:
+            return _number(result[1])  # a scalar result: [time, "value"]
+        return _number(result[0]["value"][1])
+    except (ValueError, TypeError, KeyError, IndexError) as e:
+        logger.debug("unreadable instant query result: %r", result)
+        raise ValueError(
+            "the answer is not an instant vector or scalar of numbers (is the address a "
+            "Prometheus API?)"
+        ) from e
 
 
 def too_many_series(count: int) -> str:
@@ -112,20 +176,35 @@ def describe_error(error: Exception, address: str, timeout: float) -> str:
     if isinstance(error, requests.ConnectionError):
         return f"cannot reach Prometheus at {address}"
     if isinstance(error, PrometheusApiClientException):
-        return f"Prometheus at {address} refused the query: {_api_error(str(error))}"
+        return f"Prometheus at {address} refused the query: {refusal_reason(str(error))}"
     return f"query to Prometheus at {address} failed: {type(error).__name__}"
 
 
-def _api_error(text: str) -> str:
-    # The client's message is "HTTP Status Code N (b'<body>')"; Prometheus puts the reason in
-    # the body's "error" field.
-    status = text.split(" (", 1)[0]
-    try:
-        body = ast.literal_eval(text.split(" (", 1)[1][:-1])
-        reason = json.loads(body)["error"]
-    except (IndexError, ValueError, SyntaxError, TypeError, KeyError):
-        return text[:200]
-    return f"{reason} ({status})"
+REFUSALS = {
+    400: "bad query (HTTP 400); check the PromQL, for example in the Prometheus UI",
+    401: "not authorized (HTTP 401); check the Secret named by "
+    "spec.analysis.prometheus.authorization",
+    403: "forbidden (HTTP 403); check the Secret named by spec.analysis.prometheus.authorization",
+    404: "not found (HTTP 404); spec.analysis.prometheus.address must be the server's base URL",
+    422: "the query cannot be executed (HTTP 422); check the PromQL",
+    429: "too many requests (HTTP 429); the server is rate limiting",
+    503: "unavailable (HTTP 503); the server is overloaded or starting",
+}
+"""Fixed reasons by HTTP status: errors never quote what the server answered."""
+
+
+def refusal_reason(client_message: str) -> str:
+    """A fixed reason for an HTTP error from the client's "HTTP Status Code N (b'<body>')"."""
+    logger.debug("Prometheus refused a query: %s", client_message)
+    found = re.match(r"HTTP Status Code (\d{3})\b", client_message)
+    if found is None:
+        return "unexpected answer"
+    code = int(found.group(1))
+    if code in REFUSALS:
+        return REFUSALS[code]
+    if code >= 500:
+        return f"server error (HTTP {code})"
+    return f"unexpected answer (HTTP {code})"
 
 
 def _number(text: str) -> float | None:

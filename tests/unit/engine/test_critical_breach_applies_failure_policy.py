@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ramp.engine import Notify
 from tests.support.engine import Run, analysis, errors_metric, make_spec, minutes, seconds
 
 
@@ -29,8 +28,8 @@ def test_error_spike_in_second_phase_rolls_back_to_zero() -> None:
     snapshot = run.status.snapshot
     assert snapshot is not None and snapshot.step == "half" and snapshot.percentage == 50
     assert {m.name: m.value for m in snapshot.metrics} == {"errors": 0.5, "latency": 1}
-    notify = [e for e in run.decisions[-1].effects if isinstance(e, Notify)]
-    assert [(n.transition, n.metric, n.percentage) for n in notify] == [("RolledBack", "errors", 0)]
+    told = [a for d in run.decisions[-2:] for a in d.announced]
+    assert [(a.reason, a.metric, a.percentage) for a in told] == [("RolledBack", "errors", 0)]
 
 
 def test_rollback_to_previous_phase_publishes_its_percentage() -> None:

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ramp.api import RolloutSpec, RolloutStatus
-from ramp.engine import Observations, PublishFlag, RecordEvent, analysis_due, decide
+from ramp.engine import Observations, PublishFlag, analysis_due, decide
 from ramp.engine.observations import MetricSample
 from tests.support.engine import T0
 
@@ -85,6 +85,7 @@ def test_rollout_invariants(spec: RolloutSpec, script: list[tuple[int, Any, Any,
     status = RolloutStatus()
     now = T0
     published = 0.0
+    served: PublishFlag | None = None
     for delay, errors, slow, action in script:
         now += timedelta(seconds=delay)
         enabled = spec.enabled
@@ -95,7 +96,8 @@ def test_rollout_invariants(spec: RolloutSpec, script: list[tuple[int, Any, Any,
         metrics = None
         if analysis_due(spec, status, now):
             metrics = {"errors": sample(errors), "slow": sample(slow)}
-        seen = Observations(metrics=metrics)
+        # The ConfigMap serves what the previous decision published (the shell applied it).
+        seen = Observations(metrics=metrics, published=served)
         # A `ramp promote` may wait in status.control until its phase is reached.
         requested = status.control is not None and status.control.promote is not None
         decision = decide(spec, status, now, seen)
@@ -105,7 +107,7 @@ def test_rollout_invariants(spec: RolloutSpec, script: list[tuple[int, Any, Any,
 
         new = decision.status
         flag = next(e for e in decision.effects if isinstance(e, PublishFlag))
-        reasons = [e.reason for e in decision.effects if isinstance(e, RecordEvent)]
+        reasons = [a.reason for a in decision.announced]
         # The published percentage never exceeds the current phase's.
         assert new.current_phase_index is None or flag.percentage <= (
             spec.phases[new.current_phase_index].percentage
@@ -122,6 +124,7 @@ def test_rollout_invariants(spec: RolloutSpec, script: list[tuple[int, Any, Any,
                 if m.name == "errors":
                     assert m.critical_since is None, m
         published = flag.percentage
+        served = flag
         status = new
         if not enabled and spec.enabled:
             continue

@@ -61,11 +61,16 @@ def test_pause_freezes_the_soak_and_resume_gives_the_time_back() -> None:
 
 
 def test_spec_paused_holds_like_a_pause() -> None:
-    run = Run(make_spec(paused=True))
+    run = Run(make_spec())
     run.step()
-    assert run.phase == "Paused"
+    run.spec = make_spec(paused=True)
+    run.step(minutes(1))
+    assert (run.phase, run.published.percentage) == ("Paused", 5)
     run.step(minutes(30))
     assert run.status.current_phase == "canary"
+    run.spec = make_spec()
+    run.step()
+    assert run.status.next_promotion_at == run.now + minutes(9), "paused time does not count"
 
 
 def test_master_toggle_publishes_zero_at_once_and_keeps_progress() -> None:

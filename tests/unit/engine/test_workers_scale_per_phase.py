@@ -66,3 +66,23 @@ def test_missing_worker_is_a_condition_and_one_event_and_holds_promotion() -> No
     assert (ready.status, ready.reason) == ("False", "WorkerNotFound")
     assert "Deployment/ghost" in ready.message
     assert run.reasons().count("WorkerNotFound") == 1
+
+
+def test_a_worker_changed_back_again_and_again_is_left_alone_and_said_so() -> None:
+    spec = make_spec(PHASES, workers=[{"deployment": "worker"}])
+    run = Run(spec, workers={"worker": WorkerObservation(replicas=2)})
+    for _ in range(20):  # another controller puts 2 back after every patch
+        run.step()
+    scaled = [d for d in run.decisions if any(isinstance(e, ScaleWorkers) for e in d.effects)]
+    assert len(scaled) == 5, "Ramp gives up after five corrections in a row"
+    ready = next(c for c in run.status.conditions or [] if c.type == "WorkersReady")
+    assert (ready.status, ready.reason) == ("False", "WorkerContested")
+    assert "Deployment/worker" in ready.message
+    assert run.reasons().count("WorkerContested") == 1
+    status_before = run.status
+    run.step()
+    assert run.status == status_before, "a contested worker costs no status write"
+    run.workers = {"worker": WorkerObservation(replicas=3)}
+    run.step(minutes(1))  # the next phase is a new target: Ramp sets it again
+    assert run.status.current_phase == "half"
+    assert run.status.worker_corrections is None

@@ -28,10 +28,11 @@ from openfeature.contrib.tools.flagd.core.targeting.custom_ops import fractional
 from openfeature.evaluation_context import EvaluationContext
 
 from ramp.flagconfig import ON_WEIGHT_TOTAL, build_flag_definition, on_weight, render_flags_json
-from ramp.flags import BUCKETS, FlagFile, bucket, bucketing_bytes
+from ramp.flags import BUCKETS, PYTHON_PROVIDER_CBOR, FlagFile, bucket, bucketing_bytes
 from tests.support.eventually import eventually
 
 FLAG = "async-reports"
+CBOR = PYTHON_PROVIDER_CBOR  # the scheme provider 0.6.1 buckets with
 PERCENTAGES = [0, 0.01, 5, 12.5, 33.33, 50, 99.99, 100]
 
 EDGE_KEYS = [
@@ -137,7 +138,7 @@ def ramp_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_every_decision_equals_the_flagd_provider(
     flagd: Flagd, tmp_path: Path, enabled: bool, percentage: float
 ) -> None:
-    path = write(tmp_path / "flags.json", render_flags_json(FLAG, enabled, percentage))
+    path = write(tmp_path / "flags.json", render_flags_json(FLAG, enabled, percentage, CBOR))
     client = flagd.client_for(path)
     flags = FlagFile(path)
 
@@ -165,7 +166,7 @@ def test_off_even_when_the_caller_default_is_on(
 ) -> None:
     # Why "disabled" is a static default variant, not state DISABLED (which returns the
     # caller's default value).
-    path = write(tmp_path / "flags.json", render_flags_json(FLAG, enabled, percentage))
+    path = write(tmp_path / "flags.json", render_flags_json(FLAG, enabled, percentage, CBOR))
     client = flagd.client_for(path)
     assert not any(flagd_decisions(client, KEYS[:300], default=True))
 
@@ -237,7 +238,7 @@ def test_flagd_corner_cases_beyond_what_ramp_writes(
 
 
 def test_ramp_flags_json_has_the_documented_shape() -> None:
-    definition = build_flag_definition(FLAG, True, 33.33)
+    definition = build_flag_definition(FLAG, True, 33.33, CBOR)
     assert definition == {
         "$schema": "https://flagd.dev/schema/v0/flags.json",
         "flags": {
@@ -245,15 +246,18 @@ def test_ramp_flags_json_has_the_documented_shape() -> None:
                 "state": "ENABLED",
                 "variants": {"on": True, "off": False},
                 "defaultVariant": "off",
+                "metadata": {"bucketing": "PythonProviderCBOR"},
                 "targeting": {"fractional": [["on", 3333], ["off", 6667]]},
             }
         },
     }
-    assert "targeting" not in build_flag_definition(FLAG, False, 33.33)["flags"][FLAG]
-    text = render_flags_json(FLAG, True, 33.33)
+    default = build_flag_definition(FLAG, True, 33.33)["flags"][FLAG]
+    assert default["metadata"] == {"bucketing": "FlagdGoCore"}
+    assert "targeting" not in build_flag_definition(FLAG, False, 33.33, CBOR)["flags"][FLAG]
+    text = render_flags_json(FLAG, True, 33.33, CBOR)
     assert text.endswith("}\n")
     assert json.loads(text) == definition
-    assert text == render_flags_json(FLAG, True, 33.33)
+    assert text == render_flags_json(FLAG, True, 33.33, CBOR)
     for bad in (-0.01, 100.01, float("nan")):
         with pytest.raises(ValueError, match="between 0 and 100"):
             build_flag_definition(FLAG, True, bad)
@@ -263,7 +267,7 @@ def test_raising_the_percentage_only_adds_users(tmp_path: Path) -> None:
     previous: set[str] = set()
     for percentage in PERCENTAGES:
         path = write(
-            tmp_path / f"flags-{percentage}.json", render_flags_json(FLAG, True, percentage)
+            tmp_path / f"flags-{percentage}.json", render_flags_json(FLAG, True, percentage, CBOR)
         )
         flags = FlagFile(path)
         on = {key for key in KEYS if flags.is_enabled(FLAG, key)}
@@ -330,7 +334,7 @@ def test_missing_file_is_off_with_one_warning(
     assert len(warnings) == 1
     assert "does not exist" in warnings[0]
 
-    write(path, render_flags_json(FLAG, True, 100))  # appears later: picked up
+    write(path, render_flags_json(FLAG, True, 100, CBOR))  # appears later: picked up
     assert flags.is_enabled(FLAG, "someone") is True
 
 
@@ -367,7 +371,7 @@ def test_absent_flag_is_off_with_one_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="ramp.flags")
-    flags = FlagFile(write(tmp_path / "flags.json", render_flags_json(FLAG, True, 100)))
+    flags = FlagFile(write(tmp_path / "flags.json", render_flags_json(FLAG, True, 100, CBOR)))
     assert not any(flags.is_enabled("other-flag", key) for key in KEYS[:50])
     assert flags.percentage("other-flag") is None
     warnings = ramp_warnings(caplog)
@@ -379,7 +383,7 @@ def test_a_bad_update_falls_back_to_off_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="ramp.flags")
-    path = write(tmp_path / "flags.json", render_flags_json(FLAG, True, 50))
+    path = write(tmp_path / "flags.json", render_flags_json(FLAG, True, 50, CBOR))
     flags = FlagFile(path, reload_interval=0)
     assert any(flags.is_enabled(FLAG, key) for key in KEYS[:200])
 
@@ -391,7 +395,7 @@ def test_a_bad_update_falls_back_to_off_with_a_warning(
     assert len(warnings) == 2  # malformed, then missing: once each
     assert all("serving off" in w for w in warnings)
 
-    write(path, render_flags_json(FLAG, True, 100))
+    write(path, render_flags_json(FLAG, True, 100, CBOR))
     assert all(flags.is_enabled(FLAG, key) for key in KEYS[:200])
 
 
@@ -399,7 +403,7 @@ def test_keep_last_good_serves_the_last_good_flags_through_a_bad_update(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="ramp.flags")
-    path = write(tmp_path / "flags.json", render_flags_json(FLAG, True, 50))
+    path = write(tmp_path / "flags.json", render_flags_json(FLAG, True, 50, CBOR))
     flags = FlagFile(path, reload_interval=0, keep_last_good=True)
     before = [flags.is_enabled(FLAG, key) for key in KEYS[:200]]
 
@@ -409,7 +413,7 @@ def test_keep_last_good_serves_the_last_good_flags_through_a_bad_update(
     assert [flags.is_enabled(FLAG, key) for key in KEYS[:200]] == before
     assert len(ramp_warnings(caplog)) == 2  # malformed, then missing: once each
 
-    write(path, render_flags_json(FLAG, True, 100))
+    write(path, render_flags_json(FLAG, True, 100, CBOR))
     assert all(flags.is_enabled(FLAG, key) for key in KEYS[:200])
 
 
@@ -442,14 +446,14 @@ class ConfigMapVolume:
 
 def test_kubelet_symlink_swap_is_picked_up(flagd: Flagd, tmp_path: Path) -> None:
     volume = ConfigMapVolume(tmp_path / "etc-ramp")
-    volume.publish({"flags.json": render_flags_json(FLAG, True, 0)})
+    volume.publish({"flags.json": render_flags_json(FLAG, True, 0, CBOR)})
     path = volume.root / "flags.json"
     flags = FlagFile(path, reload_interval=0.05)
     client = flagd.client_for(path)
     keys = KEYS[:100]
     assert not any(flags.is_enabled(FLAG, key) for key in keys)
 
-    volume.publish({"flags.json": render_flags_json(FLAG, True, 100)})
+    volume.publish({"flags.json": render_flags_json(FLAG, True, 100, CBOR)})
     eventually(
         lambda: all(flags.is_enabled(FLAG, key) for key in keys),
         timeout=5,
@@ -461,7 +465,7 @@ def test_kubelet_symlink_swap_is_picked_up(flagd: Flagd, tmp_path: Path) -> None
         what="the flagd provider to read the swapped flags.json",
     )
 
-    volume.publish({"flags.json": render_flags_json(FLAG, False, 100)})
+    volume.publish({"flags.json": render_flags_json(FLAG, False, 100, CBOR)})
     eventually(
         lambda: not any(flags.is_enabled(FLAG, key) for key in keys),
         timeout=5,

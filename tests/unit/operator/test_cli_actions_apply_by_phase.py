@@ -19,7 +19,12 @@ def status(phase: str, index: int = 1, **control: object) -> dict[str, object]:
 def test_promote_names_the_phase_it_promotes() -> None:
     plan = plan_action("promote", "r", status("AwaitingApproval"), NOW)
     assert plan.control_patch == {
-        "promote": {"phaseIndex": 1, "full": False, "requestedAt": "2026-11-22T12:00:00Z"}
+        "promote": {
+            "phaseIndex": 1,
+            "phase": "beta",
+            "full": False,
+            "requestedAt": "2026-11-22T12:00:00Z",
+        }
     }
 
 

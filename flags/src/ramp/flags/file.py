@@ -1,24 +1,18 @@
 """Read a Ramp flag from flagd's ``flags.json`` and decide per user, exactly as flagd does.
 
-Applications import this module; it needs only the standard library and ``mmh3`` (the CBOR
-of two text strings is encoded here; the tests check it byte for byte against ``cbor2``).
-
-Matches the in-process/file evaluator of ``openfeature-provider-flagd`` 0.6.1, whose ``fractional``
-operation lives in ``openfeature-flagd-core`` 2.0.0
-(``openfeature/contrib/tools/flagd/core/targeting/custom_ops.py``): with no bucketing expression,
-the bucketing value is the array ``[flagKey, targetingKey]``, encoded as canonical CBOR, hashed
-with 32-bit murmur3 (seed 0, unsigned), and ``bucket = (hash * totalWeight) >> 32``; the first
-variant whose cumulative weight exceeds the bucket wins. (flagd releases before the CBOR change
-hashed the string ``flagKey + targetingKey``; those bucket users differently.)
+Buckets as :mod:`ramp.flags.bucketing` says; the first variant whose cumulative weight exceeds
+the bucket wins.
 
 Supported subset, which is what Ramp writes (:mod:`ramp.flagconfig`): ``state``,
-``variants``, ``defaultVariant`` and ``targeting: {"fractional": [[variant, weight], ...]}`` in
-the shorthand form (no explicit bucketing expression). Any other targeting is reported once and
-evaluates to off. For that subset every decision equals the provider's
-``get_boolean_value(flag_key, False, EvaluationContext(targeting_key=...))``, including its
-corner cases: a missing or empty targeting key, or one that is not valid UTF-8 (lone
-surrogates), gets the default variant; a ``DISABLED`` flag, a variant that is not a boolean and an
-unknown variant give off.
+``variants``, ``defaultVariant``, ``metadata`` (``bucketing`` names the scheme) and
+``targeting: {"fractional": [[variant, weight], ...]}`` in the shorthand form (no explicit
+bucketing expression). Any other targeting is reported once and evaluates to off. For that
+subset every decision equals the implementation the scheme is named after: in
+``PythonProviderCBOR`` the provider's ``get_boolean_value(flag_key, False,
+EvaluationContext(targeting_key=...))``, including its corner cases (a missing or empty
+targeting key, or one that is not valid UTF-8, gets the default variant; a ``DISABLED`` flag, a
+variant that is not a boolean and an unknown variant give off); in ``FlagdGoCore`` the flagd Go
+core's (which buckets an empty targeting key as the flag key alone).
 """
 
 from __future__ import annotations
@@ -33,76 +27,45 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import mmh3
+from ramp.flags.bucketing import (
+    FLAGD_GO_CORE,
+    LEGACY_SCHEME,
+    METADATA_KEY,
+    SCHEMES,
+    bucketing_prefix,
+    fraction_index,
+    targeting_bytes,
+)
+from ramp.flags.metrics import variant_labels
+
+ON_VARIANT = "on"
+"""Variant Ramp's flags.json serves to users who get the feature."""
+OFF_VARIANT = "off"
+"""Variant of everyone else (and the default variant)."""
 
 logger = logging.getLogger("ramp.flags")
-
-BUCKETS = 10000
-"""Number of buckets :func:`bucket` spreads targeting keys over (Ramp's total weight)."""
 
 _MAX_WEIGHT_SUM = 2_147_483_647  # flagd rejects fractional weights summing to more than MaxInt32
 _FLAG_FIELDS = frozenset(
     {"state", "variants", "defaultVariant", "targeting", "metadata", "source", "selector"}
 )
-_CBOR_SMALL_TEXT_HEADS = [bytes((0x60 | n,)) for n in range(24)]
-
-
-def _cbor_text(value: str) -> bytes:
-    """Canonical (shortest-head) CBOR encoding of a text string; raises UnicodeEncodeError."""
-    data = value.encode("utf-8")
-    n = len(data)
-    if n < 24:
-        return _CBOR_SMALL_TEXT_HEADS[n] + data
-    if n < 0x100:
-        return bytes((0x78, n)) + data
-    if n < 0x10000:
-        return b"\x79" + n.to_bytes(2, "big") + data
-    if n < 0x100000000:
-        return b"\x7a" + n.to_bytes(4, "big") + data
-    return b"\x7b" + n.to_bytes(8, "big") + data
-
-
-def _bucketing_prefix(flag_key: str) -> bytes:
-    """CBOR array head (2 items) and the flag key: everything before the targeting key."""
-    return b"\x82" + _cbor_text(flag_key)
-
-
-def bucketing_bytes(flag_key: str, targeting_key: str) -> bytes:
-    """What flagd hashes: ``cbor2.dumps([flag_key, targeting_key], canonical=True)``."""
-    return _bucketing_prefix(flag_key) + _cbor_text(targeting_key)
-
-
-def bucket(flag_key: str, targeting_key: str, total_weight: int = BUCKETS) -> int:
-    """The bucket (``0 <= bucket < total_weight``) flagd puts ``targeting_key`` in for this flag.
-
-    With Ramp's total weight of 10000 a user is on at P % exactly when the bucket is below
-    ``round(P * 100)``. Raises ValueError for an empty targeting key or one that is not valid
-    UTF-8 (flagd gives those the default variant instead of bucketing them).
-    """
-    if not isinstance(targeting_key, str) or not targeting_key:
-        raise ValueError("targeting key must be a non-empty string")
-    if total_weight <= 0:
-        raise ValueError("total weight must be positive")
-    try:
-        data = bucketing_bytes(flag_key, targeting_key)
-    except UnicodeEncodeError as e:
-        raise ValueError(f"key is not encodable as UTF-8: {e}") from e
-    return (mmh3.hash(data, 0, False) * total_weight) >> 32
 
 
 class _InvalidFlags(ValueError):
     """The document is not a flagd flag set (flagd would reject the whole file)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _Flag:
     default: bool
     """Value when targeting does not pick a variant (or there is no targeting)."""
     prefix: bytes | None
     """Bucketing bytes before the targeting key; None when the flag key is not encodable."""
-    total: int
-    ranges: tuple[tuple[int, bool], ...] | None
-    """(cumulative end, value) per fraction; None for no (or no usable) fractional targeting."""
+    scheme: str
+    """How targeting keys are bucketed (:mod:`ramp.flags.bucketing`), from the flag's metadata."""
+    weights: tuple[int, ...]
+    values: tuple[bool, ...] | None
+    """The value of each fraction, by weight; None for no (or no usable) fractional targeting."""
     on_share: float
     """Percentage of (bucketed) targeting keys that get True."""
     problem: str | None = None
@@ -122,23 +85,31 @@ def _compile_flag(key: str, spec: Any) -> _Flag:
     if not variants or not isinstance(variants, dict):
         raise _InvalidFlags(f"flag {key!r} has no variants")
     default_variant = spec.get("defaultVariant")
-    if default_variant and not isinstance(default_variant, str | bool):
+    if default_variant and not isinstance(default_variant, (str, bool)):
         raise _InvalidFlags(f"flag {key!r} has invalid defaultVariant {default_variant!r}")
-    _check_metadata(f"flag {key!r}", spec.get("metadata"))
+    metadata = spec.get("metadata")
+    _check_metadata(f"flag {key!r}", metadata)
+    scheme = (metadata or {}).get(METADATA_KEY, LEGACY_SCHEME)
+    if scheme not in SCHEMES:
+        return _unsupported(
+            None,
+            f"flag {key!r}: metadata.{METADATA_KEY} names an unknown bucketing scheme "
+            f"{scheme!r} (this ramp-flags knows {', '.join(SCHEMES)}; upgrade ramp-flags)",
+        )
 
     try:
-        prefix: bytes | None = _bucketing_prefix(key)
+        prefix: bytes | None = bucketing_prefix(key, scheme)
     except UnicodeEncodeError:
         prefix = None
 
     if state == "DISABLED":
-        return _Flag(False, prefix, 0, None, 0.0, f"flag {key!r} is DISABLED; serving off")
+        return _Flag(False, prefix, scheme, (), None, 0.0, f"flag {key!r} is DISABLED; serving off")
 
     problems: list[str] = []
     default = False
     if isinstance(default_variant, bool) or default_variant:  # flagd: "" and null mean none
         default = _lookup(key, variants, default_variant, problems)
-    static = _Flag(default, prefix, 0, None, 100.0 if default else 0.0)
+    static = _Flag(default, prefix, scheme, (), None, 100.0 if default else 0.0)
 
     targeting = spec.get("targeting")
     if not targeting:
@@ -152,29 +123,32 @@ def _compile_flag(key: str, spec: Any) -> _Flag:
             f"flag {key!r}: fractional with a bucketing expression is not supported "
             "(Ramp writes the shorthand form)",
         )
-    if any(isinstance(f, list) and f and isinstance(f[0], dict | list) for f in fractions):
+    if any(isinstance(f, list) and f and isinstance(f[0], (dict, list)) for f in fractions):
         return _unsupported(prefix, f"flag {key!r}: unsupported targeting")
 
-    ranges: list[tuple[int, bool]] = []
+    weights: list[int] = []
+    values: list[bool] = []
     end = on = 0
     for fraction in fractions:
         if not isinstance(fraction, list) or not 1 <= len(fraction) <= 2:
-            ranges = []  # flagd: invalid fraction -> no variant for anyone -> default variant
+            values = []  # flagd: invalid fraction -> no variant for anyone -> default variant
             break
         weight = fraction[1] if len(fraction) == 2 else 1
         if isinstance(weight, bool) or not isinstance(weight, int):
-            ranges = []
+            values = []
             break
         weight = max(0, weight)  # flagd clamps negative weights
         # A null variant makes fractional return null: the default variant applies.
         value = default if fraction[0] is None else _lookup(key, variants, fraction[0], problems)
         end += weight
         on += weight if value else 0
-        ranges.append((end, value))
-    if not ranges or not 0 < end <= _MAX_WEIGHT_SUM:
+        weights.append(weight)
+        values.append(value)
+    if not values or not 0 < end <= _MAX_WEIGHT_SUM:
         # flagd logs and returns no variant for every key: the default variant applies.
         return dataclasses.replace(static, problem=_first(problems))
-    return _Flag(default, prefix, end, tuple(ranges), on * 100 / end, _first(problems))
+    share = on * 100 / end
+    return _Flag(default, prefix, scheme, tuple(weights), tuple(values), share, _first(problems))
 
 
 def _lookup(key: str, variants: Mapping[str, Any], variant: Any, problems: list[str]) -> bool:
@@ -196,7 +170,7 @@ def _first(problems: list[str]) -> str | None:
 
 
 def _unsupported(prefix: bytes | None, problem: str) -> _Flag:
-    return _Flag(False, prefix, 0, None, 0.0, f"{problem}; serving off")
+    return _Flag(False, prefix, LEGACY_SCHEME, (), None, 0.0, f"{problem}; serving off")
 
 
 def _check_metadata(where: str, metadata: Any, *, required: bool = False) -> None:
@@ -205,7 +179,7 @@ def _check_metadata(where: str, metadata: Any, *, required: bool = False) -> Non
     if not isinstance(metadata, dict):
         raise _InvalidFlags(f"{where} has metadata that is not an object")
     for name, value in metadata.items():
-        if not name or value is None or not isinstance(value, str | int | float | bool):
+        if not name or value is None or not isinstance(value, (str, int, float, bool)):
             raise _InvalidFlags(f"{where} has invalid metadata {name!r}: {value!r}")
 
 
@@ -276,24 +250,37 @@ class FlagFile:
             return False
         if flag.problem is not None:
             self._warn(flag.problem)
-        ranges = flag.ranges
-        if ranges is None:
+        values = flag.values
+        if values is None:
             return flag.default
-        if not isinstance(targeting_key, str) or not targeting_key:
+        # The flagd Go core buckets an empty targeting key (as the flag key alone); the others
+        # serve the default variant.
+        if not isinstance(targeting_key, str) or (
+            not targeting_key and flag.scheme != FLAGD_GO_CORE
+        ):
             self._warn(f"flag {flag_key!r}: no targeting key; serving the default variant")
             return flag.default
         try:
             if flag.prefix is None:
                 raise UnicodeEncodeError("utf-8", flag_key, 0, 1, "flag key")
-            data = flag.prefix + _cbor_text(targeting_key)
+            data = flag.prefix + targeting_bytes(targeting_key, flag.scheme)
         except UnicodeEncodeError:
             self._warn(f"flag {flag_key!r}: a key is not valid UTF-8; serving the default variant")
             return flag.default
-        b = (mmh3.hash(data, 0, False) * flag.total) >> 32
-        for end, value in ranges:
-            if b < end:
-                return value
-        return flag.default  # unreachable: b < total
+        index = fraction_index(data, flag.weights, flag.scheme)
+        return flag.default if index is None else values[index]
+
+    def variant(self, flag_key: str, targeting_key: str) -> str:
+        """``"on"`` or ``"off"``: the variant ``targeting_key`` gets, the same decision as
+        :meth:`is_enabled`. Label outcome counters with it (see :mod:`ramp.flags.metrics`)."""
+        return ON_VARIANT if self.is_enabled(flag_key, targeting_key) else OFF_VARIANT
+
+    def labels(self, flag_key: str, targeting_key: str) -> dict[str, str]:
+        """Prometheus labels for one unit of work: ``counter.labels(**flags.labels(k, user))``.
+
+        ``{"feature_flag_key": flag_key, "feature_flag_result_variant": "on" | "off"}``.
+        """
+        return variant_labels(flag_key, self.variant(flag_key, targeting_key))
 
     def percentage(self, flag_key: str) -> float | None:
         """Share (0..100) of targeting keys that get the feature; None if the flag is unknown."""
@@ -359,4 +346,4 @@ class FlagFile:
             logger.warning("%s", message)
 
 
-__all__ = ["BUCKETS", "FlagFile", "bucket", "bucketing_bytes"]
+__all__ = ["FlagFile"]

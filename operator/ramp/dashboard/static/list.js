@@ -1,0 +1,31 @@
+// The list page: every Rollout in scope, replaced on each change the server streams.
+"use strict";
+
+function renderList(data) {
+  document.getElementById("scope").textContent =
+    data.namespace === null ? "all namespaces" : `namespace ${data.namespace}`;
+  showError(data.error);
+  const body = document.querySelector("#rollouts tbody");
+  body.replaceChildren(...data.rollouts.map((r) => {
+    const phase = el("span", {});
+    phaseBadge(phase, r.phase);
+    const link = el("a", {href: `/rollouts/${encodeURIComponent(r.namespace)}/${encodeURIComponent(r.name)}`}, r.name);
+    return el("tr", {"data-name": r.name, "data-namespace": r.namespace},
+      el("td", {}, r.namespace), el("td", {}, link), el("td", {class: "phase"}, phase),
+      el("td", {}, r.step), el("td", {class: "percentage"}, fmtPercent(r.percentage)),
+      el("td", {}, r.health), el("td", {class: "next", "data-at": r.nextPromotionAt}, ""),
+      el("td", {class: "message"}, r.message));
+  }));
+  document.getElementById("empty").hidden = data.rollouts.length > 0;
+  tickNext();
+}
+
+function tickNext() {
+  for (const cell of document.querySelectorAll("td.next")) {
+    const at = cell.dataset.at;
+    cell.textContent = at && at !== "null" ? `in ${fmtDuration((new Date(at) - Date.now()) / 1000)}` : "-";
+  }
+}
+
+follow("/api/rollouts/stream", renderList);
+setInterval(tickNext, 1000);

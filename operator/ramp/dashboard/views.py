@@ -1,0 +1,186 @@
+"""What the dashboard's pages show, as JSON-ready data built from a Rollout object as read.
+
+Pure functions: no I/O, so what a page shows is tested without a browser. Thresholds come from
+the engine (`effective_metrics`: the current phase's overrides resolved), never recomputed here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from ramp.api import RolloutSpec
+from ramp.api.spec import Threshold
+from ramp.bounds import bound_lines
+from ramp.engine.thresholds import describe, effective_metrics
+
+TERMINAL = ("Completed", "RolledBack", "Failed")
+
+
+def row(rollout: dict[str, Any]) -> dict[str, Any]:
+    """One line of the list page."""
+    meta = rollout["metadata"]
+    status = rollout.get("status") or {}
+    phases = (rollout.get("spec") or {}).get("phases") or []
+    step = status.get("currentPhase")
+    index = int(status.get("currentPhaseIndex") or 0)
+    return {
+        "namespace": meta["namespace"],
+        "name": meta["name"],
+        "phase": status.get("phase") or "Pending",
+        "step": f"{index + 1}/{len(phases)} {step}" if step else "-",
+        "percentage": float(status.get("percentage") or 0),
+        "health": status.get("health") or "-",
+        "nextPromotionAt": status.get("nextPromotionAt"),
+        "message": status.get("message") or "",
+        "created": meta.get("creationTimestamp"),
+    }
+
+
+def rows(rollouts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted((row(r) for r in rollouts), key=lambda r: (r["namespace"], r["name"]))
+
+
+def parse_spec(rollout: dict[str, Any]) -> tuple[RolloutSpec | None, str | None]:
+    """The spec as the engine reads it, or why it cannot be read (shown on the page)."""
+    try:
+        return RolloutSpec.model_validate(rollout.get("spec") or {}), None
+    except ValidationError as e:
+        return None, f"spec of {rollout['metadata']['name']} does not validate: {e}"
+
+
+def ladder(spec: dict[str, Any], status: dict[str, Any]) -> list[dict[str, Any]]:
+    """The phases in order, each done, current or to come (all done once Completed)."""
+    phase = status.get("phase") or "Pending"
+    current = status.get("currentPhaseIndex")
+    out = []
+    for i, p in enumerate(spec.get("phases") or []):
+        if phase == "Completed" or (current is not None and i < current):
+            state = "done"
+        elif current is not None and i == current and phase not in ("RolledBack", "Failed"):
+            state = "current"
+        else:
+            state = "next"
+        out.append(
+            {
+                "name": p.get("name"),
+                "percentage": p.get("percentage"),
+                "duration": p.get("duration"),
+                "approval": p.get("approval") or "Automatic",
+                "state": state,
+            }
+        )
+    return out
+
+
+def percentage_series(rollout: dict[str, Any]) -> dict[str, Any]:
+    """The published percentage over time as steps, from `status.history` (bounded, so it
+    starts at the oldest transition kept, or at creation with 0 % when nothing was dropped)."""
+    status = rollout.get("status") or {}
+    history = status.get("history") or []
+    created = rollout["metadata"].get("creationTimestamp")
+    points: list[tuple[str, float]] = []
+    if created and (not history or history[0].get("reason") == "Started"):
+        points.append((created, 0.0))
+    transitions = []
+    for entry in history:
+        points.append((entry["time"], float(entry.get("percentage") or 0)))
+        transitions.append(
+            {
+                "time": entry["time"],
+                "phase": entry.get("phase"),
+                "step": entry.get("step"),
+                "percentage": float(entry.get("percentage") or 0),
+                "reason": entry.get("reason"),
+                "message": entry.get("message") or "",
+            }
+        )
+    return {
+        "points": [{"time": t, "percentage": p} for t, p in points],
+        "transitions": transitions,
+    }
+
+
+def threshold_view(threshold: Threshold | None, baseline: float | None) -> dict[str, Any] | None:
+    """A threshold's lines as values (ratio bounds resolved against the baseline when known)."""
+    if threshold is None:
+        return None
+    lines = [{"bound": bound, "value": value} for bound, value in bound_lines(threshold, baseline)]
+    return {
+        "text": describe(threshold, baseline),
+        "for": threshold.for_,
+        "forSeconds": threshold.sustain.total_seconds(),
+        "lines": lines,
+    }
+
+
+def metrics_view(spec: RolloutSpec, status: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each metric with its query, the thresholds in force now, and the last verdict."""
+    if spec.analysis is None:
+        return []
+    queries = {m.name: m.query for m in spec.analysis.metrics}
+    baselines = status.get("baseline") or {}
+    seen = {m["name"]: m for m in status.get("metrics") or []}
+    out = []
+    for metric in effective_metrics(spec, status.get("currentPhaseIndex")):
+        last = seen.get(metric.name) or {}
+        baseline = baselines.get(metric.name)
+        out.append(
+            {
+                "name": metric.name,
+                "query": queries.get(metric.name),
+                "baseline": baseline,
+                "warning": threshold_view(metric.warning, baseline),
+                "critical": threshold_view(metric.critical, baseline),
+                "verdict": last.get("verdict"),
+                "value": last.get("value"),
+                "message": last.get("message"),
+                "since": last.get("since"),
+                "observedAt": last.get("observedAt"),
+                "warningSince": last.get("warningSince"),
+                "criticalSince": last.get("criticalSince"),
+                "compare": last.get("compare"),
+            }
+        )
+    return out
+
+
+def event_view(event: Any) -> dict[str, Any]:
+    """A core/v1 Event (kubernetes client model) as a table row."""
+    when = event.last_timestamp or event.event_time or event.metadata.creation_timestamp
+    return {
+        "time": when.isoformat() if isinstance(when, datetime) else when,
+        "type": event.type,
+        "reason": event.reason,
+        "message": event.message,
+        "count": event.count or 1,
+        "source": getattr(event.source, "component", None) or event.reporting_component,
+    }
+
+
+def detail(rollout: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Everything the page of one Rollout shows except the Prometheus series."""
+    spec_dict = rollout.get("spec") or {}
+    status = rollout.get("status") or {}
+    spec, problem = parse_spec(rollout)
+    return {
+        **row(rollout),
+        "enabled": spec_dict.get("enabled", True),
+        "paused": bool(spec_dict.get("paused")),
+        "phaseStartedAt": status.get("phaseStartedAt"),
+        "pausedAt": status.get("pausedAt"),
+        "lastAnalysisAt": status.get("lastAnalysisAt"),
+        "rolledBackFrom": status.get("rolledBackFrom"),
+        "control": status.get("control") or {},
+        "ladder": ladder(spec_dict, status),
+        "percentageSeries": percentage_series(rollout),
+        "metrics": metrics_view(spec, status) if spec else [],
+        "interval": spec.analysis.interval if spec and spec.analysis else None,
+        "snapshot": status.get("snapshot"),
+        "conditions": status.get("conditions") or [],
+        "events": sorted(events, key=lambda e: e["time"] or "", reverse=True),
+        "problem": problem,
+        "terminal": (status.get("phase") or "Pending") in TERMINAL,
+    }

@@ -1,0 +1,105 @@
+"""metav1.Conditions of a Rollout, derived from the next status: kstatus summaries that
+`kubectl wait`, Flux and Argo CD read, next to Ramp's own conditions."""
+
+from __future__ import annotations
+
+from ramp.api.status import Condition, RolloutPhase
+from ramp.engine.step import ACTIVE, Step
+
+MOVING: tuple[RolloutPhase, ...] = ("Pending", "Progressing")
+"""Phases in which the rollout moves on without a person: kstatus `Reconciling`. Paused and
+AwaitingApproval wait for someone, so GitOps health checks do not wait on them."""
+
+STALLED: tuple[RolloutPhase, ...] = ("RolledBack", "Failed", "Disabled")
+"""Phases the rollout does not leave by itself: kstatus `Stalled`, which Flux reports as a
+failed health check and `kstatus` as Failed."""
+
+CONFIG_MAP_CONFLICT = "ConfigMapConflict"
+"""Published reason of a Rollout refused another Rollout's ConfigMap: stalled until renamed."""
+
+
+def condition(step: Step, type_: str, status: bool, reason: str, message: str) -> Condition:
+    """A condition whose lastTransitionTime moves only when its status does."""
+    before = next((c for c in step.before.conditions or [] if c.type == type_), None)
+    value = "True" if status else "False"
+    changed = before is None or before.status != value
+    return Condition(
+        type=type_,
+        status=value,
+        reason=reason,
+        message=message,
+        last_transition_time=step.now if changed or before is None else before.last_transition_time,
+        observed_generation=step.next.observed_generation,
+    )
+
+
+def was_false(step: Step, type_: str, reason: str | None = None) -> bool:
+    before = next((c for c in step.before.conditions or [] if c.type == type_), None)
+    return before is not None and before.status == "False" and reason in (None, before.reason)
+
+
+def summary(
+    phase: RolloutPhase, message: str, paused: bool, published_reason: str
+) -> dict[str, tuple[bool, str, str]]:
+    """K1: the kstatus summary. Exactly one of Ready, Reconciling and Stalled is True: Ready
+    when Completed, Stalled when the rollout cannot move by itself, Reconciling while it moves;
+    the others say why not, with the phase as reason."""
+    if published_reason == CONFIG_MAP_CONFLICT:
+        return {
+            "Ready": (False, CONFIG_MAP_CONFLICT, message),
+            "Reconciling": (False, CONFIG_MAP_CONFLICT, message),
+            "Stalled": (True, CONFIG_MAP_CONFLICT, message),
+        }
+    reason = "Paused" if paused and phase == "Pending" else phase
+    return {
+        "Ready": (phase == "Completed", reason, message),
+        "Reconciling": (phase in MOVING and not paused, reason, message),
+        "Stalled": (phase in STALLED, reason, message),
+    }
+
+
+def build_conditions(
+    step: Step,
+    *,
+    missing: list[str],
+    contested: tuple[str, ...],
+    published: tuple[bool, str, str],
+) -> list[Condition]:
+    nxt = step.next
+    phase = nxt.phase or "Pending"
+    message = nxt.message or ""
+    health = nxt.health
+    paused = phase in ("Paused", "Disabled") or (
+        phase == "Pending" and nxt.message is not None and nxt.message.startswith("paused")
+    )
+    kstatus = summary(phase, message, paused, published[1])
+    conditions = [
+        *(condition(step, type_, *value) for type_, value in kstatus.items()),
+        condition(step, "Progressing", phase in ACTIVE, phase, message),
+        condition(
+            step,
+            "Healthy",
+            health in (None, "Healthy", "Unknown"),
+            health or "NoAnalysis",
+            "; ".join(f"{m.name}: {m.message}" for m in nxt.metrics or [] if m.verdict != "Pass")
+            or ("all metrics within thresholds" if health else "no analysis configured"),
+        ),
+        condition(step, "Paused", paused, phase, message),
+        condition(step, "Completed", phase == "Completed", phase, message),
+        condition(step, "Published", *published),
+    ]
+    if step.spec.workers:
+        if missing:
+            workers = (False, "WorkerNotFound", f"{', '.join(missing)} not found")
+        elif contested:
+            workers = (
+                False,
+                "WorkerContested",
+                f"{', '.join(contested)} kept being changed back from the scale Ramp set "
+                "(another controller or an HPA?); Ramp stopped setting it until the phase "
+                "changes",
+            )
+        else:
+            workers = (True, "Found", "all workers found")
+        conditions.append(condition(step, "WorkersReady", *workers))
+    return conditions

@@ -1,0 +1,152 @@
+"""What a sustained critical breach does (failurePolicy), and the ways back: step down while it
+goes on, `ramp abort`, `ramp retry`."""
+
+from __future__ import annotations
+
+from ramp.api.status import MetricValue, Request, Snapshot
+from ramp.engine import cohorts
+from ramp.engine.published import format_percentage
+from ramp.engine.step import Step
+from ramp.engine.thresholds import Breach
+
+
+def failure_pause_message(breach: str | None) -> str:
+    """The one message of a rollout paused by `failurePolicy.action: Pause`, naming the breach."""
+    what = breach or "a critical breach"
+    return f"paused by failurePolicy: {what}; fix it, then `ramp resume`"
+
+
+def take_snapshot(step: Step, breach: Breach) -> Snapshot:
+    nxt = step.next
+    return Snapshot(
+        taken_at=step.now,
+        reason=breach.message,
+        step=nxt.current_phase,
+        percentage=nxt.percentage or 0.0,
+        metrics=[
+            MetricValue(
+                name=m.name, value=m.value, verdict=m.verdict, compare=cohorts.summary(m.compare)
+            )
+            for m in nxt.metrics or []
+        ],
+    )
+
+
+def fail(step: Step, breach: Breach) -> None:
+    """Apply spec.failurePolicy to a sustained breach."""
+    policy = step.spec.failure_policy
+    nxt = step.next
+    nxt.snapshot = take_snapshot(step, breach)
+    disable_flag(step)
+    if policy.action == "Pause":
+        held = nxt.control.pause if nxt.control else None
+        if nxt.phase == "Paused" and held is not None and held.by == "failurePolicy":
+            return
+        step.control.pause = Request(requested_at=step.now, by="failurePolicy")
+        nxt.paused_at = nxt.paused_at or step.now
+        nxt.next_promotion_at = None
+        step.transition(
+            "Paused",
+            "Paused",
+            failure_pause_message(breach.message),
+            warning=True,
+            metric=breach.metric,
+        )
+        return
+    roll_back(step, breach, zero=policy.rollback_to == "Zero")
+
+
+def roll_back(step: Step, breach: Breach | None, *, zero: bool) -> None:
+    """Publish 0 %, or the previous phase's percentage (where analysis goes on: I6)."""
+    nxt = step.next
+    failed = step.phase.name
+    nxt.rolled_back_from = failed
+    nxt.next_promotion_at = None
+    nxt.paused_at = None
+    if step.control.pause is not None:
+        step.control.pause = None
+    fall_back(step, zero=zero)
+    pct = format_percentage(nxt.percentage or 0.0)
+    if breach is None:
+        message = f"aborted in {failed}: rolled back to {pct} %; `ramp retry` starts again"
+    else:
+        message = f"rolled back from {failed} to {pct} %: {breach.message}"
+        if nxt.percentage:
+            message += "; analysis goes on, and steps down again while the breach lasts"
+    step.transition(
+        "RolledBack",
+        "RolledBack",
+        message,
+        warning=True,
+        metric=breach.metric if breach else None,
+    )
+
+
+def step_down(step: Step, breach: Breach) -> None:
+    """I6: rolled back to a previous phase and still breaching: one phase lower, down to 0 %."""
+    nxt = step.next
+    before = format_percentage(nxt.percentage or 0.0)
+    nxt.snapshot = take_snapshot(step, breach)
+    disable_flag(step)
+    fall_back(step, zero=False)
+    after = format_percentage(nxt.percentage or 0.0)
+    message = f"stepped down from {before} % to {after} %: {breach.message}"
+    step.transition("RolledBack", "RolledBack", message, warning=True, metric=breach.metric)
+
+
+def disable_flag(step: Step) -> None:
+    """With failurePolicy.disableFlag: enabled=false, kept until a person acts (resume, retry,
+    a spec change: I2)."""
+    if step.spec.failure_policy.disable_flag:
+        step.next.flag_disabled_at = step.next.flag_disabled_at or step.now
+        step.next.enabled = False
+
+
+def fall_back(step: Step, *, zero: bool) -> None:
+    """To 0 %, or to the phase before the current one (0 % from the first); the breach windows
+    start afresh at the new exposure. A rollback never exposes more users than it found (I1,
+    I4): when the phase before is above what is published (a held rollout whose phase an edit
+    lowered, or one turned back on at 0 % while paused), it goes to 0 %."""
+    nxt = step.next
+    found = nxt.percentage or 0.0
+    below = step.index > 0 and step.spec.phases[step.index - 1].percentage <= found
+    if zero or not below:
+        step.at(0)
+        nxt.percentage = 0.0
+    else:
+        step.at(step.index - 1)
+        nxt.percentage = step.phase.percentage
+    forget_windows(step)
+
+
+def retry(step: Step) -> None:
+    nxt = step.next
+    nxt.control = None
+    nxt.rolled_back_from = None
+    nxt.flag_disabled_at = None
+    nxt.enabled = True
+    nxt.metrics = None
+    nxt.last_analysis_at = None
+    step.start_phase(step.index)
+    step.transition(
+        "Progressing",
+        "Retried",
+        f"retrying from {step.phase.name} at {format_percentage(step.phase.percentage)} %",
+    )
+
+
+def forget_windows(step: Step) -> None:
+    """Breach windows and cohort comparisons start afresh with a new exposure (first phase,
+    rollback, retry): a rollback to a previous phase steps down again only on new evidence."""
+    nxt = step.next
+    nxt.metrics = [
+        m.model_copy(
+            update={
+                "critical_since": None,
+                "warning_since": None,
+                "consecutive_errors": 0,
+                "compare": None,
+            }
+        )
+        for m in nxt.metrics or []
+    ] or None

@@ -1,0 +1,112 @@
+"""What comes before the active rules: the master toggle, `ramp abort` and `ramp retry`, and the
+phases the rollout only leaves when told (Completed, RolledBack, Failed)."""
+
+from __future__ import annotations
+
+from ramp.api.status import Control, RolloutPhase, RolloutStatus
+from ramp.engine.failure import retry, roll_back, step_down
+from ramp.engine.progress import unpause
+from ramp.engine.step import ACTIVE, Step
+from ramp.engine.thresholds import Assessment
+
+
+def hold_disabled(step: Step) -> bool:
+    """spec.enabled false publishes 0 % and keeps progress; True when that is all there is to do."""
+    nxt, now = step.next, step.now
+    if not step.spec.enabled:
+        if nxt.phase != "Disabled":
+            nxt.paused_at = nxt.paused_at or now
+            nxt.percentage = 0.0
+            nxt.enabled = False
+            nxt.next_promotion_at = None
+            step.transition("Disabled", "Disabled", "spec.enabled is false: publishing 0 %")
+        return True
+    if nxt.phase == "Disabled":
+        enable(step)
+    return False
+
+
+def disabled_from(status: RolloutStatus) -> RolloutPhase:
+    """The phase a Disabled rollout was in before spec.enabled went false."""
+    for entry in reversed(status.history or []):
+        if entry.phase != "Disabled":
+            return entry.phase
+    return "Progressing"
+
+
+def enable(step: Step) -> None:
+    """spec.enabled is true again: back where the rollout was before it was disabled."""
+    nxt = step.next
+    resumed = disabled_from(nxt)
+    nxt.enabled = nxt.flag_disabled_at is None
+    # While still held (spec.paused, a pause in status.control) the flag comes back on at 0 %:
+    # edits made while disabled may have raised the phase, and a raise waits for the resume
+    # (I4). Fewer users in the meantime is always allowed.
+    control = nxt.control
+    held = step.spec.paused or (control is not None and control.pause is not None)
+    if resumed in ("Completed", "RolledBack"):
+        nxt.paused_at = None
+        last = next(e for e in reversed(nxt.history or []) if e.phase == resumed)
+        # A rollback's percentage is its recorded one (edits do not raise it).
+        completed = step.spec.phases[-1].percentage if not held else 0.0
+        nxt.percentage = completed if resumed == "Completed" else last.percentage
+        step.transition(resumed, "Enabled", "spec.enabled is true again")
+        return
+    if resumed in ("Pending", "Paused") and nxt.phase_started_at is None:
+        resumed = "Pending"
+    if resumed == "Pending" or nxt.phase_started_at is None:
+        nxt.phase = "Pending"
+        nxt.paused_at = None
+        nxt.percentage = 0.0
+        step.transition("Pending", "Enabled", "spec.enabled is true again")
+        return
+    unpause(step)
+    wanted = step.phase.percentage
+    nxt.percentage = 0.0 if held else wanted
+    step.transition(
+        "Progressing", "Enabled", f"spec.enabled is true again: resuming {step.phase.name}"
+    )
+
+
+def take_requests(step: Step) -> bool:
+    """`ramp abort` and `ramp retry`; True when the decision is made."""
+    nxt = step.next
+    control = nxt.control or Control()
+    if control.abort is not None:
+        step.control.abort = None
+        step.control.promote = None
+        if nxt.phase in ACTIVE:
+            roll_back(step, None, zero=True)
+            return True
+    if control.retry is not None:
+        if nxt.phase in ("RolledBack", "Failed") and step.spec.paused:
+            # A retry exposes users again: it waits for spec.paused to be lifted (I4).
+            nxt.message = "`ramp retry` requested; it starts once spec.paused is false"
+            return False
+        step.control.retry = None
+        if nxt.phase in ("RolledBack", "Failed"):
+            retry(step)
+    return False
+
+
+def hold_terminal(step: Step, assessment: Assessment) -> bool:
+    """Completed, RolledBack and Failed stay so until a request or spec change; a rollback to a
+    previous phase keeps stepping down while its breach lasts (I6). True when handled."""
+    spec, nxt = step.spec, step.next
+    if nxt.phase == "Completed":
+        last = len(spec.phases) - 1
+        step.at(last)
+        wanted = spec.phases[last].percentage
+        # An edit raising the last phase waits while spec.paused is true, and so does a
+        # `ramp pause` given while disabled, until `ramp resume` (I4).
+        paused = nxt.control is not None and nxt.control.pause is not None
+        held = spec.paused or paused
+        nxt.percentage = min(wanted, nxt.percentage or 0.0) if held else wanted
+        nxt.enabled = nxt.flag_disabled_at is None
+        return True
+    if nxt.phase == "RolledBack":
+        nxt.enabled = nxt.flag_disabled_at is None
+        if (nxt.percentage or 0) > 0 and assessment.breach is not None:
+            step_down(step, assessment.breach)
+        return True
+    return nxt.phase == "Failed"

@@ -1,0 +1,202 @@
+"""The active part of a rollout: start, soak, hold, pause, resume, promote.
+
+A phase's soak counts only while its values are published (I10): a promotion starts the new
+phase's clock, and the clock is set forward by every stretch during which the ConfigMap did not
+serve what the status says it serves (not yet written, deleted, edited by hand, crash between
+the status write and the publish).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ramp.api.spec import RolloutSpec
+from ramp.api.status import Control, Snapshot
+from ramp.engine.bucketing import publish_of
+from ramp.engine.effects import PublishFlag
+from ramp.engine.failure import fail, failure_pause_message, forget_windows
+from ramp.engine.observations import Observations
+from ramp.engine.published import format_percentage, serves, stamp
+from ramp.engine.step import SOAKING, Step
+from ramp.engine.thresholds import Assessment, baseline_metrics
+
+
+def never_started(step: Step) -> bool:
+    return step.next.phase_started_at is None
+
+
+def advance(step: Step, assessment: Assessment, seen: Observations) -> None:
+    """Steer a rollout that is Pending, Progressing, Paused or AwaitingApproval."""
+    spec, nxt, now = step.spec, step.next, step.now
+    control = nxt.control or Control()
+    nxt.enabled = nxt.flag_disabled_at is None
+    pause = pause_reason(spec, control, assessment, nxt.snapshot)
+
+    if nxt.phase == "Pending" or never_started(step):
+        if pause is not None and pause[0] != "NoData":
+            # I3: created (or paused while) Pending: nobody is exposed and nothing starts.
+            nxt.percentage = 0.0
+            message = f"{pause[1]}; nothing starts until then"
+            if nxt.phase != "Paused" or nxt.message != message:
+                step.transition("Paused", "Paused", message)
+            return
+        nxt.phase = "Pending"
+        waiting = [m.name for m in baseline_metrics(spec) if m.name not in (nxt.baseline or {})]
+        if waiting:
+            nxt.percentage = 0.0
+            nxt.message = f"capturing the baseline of {', '.join(waiting)} before the first phase"
+            return
+        step.start_phase(0)
+        forget_windows(step)
+        step.transition(
+            "Progressing",
+            "Started",
+            f"started: {step.phase.name} at {format_percentage(step.phase.percentage)} %",
+        )
+    elif assessment.breach is not None:
+        fail(step, assessment.breach)
+        return
+
+    if pause is not None:
+        reason, message = pause
+        if nxt.phase != "Paused" or nxt.message != message:
+            nxt.paused_at = nxt.paused_at or now
+            nxt.next_promotion_at = None
+            step.transition("Paused", "Paused", message, notify=reason != "NoData")
+        return
+    if nxt.phase == "Paused":
+        unpause(step)
+        nxt.flag_disabled_at = None  # only `ramp resume` ends a failure-policy pause: I2
+        nxt.enabled = True
+        step.transition("Progressing", "Resumed", f"resumed {step.phase.name}")
+
+    progress(step, control, assessment, seen)
+
+
+def pause_reason(
+    spec: RolloutSpec, control: Control, assessment: Assessment, snapshot: Snapshot | None
+) -> tuple[str, str] | None:
+    if control.pause is not None:
+        if control.pause.by == "failurePolicy":
+            return "CriticalBreach", failure_pause_message(snapshot.reason if snapshot else None)
+        return "UserPaused", "paused by `ramp pause`; `ramp resume` continues"
+    if spec.paused:
+        return "SpecPaused", "paused: spec.paused is true"
+    if assessment.no_data:
+        return "NoData", f"holding: no data for {', '.join(assessment.no_data)} (onNoData: Pause)"
+    return None
+
+
+def unpause(step: Step) -> None:
+    """Give back the paused time: the phase resumes with the soak it had left."""
+    nxt = step.next
+    if nxt.paused_at is not None and nxt.phase_started_at is not None:
+        nxt.phase_started_at = nxt.phase_started_at + max(step.now - nxt.paused_at, timedelta(0))
+    nxt.paused_at = None
+
+
+def account_served(step: Step, published: PublishFlag | None) -> None:
+    """I10: stop the soak clock while the ConfigMap does not serve the status's values, and
+    give the unserved time back once it does."""
+    nxt, now = step.next, step.now
+    wanted = publish_of(step.spec, nxt)
+    counting = nxt.phase in SOAKING and nxt.phase_started_at is not None
+    served = serves(published, wanted)
+    since = nxt.awaiting_publish_since
+    if since is not None and (served or not counting):
+        gap = max(now - since, timedelta(0))
+        if nxt.phase_started_at is not None:
+            nxt.phase_started_at += gap
+        if nxt.next_promotion_at is not None:
+            nxt.next_promotion_at += gap
+        nxt.awaiting_publish_since = None
+    if counting and not served and nxt.awaiting_publish_since is None:
+        nxt.awaiting_publish_since = now
+
+
+def progress(step: Step, control: Control, assessment: Assessment, seen: Observations) -> None:
+    spec, nxt, now = step.spec, step.next, step.now
+    current = step.phase
+    started = nxt.phase_started_at or now
+    soak_end = started + current.soak
+    nxt.next_promotion_at = soak_end
+    nxt.percentage = current.percentage
+
+    request = control.promote
+    if request is not None:
+        step.control.promote = None
+        if request.phase_index == step.index and request.phase in (None, current.name):
+            target = len(spec.phases) - 1 if request.full else step.index
+            promote(step, target, by="`ramp promote`")
+            return
+
+    pct = format_percentage(current.percentage)
+    if nxt.awaiting_publish_since is not None:
+        if nxt.phase == "Progressing":
+            nxt.message = (
+                f"{current.name} at {pct} %: waiting for ConfigMap {spec.flag.config_map} to "
+                "serve it; the soak counts from then"
+            )
+        return
+    if now < soak_end:
+        hold(step, f"{current.name} at {pct} % soaks until {stamp(soak_end)}")
+        return
+    holds = list(assessment.holds)
+    if assessment.breach is not None:
+        holds.append(assessment.breach.message)
+    missing = sorted(m for w in seen.workers.values() for m in w.missing)
+    if missing:
+        holds.append(f"{', '.join(missing)} not found")
+    analysed = nxt.last_analysis_at
+    if spec.analysis is not None and (
+        analysed is None or analysed < soak_end or analysed <= started
+    ):
+        holds.append("waiting for an analysis after the soak")
+    if holds:
+        hold(step, f"holding {current.name} at {pct} %: {'; '.join(holds)}")
+        return
+    if current.approval == "Manual":
+        nxt.next_promotion_at = None
+        if nxt.phase != "AwaitingApproval":
+            step.transition(
+                "AwaitingApproval",
+                "AwaitingApproval",
+                f"{current.name} at {pct} % is healthy and waits for `ramp promote`",
+            )
+        return
+    promote(step, step.index, by="soak passed healthy")
+
+
+def hold(step: Step, message: str) -> None:
+    """Progressing, not yet promotable. A rollout that was awaiting approval goes back to
+    Progressing only through a recorded transition (I7): a spec edit lengthened the soak, or a
+    metric started to cross its critical threshold."""
+    nxt = step.next
+    if nxt.phase == "AwaitingApproval":
+        step.transition("Progressing", "Held", message, notify=False)
+    elif nxt.phase != "Progressing" or nxt.message != message:
+        nxt.phase = "Progressing"
+        nxt.message = message
+
+
+def promote(step: Step, past: int, *, by: str) -> None:
+    """Leave phase ``past`` for the next one, or complete after the last."""
+    spec, nxt = step.spec, step.next
+    last = len(spec.phases) - 1
+    if past >= last:
+        step.at(last)
+        nxt.percentage = spec.phases[last].percentage
+        nxt.next_promotion_at = None
+        nxt.paused_at = None
+        step.transition(
+            "Completed",
+            "Completed",
+            f"completed at {format_percentage(nxt.percentage)} % ({by})",
+        )
+        return
+    step.start_phase(past + 1)
+    step.transition(
+        "Progressing",
+        "Promoted",
+        f"promoted to {step.phase.name} at {format_percentage(step.phase.percentage)} % ({by})",
+    )

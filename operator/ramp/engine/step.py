@@ -1,0 +1,146 @@
+"""The decision under construction: a working copy of the status, and how transitions and
+announcements are written into it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from ramp.api.spec import Phase, RolloutSpec, Transition
+from ramp.api.status import Announcement, Control, HistoryEntry, RolloutPhase, RolloutStatus
+
+HISTORY_LIMIT = 20
+"""Transitions kept in status.history; older ones are dropped first."""
+
+OUTBOX_LIMIT = 50
+"""Announcements kept undelivered in status.outbox; beyond it the oldest is dropped, so a
+webhook that is down for days cannot grow the Rollout without bound."""
+
+ACTIVE: tuple[RolloutPhase, ...] = ("Pending", "Progressing", "Paused", "AwaitingApproval")
+"""Phases in which the rollout moves on by itself."""
+
+SOAKING: tuple[RolloutPhase, ...] = ("Progressing", "AwaitingApproval")
+"""Phases whose soak clock runs (while the status's values are published)."""
+
+
+def phase_index(spec: RolloutSpec, status: RolloutStatus) -> int:
+    """The spec phase the status refers to. A spec edit keeps the rollout in the phase of the
+    same name; when that name is gone, in the last phase whose percentage is not above the one
+    published (never exposing more users than before the edit)."""
+    names = [p.name for p in spec.phases]
+    if status.current_phase in names:
+        return names.index(status.current_phase)
+    if status.current_phase is None:
+        return 0
+    published = status.percentage or 0.0
+    index = 0
+    for i, phase in enumerate(spec.phases):
+        if phase.percentage <= published:
+            index = i
+    return index
+
+
+class Step:
+    """The next status, built from the current one by the rules of one decision."""
+
+    def __init__(self, spec: RolloutSpec, status: RolloutStatus, now: datetime) -> None:
+        self.spec = spec
+        self.now = now
+        self.before = status
+        # A deep copy through pydantic-core: several times faster than copy.deepcopy.
+        self.next = type(status).model_validate(status.model_dump())
+        self.index = min(phase_index(spec, status), len(spec.phases) - 1)
+
+    @property
+    def phase(self) -> Phase:
+        return self.spec.phases[self.index]
+
+    def at(self, index: int) -> None:
+        self.index = index
+        self.next.current_phase_index = index
+        self.next.current_phase = self.spec.phases[index].name
+
+    def start_phase(self, index: int) -> None:
+        """Enter phase ``index`` at its percentage; its soak counts once that is published."""
+        self.at(index)
+        self.next.percentage = self.phase.percentage
+        self.next.phase_started_at = self.now
+        self.next.paused_at = None
+        self.next.next_promotion_at = self.now + self.phase.soak
+
+    def transition(
+        self,
+        phase: RolloutPhase,
+        reason: Transition | str,
+        message: str,
+        *,
+        warning: bool = False,
+        metric: str | None = None,
+        notify: bool = True,
+    ) -> None:
+        """Move to ``phase``: recorded once in status.history and announced once."""
+        self.next.phase = phase
+        self.next.message = message
+        seq = self.announce(
+            "Warning" if warning else "Normal", str(reason), message, metric=metric, notify=notify
+        )
+        history = list(self.next.history or [])
+        history.append(
+            HistoryEntry(
+                time=self.now,
+                phase=phase,
+                step=self.next.current_phase,
+                percentage=self.next.percentage or 0.0,
+                reason=str(reason),
+                message=message,
+                seq=seq,
+            )
+        )
+        self.next.history = history[-HISTORY_LIMIT:]
+
+    def announce(
+        self,
+        type_: Literal["Normal", "Warning"],
+        reason: str,
+        message: str,
+        *,
+        metric: str | None = None,
+        notify: bool = True,
+    ) -> int:
+        """Put an announcement in the outbox: an Event, and the subscribed webhooks."""
+        seq = (self.next.sequence or 0) + 1
+        self.next.sequence = seq
+        pending = ["event"]
+        if notify:
+            pending += [
+                f"webhook-{i}"
+                for i, target in enumerate(self.spec.notifications or [])
+                if not target.on or reason in target.on
+            ]
+        outbox = list(self.next.outbox or [])
+        outbox.append(
+            Announcement(
+                seq=seq,
+                time=self.now,
+                type=type_,
+                reason=reason,
+                message=message,
+                step=self.next.current_phase,
+                percentage=self.next.percentage or 0.0,
+                metric=metric,
+                pending=pending,
+            )
+        )
+        self.next.outbox = outbox[-OUTBOX_LIMIT:]
+        return seq
+
+    @property
+    def control(self) -> Control:
+        if self.next.control is None:
+            self.next.control = Control()
+        return self.next.control
+
+    def tidy_control(self) -> None:
+        control = self.next.control
+        if control is not None and not control.model_dump(exclude_none=True):
+            self.next.control = None

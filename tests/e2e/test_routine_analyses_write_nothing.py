@@ -1,0 +1,142 @@
+"""An analysing Rollout that finds the same every interval does not write its status each time
+(engine.writes): the readings stay in the operator's memory, the stored analysis is refreshed
+every --status-refresh seconds, anything new (a verdict) is written at once, and an operator
+killed with unwritten readings carries on from what is stored."""
+
+from __future__ import annotations
+
+import time
+
+from tests.conftest import Cluster
+from tests.integration.conftest import OperatorProcess
+from tests.support.analysis import analysed_rollout, error_rate, step_of
+from tests.support.eventually import eventually
+from tests.support.exporter import Exporter
+from tests.support.rollouts import apply, get, ramp, settled_at_gate, status, when
+
+REFRESH = 12.0
+OPERATOR_ARGS = ("--status-refresh", f"{REFRESH:g}")
+GATED = [
+    {"name": "canary", "percentage": 10, "approval": "Manual"},
+    {"name": "everyone", "percentage": 100},
+]
+
+
+def unwritten(operator: OperatorProcess) -> float:
+    return operator.sample("ramp_analyses_unwritten_total")
+
+
+def wait_kept_in_memory(operator: OperatorProcess, analyses: int) -> None:
+    kept = unwritten(operator)
+    eventually(
+        lambda: unwritten(operator) >= kept + analyses,
+        timeout=REFRESH,
+        what=f"{analyses} more analyses (every 1 s) kept in memory",
+    )
+
+
+def gated(cluster: Cluster, namespace: str, name: str) -> None:
+    metric = error_rate(warning={"above": 0.01})
+    apply(cluster, namespace, analysed_rollout(cluster, name, namespace, [metric], phases=GATED))
+    eventually(
+        lambda: settled_at_gate(status(cluster, namespace, name)),
+        timeout=60,
+        what=f"{name} to await approval with its publish and announcements done",
+    )
+
+
+def test_same_readings_are_not_written_until_the_refresh(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
+) -> None:
+    gated(cluster, namespace, "quiet")
+    before = get(cluster, namespace, "quiet")
+    version = before["metadata"]["resourceVersion"]
+    stored_at = when(before["status"]["lastAnalysisAt"])
+    wait_kept_in_memory(operator, 3)
+    now = get(cluster, namespace, "quiet")
+    assert now["metadata"]["resourceVersion"] == version, "a routine analysis was written"
+    assert now["status"]["lastAnalysisAt"] == before["status"]["lastAnalysisAt"]
+
+    # The stored analysis gets no older than the refresh interval.
+    eventually(
+        lambda: when(status(cluster, namespace, "quiet")["lastAnalysisAt"]) > stored_at,
+        timeout=REFRESH + 10,
+        what=f"the stored analysis refreshed within {REFRESH:g} s",
+    )
+    refreshed = when(status(cluster, namespace, "quiet")["lastAnalysisAt"])
+    assert (refreshed - stored_at).total_seconds() <= REFRESH + 1.5
+
+
+def test_a_settled_analysing_rollout_sends_no_api_request(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
+) -> None:
+    """Idle costs nothing: the Rollout and its ConfigMap come from the watch, and readings
+    that found the same stay in memory, so analyses send Prometheus queries and nothing else."""
+    gated(cluster, namespace, "idle")
+    # Let the stored readings be refreshed first, so that none falls due during the count.
+    stored_at = when(status(cluster, namespace, "idle")["lastAnalysisAt"])
+    eventually(
+        lambda: when(status(cluster, namespace, "idle")["lastAnalysisAt"]) > stored_at,
+        timeout=REFRESH + 10,
+        what="the stored readings refreshed",
+    )
+    before = operator.work_requests()
+    wait_kept_in_memory(operator, 3)
+    assert operator.work_requests() == before, "analyses that found the same sent API requests"
+
+    # A ConfigMap that loses Ramp's labels leaves the watch (the API server tells it as
+    # DELETED): the next analysis reads it from the API instead of trusting what it knew.
+    gets = operator.sample("ramp_api_requests_total", method="GET", resource="configmaps")
+    cluster.core.patch_namespaced_config_map(
+        "idle-flag", namespace, {"metadata": {"labels": {"app.kubernetes.io/managed-by": None}}}
+    )
+    eventually(
+        lambda: (
+            operator.sample("ramp_api_requests_total", method="GET", resource="configmaps") > gets
+        ),
+        timeout=10,
+        what="the unlabelled ConfigMap to be read from the API",
+    )
+
+
+def test_a_new_verdict_is_written_at_once(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
+) -> None:
+    gated(cluster, namespace, "warned")
+    stored_at = when(status(cluster, namespace, "warned")["lastAnalysisAt"])
+    exporter.set_error_rate(0.02)  # above the warning, below the critical
+    eventually(
+        lambda: status(cluster, namespace, "warned").get("health") == "Warning",
+        timeout=REFRESH - 1,
+        what="the Warning verdict stored before the refresh interval could have run out",
+    )
+    warned = status(cluster, namespace, "warned")
+    assert when(warned["lastAnalysisAt"]) > stored_at
+    assert warned["metrics"][0]["value"] == 0.02
+
+
+def test_killed_with_unwritten_readings_carries_on_from_the_stored_status(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
+) -> None:
+    gated(cluster, namespace, "crashed")
+    wait_kept_in_memory(operator, 2)
+    stored = status(cluster, namespace, "crashed")
+    operator.kill()
+    operator.start()
+    restarted = time.time()
+    # What was lost was only readings: the new process analyses from the stored status and
+    # a breach found after the restart rolls back as it would have.
+    exporter.set_error_rate(0.3)
+    eventually(
+        lambda: step_of(cluster, namespace, "crashed")[0] == "RolledBack",
+        timeout=60,
+        what="the breach after the restart to roll the rollout back",
+    )
+    final = status(cluster, namespace, "crashed")
+    assert when(final["lastAnalysisAt"]) > when(stored["lastAnalysisAt"])
+    assert final["snapshot"]["metrics"][0]["value"] == 0.3
+    reasons = [h["reason"] for h in final["history"]]
+    assert reasons.count("Started") == 1, reasons
+    assert time.time() - restarted < 60
+    refused = ramp(cluster, "promote", "crashed", "-n", namespace, check=False)
+    assert refused.returncode == 1

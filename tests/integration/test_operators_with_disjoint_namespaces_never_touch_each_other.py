@@ -1,0 +1,118 @@
+"""Sharding: when one operator is not enough, run one per set of namespaces (`ramp run
+--namespace ...`, the chart's `watchNamespaces`). Two operators with disjoint sets never read,
+write or reconcile each other's Rollouts, and each keeps its own leader Lease."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from tests.conftest import Cluster, create_namespace
+from tests.integration.conftest import OperatorProcess, release_rollouts
+from tests.support.eventually import eventually
+from tests.support.rollouts import (
+    apply,
+    flag_data,
+    get,
+    ramp,
+    rollout_manifest,
+    settled_at_gate,
+    status,
+)
+
+PHASES = [
+    {"name": "canary", "percentage": 5, "approval": "Manual"},
+    {"name": "everyone", "percentage": 100},
+]
+
+
+def rollout_series(operator: OperatorProcess) -> set[str]:
+    """The namespaces of the Rollouts an operator has reconciled, from its /metrics."""
+    return set(
+        re.findall(r'^ramp_rollout_percentage\{namespace="([^"]+)"', operator.metrics(), re.M)
+    )
+
+
+@pytest.fixture
+def other_namespace(cluster: Cluster) -> Iterator[str]:
+    name = create_namespace(cluster)
+    try:
+        yield name
+    finally:
+        cluster.core.delete_namespace(name, propagation_policy="Background")
+
+
+def test_two_operators_with_disjoint_namespaces_never_touch_each_others_rollouts(
+    cluster: Cluster,
+    rollout_crd: str,
+    namespace: str,
+    other_namespace: str,
+    operator: OperatorProcess,
+    tmp_path: Path,
+) -> None:
+    ours, theirs = namespace, other_namespace
+    # Created first, in a namespace this operator does not watch ...
+    apply(cluster, theirs, rollout_manifest("b", PHASES))
+    apply(cluster, ours, rollout_manifest("a", PHASES))
+    eventually(
+        lambda: status(cluster, ours, "a").get("phase") == "AwaitingApproval",
+        timeout=30,
+        what=f"{ours}/a to await approval",
+    )
+    # ... and still untouched once this operator has settled its own.
+    assert not status(cluster, theirs, "b"), "an operator reconciled a namespace it does not watch"
+    assert flag_data(cluster, theirs, "b-flag") is None, "an operator wrote outside its namespaces"
+
+    other = OperatorProcess(cluster, [theirs], tmp_path / "other-operator.log")
+    other.start()
+    try:
+        eventually(
+            lambda: settled_at_gate(status(cluster, theirs, "b")),
+            timeout=30,
+            what=f"{theirs}/b to settle awaiting approval under its own operator",
+        )
+        eventually(
+            lambda: rollout_series(other) == {theirs},
+            timeout=10,
+            what="the second operator to have reconciled its Rollout",
+        )
+        counted: list[float] = []
+
+        def quiet() -> bool:  # no request between two looks: the echoes of its writes passed
+            counted.append(other.work_requests())
+            return len(counted) >= 2 and counted[-1] == counted[-2]
+
+        eventually(quiet, timeout=30, interval=1.0, what="the second operator to go quiet")
+        idle_requests = other.work_requests()
+        theirs_before = get(cluster, theirs, "b")["metadata"]["resourceVersion"]
+
+        ramp(cluster, "promote", "a", "-n", ours)
+        eventually(
+            lambda: status(cluster, ours, "a").get("phase") == "Completed",
+            timeout=30,
+            what=f"{ours}/a to complete after promote",
+        )
+
+        assert rollout_series(operator) == {ours}, "the first operator reconciled another's"
+        assert rollout_series(other) == {theirs}, "the second operator reconciled another's"
+        assert get(cluster, theirs, "b")["metadata"]["resourceVersion"] == theirs_before
+        assert other.work_requests() == idle_requests, (
+            "the second operator sent API requests while only the first one's Rollout changed"
+        )
+        leases = {
+            lease.metadata.namespace
+            for ns in (ours, theirs)
+            for lease in client.CoordinationV1Api(cluster.api_client)
+            .list_namespaced_lease(ns)
+            .items
+        }
+        assert leases == {ours, theirs}, f"each operator leads by its own Lease, got {leases}"
+    finally:
+        try:
+            release_rollouts(cluster, theirs)
+        finally:
+            other.stop()

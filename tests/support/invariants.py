@@ -1,0 +1,711 @@
+"""Ramp's safety invariants (docs/behaviour.md, "Safety invariants"), one function each.
+
+Each function reads a trace: the `Moment`s a test recorded, oldest first, one after every
+change it saw (a spec edit, a CLI action, a status write, a publish of the ConfigMap), plus
+what the trace cannot show and the test knows (the metric values the engine was given, the
+times the operator finished a reconcile, when the metric was breaching, the CLI actions a
+person took). The model-based test of the engine and the chaos run on the real testbed record
+the same trace and call the same functions, so a rule is written once.
+
+A violation raises AssertionError naming the invariant (I1..I11), the moment and what was
+expected. Each function raises from its own line, so hypothesis reports distinct invariants as
+distinct failures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+from ramp.api import RolloutSpec, RolloutStatus
+from ramp.api.spec import Compare, Phase
+from ramp.engine import PublishFlag, sequential
+from ramp.engine.observations import MetricSample
+from ramp.engine.thresholds import crossed
+
+ACTIVE = ("Progressing", "Paused", "AwaitingApproval")
+"""Phases in which a started rollout is still moving (Pending has started nothing)."""
+
+CHANGED_BY_A_PERSON = ("resume", "retry", "abort", "pause", "promote")
+"""CLI actions (`ramp ...`); a spec edit is the other way a person acts."""
+
+
+@dataclass(frozen=True)
+class Moment:
+    """What was true at one instant: the spec, the status as stored by the API server, and what
+    the ConfigMap served (None: no ConfigMap yet)."""
+
+    at: datetime
+    spec: RolloutSpec
+    status: RolloutStatus
+    published: PublishFlag | None
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """Metric samples the engine was given in a reconcile whose status was then stored."""
+
+    at: datetime
+    samples: Mapping[str, MetricSample]
+
+
+@dataclass(frozen=True)
+class PersonAction:
+    """A CLI action (`ramp promote|pause|resume|abort|retry`) that changed status.control."""
+
+    at: datetime
+    action: str
+    moment: int | None = None
+    """Index of the Moment that shows its effect, when known (several moments can share a
+    time); without it, the action counts between the moments around ``at``."""
+
+
+@dataclass(frozen=True)
+class Breaching:
+    """An interval during which every critical metric crossed its critical threshold."""
+
+    since: datetime
+    until: datetime | None = None
+    """None: still breaching at the end of the trace."""
+
+
+def exposure(published: PublishFlag | None) -> float:
+    """The share of users that get the feature: 0 without a ConfigMap or with enabled=false."""
+    if published is None or not published.enabled:
+        return 0.0
+    return published.percentage
+
+
+def describe(trace: Sequence[Moment], i: int) -> str:
+    m = trace[i]
+    s = m.status
+    served = (
+        "no ConfigMap"
+        if m.published is None
+        else (f"enabled={str(m.published.enabled).lower()} {m.published.percentage:g} %")
+    )
+    return (
+        f"moment {i} (t0+{(m.at - trace[0].at).total_seconds():g}s): status {s.phase} "
+        f"{s.current_phase} {s.percentage} % enabled={s.enabled}, ConfigMap {served}, "
+        f"spec paused={m.spec.paused} enabled={m.spec.enabled} "
+        f"phases={[(p.name, p.percentage, p.duration, p.approval) for p in m.spec.phases]}"
+    )
+
+
+def check_trace(
+    trace: Sequence[Moment],
+    *,
+    analysed: Sequence[Analysed] = (),
+    actions: Sequence[PersonAction] = (),
+    breaching: Sequence[Breaching] = (),
+    reconciles: Sequence[datetime] = (),
+) -> None:
+    """I1..I7, I10 and I11 over the whole trace (I8 and I9 need their own records, see
+    below)."""
+    check_exposure_earned(trace)
+    check_disabled_flag_stays_off(trace, actions)
+    check_created_paused_publishes_nothing(trace)
+    check_no_increase_while_held(trace)
+    check_promotion_on_fresh_healthy_values(trace, analysed)
+    check_breach_keeps_stepping_down(trace, actions, breaching, reconciles)
+    check_history_records_each_transition_once(trace)
+    check_soak_counts_only_while_served(trace)
+    check_bucketing_kept_while_exposed(trace)
+
+
+# --- helpers shared by the invariants ------------------------------------------------------
+
+
+def _index(spec: RolloutSpec, name: str | None) -> int | None:
+    return next((i for i, p in enumerate(spec.phases) if p.name == name), None)
+
+
+def _phase(spec: RolloutSpec, name: str | None) -> Phase | None:
+    i = _index(spec, name)
+    return None if i is None else spec.phases[i]
+
+
+def _started(status: RolloutStatus) -> bool:
+    return status.current_phase is not None and status.phase not in (None, "Pending")
+
+
+def _edited(trace: Sequence[Moment], i: int) -> bool:
+    """Whether moment i is a spec edit (the spec differs from the moment before)."""
+    return i > 0 and trace[i].spec != trace[i - 1].spec
+
+
+def _held(m: Moment) -> bool:
+    """Held by a person or a policy: spec.paused, spec.enabled false, a pause in status.control."""
+    control = m.status.control
+    return (
+        m.spec.paused or not m.spec.enabled or (control is not None and control.pause is not None)
+    )
+
+
+def _acted(
+    trace: Sequence[Moment], i: int, actions: Sequence[PersonAction], kinds: Iterable[str]
+) -> bool:
+    """Whether a person acted between moment i-1 and moment i (a spec edit or a CLI action)."""
+    wanted = set(kinds)
+    return _edited(trace, i) or any(
+        a.action in wanted
+        and (a.moment == i if a.moment is not None else trace[i - 1].at < a.at <= trace[i].at)
+        for a in actions
+    )
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The stored status left phase ``out_of`` for a later one (or completed) at moment ``at``."""
+
+    at: int
+    out_of: str
+    started: int
+    """The moment at which ``out_of`` became the current phase."""
+
+    explicit: bool
+    """A `ramp promote` for that phase (or --full) was waiting in status.control."""
+
+
+def phase_starts(trace: Sequence[Moment]) -> list[int]:
+    """For each moment, the moment at which its current phase began (its own index if none)."""
+    starts: list[int] = []
+    for i, m in enumerate(trace):
+        if i == 0 or not _started(m.status):
+            starts.append(i)
+            continue
+        prev = trace[i - 1].status
+        fresh = (
+            not _started(prev)
+            or prev.current_phase != m.status.current_phase
+            or (prev.phase in ("RolledBack", "Completed") and m.status.phase in ACTIVE)
+            or _recorded(trace[i - 1], m, ("Started", "Retried"))
+        )
+        starts.append(i if fresh else starts[-1])
+    return starts
+
+
+def promotions(trace: Sequence[Moment]) -> list[Promotion]:
+    """Every promotion the stored status shows, with whether a person asked for it."""
+    starts = phase_starts(trace)
+    found = []
+    for i in range(1, len(trace)):
+        prev, cur = trace[i - 1], trace[i]
+        if _edited(trace, i) or not _started(prev.status) or prev.status.phase not in ACTIVE:
+            continue
+        out_of = prev.status.current_phase
+        at = _index(cur.spec, out_of)
+        if at is None:
+            continue
+        now_at = _index(cur.spec, cur.status.current_phase)
+        completed = cur.status.phase == "Completed"
+        if not completed and not (
+            now_at is not None and now_at > at and cur.status.phase in ACTIVE
+        ):
+            continue
+        request = prev.status.control.promote if prev.status.control else None
+        explicit = request is not None and (request.full or request.phase_index == at)
+        assert out_of is not None
+        found.append(Promotion(i, out_of, starts[i - 1], explicit))
+    return found
+
+
+# --- the invariants ------------------------------------------------------------------------
+
+
+def check_exposure_earned(trace: Sequence[Moment]) -> None:
+    """I1: the exposure served is 0 or the percentage of a phase whose promotion was earned,
+    and never above what a stored status recorded (checked whenever the ConfigMap changes).
+
+    A phase is earned by starting the rollout while nothing holds it (the first phase), by a
+    `ramp promote` (or `--full`) for the phase before it, by `ramp retry` (the phase retried),
+    or automatically when the phase before it is `Automatic` and was current for its whole
+    duration (I5 and I10 check the values and the served time of that soak). Earned phases are
+    followed by name across spec edits (an edit that raises an earned phase's percentage is a
+    person's choice); an earned phase removed by an edit leaves its old percentage as the
+    ceiling; a rollback forgets every phase above the percentage it fell back to; a Completed
+    rollout publishes the (new) last phase's percentage (docs/behaviour.md).
+    """
+    earned: set[str] = set()
+    carried = 0.0
+    completed = False
+    starts = phase_starts(trace)
+    for i, m in enumerate(trace):
+        prev = trace[i - 1] if i else None
+        if prev is not None and _edited(trace, i):
+            for phase in prev.spec.phases:
+                if phase.name in earned and _index(m.spec, phase.name) is None:
+                    carried = max(carried, _removed_ceiling(prev, phase))
+                    earned.discard(phase.name)
+        if prev is not None and not _edited(trace, i):
+            s, before = m.status, prev.status
+            if s.phase == "RolledBack" and (
+                before.phase != "RolledBack" or (s.percentage or 0) < (before.percentage or 0)
+            ):
+                floor = s.percentage or 0.0
+                # A rollback lowers the exposure to a phase's percentage (a decrease is always
+                # allowed, the phase need not have been earned: one added below by an edit);
+                # the ceiling is then that floor, never more than before it.
+                before_it = max([carried, *_levels(m.spec, earned)])
+                earned = {n for n in earned if (p := _phase(m.spec, n)) and p.percentage <= floor}
+                carried = min(before_it, floor)
+                completed = False
+            if s.phase == "Completed" and before.phase in ACTIVE:
+                request = before.control.promote if before.control else None
+                last = _index(m.spec, before.current_phase) == len(m.spec.phases) - 1
+                completed = last or (request is not None and request.full)
+            entered = _started(s) and s.current_phase not in earned and starts[i] == i
+            ceiling_then = max([carried, *_levels(m.spec, earned)])
+            if entered and (_earned_entry(trace, i, starts) or _mapped_in(trace, i, ceiling_then)):
+                earned.add(s.current_phase or "")
+            if s.phase == "Completed" and completed:
+                earned.update(p.name for p in m.spec.phases)
+        finished = completed and m.status.phase == "Completed"
+        ceiling = max(
+            [carried]
+            + [p.percentage for p in m.spec.phases if p.name in earned]
+            + ([m.spec.phases[-1].percentage] if finished else [])
+        )
+        if prev is not None and m.published == prev.published:
+            continue  # the ConfigMap did not change: nobody was newly exposed
+        served = exposure(m.published)
+        if served > ceiling:
+            raise AssertionError(
+                f"I1 violated at {describe(trace, i)}: {served:g} % is served but the highest "
+                f"earned phase allows {ceiling:g} % (earned: {sorted(earned) or 'none'})"
+            )
+        recorded = max(
+            [m.status.percentage or 0.0] + [h.percentage for h in m.status.history or []]
+        )
+        if served > recorded:
+            raise AssertionError(
+                f"I1 violated at {describe(trace, i)}: {served:g} % is served but no stored "
+                f"status recorded more than {recorded:g} %"
+            )
+
+
+def _levels(spec: RolloutSpec, earned: set[str]) -> list[float]:
+    return [p.percentage for p in spec.phases if p.name in earned]
+
+
+def _mapped_in(trace: Sequence[Moment], i: int, ceiling: float) -> bool:
+    """Whether the phase current at moment i took the place of one edited away, at no more
+    than the ceiling then (docs/behaviour.md, "Editing the spec mid-rollout"). It is then the
+    phase the rollout stands in, followed by name like an earned one: a later edit of its
+    percentage is an edit of the current phase, a person's choice (I4 checks it waits while
+    held); mapping it in exposed nobody new."""
+    prev, cur = trace[i - 1].status, trace[i]
+    gone = prev.current_phase is not None and _index(cur.spec, prev.current_phase) is None
+    phase = _phase(cur.spec, cur.status.current_phase)
+    return gone and phase is not None and phase.percentage <= ceiling
+
+
+def _removed_ceiling(prev: Moment, phase: Phase) -> float:
+    """What an earned phase removed by an edit leaves as the ceiling: its percentage in the
+    spec before the edit, or, when it is the current phase, what the stored status recorded
+    for it if that is higher. The engine only sees the spec of each reconcile (as the operator
+    only sees the latest generation): an edit it never reconciled, say one lowering the phase
+    just before another removed it, cannot bind it; once it reconciles an edit, the status
+    already follows the lowered percentage, so this changes nothing then."""
+    status = prev.status
+    if status.current_phase == phase.name and _started(status) and status.enabled is not False:
+        return max(phase.percentage, status.percentage or 0.0)
+    return phase.percentage
+
+
+def _earned_entry(trace: Sequence[Moment], i: int, starts: Sequence[int]) -> bool:
+    """Whether the phase current at moment i (which it just entered) was entered by right."""
+    prev, cur = trace[i - 1], trace[i]
+    control = prev.status.control
+    at = _index(cur.spec, cur.status.current_phase)
+    if at is None:
+        return False
+    if control is not None and control.retry is not None:
+        return True
+    if not _started(prev.status) or prev.status.phase == "RolledBack":
+        return at == 0 and not _held(prev)
+    before = _index(cur.spec, prev.status.current_phase)
+    if before is None or at <= before:
+        return False
+    request = control.promote if control is not None else None
+    if request is not None and (request.full or request.phase_index == before):
+        return True
+    if at != before + 1:
+        return False
+    left = cur.spec.phases[before]
+    soaked = cur.at - trace[starts[i - 1]].at
+    return left.approval == "Automatic" and soaked >= left.soak
+
+
+def check_disabled_flag_stays_off(
+    trace: Sequence[Moment], actions: Sequence[PersonAction] = ()
+) -> None:
+    """I2: once a failure policy with `disableFlag` turned the flag off (spec.enabled still
+    true, the stored status or the ConfigMap went to enabled=false), the stored status keeps
+    enabled=false and the ConfigMap, once it served enabled=false, keeps serving it until a
+    person acts (`ramp resume`, `retry`, `abort`, or a spec edit)."""
+    applied = False
+    served_off = False
+    for i in range(1, len(trace)):
+        prev, cur = trace[i - 1], trace[i]
+        if _acted(trace, i, actions, ("resume", "retry", "abort")):
+            applied = served_off = False
+            continue
+        if applied:
+            if cur.status.enabled is True:
+                raise AssertionError(
+                    f"I2 violated at {describe(trace, i)}: the failure policy disabled the "
+                    "flag and the stored status turned it back on with nobody acting"
+                )
+            if served_off and cur.published is not None and cur.published.enabled:
+                raise AssertionError(
+                    f"I2 violated at {describe(trace, i)}: the failure policy disabled the "
+                    "flag and the ConfigMap serves enabled=true again with nobody acting"
+                )
+        elif cur.spec.enabled and prev.spec.enabled:
+            stored_off = prev.status.enabled is not False and cur.status.enabled is False
+            published_off = (
+                prev.published is not None
+                and prev.published.enabled
+                and cur.published is not None
+                and not cur.published.enabled
+            )
+            applied = stored_off or published_off
+        if applied and cur.published is not None and not cur.published.enabled:
+            served_off = True
+
+
+def check_created_paused_publishes_nothing(trace: Sequence[Moment]) -> None:
+    """I3: a Rollout created with spec.paused (trace[0] is the Rollout as created) serves 0 %
+    and starts no phase (status.phaseStartedAt unset) until spec.paused becomes false."""
+    if not trace or not trace[0].spec.paused:
+        return
+    for i, m in enumerate(trace):
+        if not m.spec.paused:
+            return
+        if exposure(m.published) > 0 or m.status.phase_started_at is not None:
+            raise AssertionError(
+                f"I3 violated at {describe(trace, i)}: created paused, it must serve 0 % and "
+                "start nothing until spec.paused is false"
+            )
+
+
+def check_no_increase_while_held(trace: Sequence[Moment]) -> None:
+    """I4: while a rollout stays held (spec.paused, spec.enabled false, a `ramp pause` or
+    failure-policy pause in status.control, or a stored phase Paused/Disabled such as the
+    no-data pause), the exposure served never rises above what was served, or recorded in the
+    stored status, when the hold began."""
+
+    released: RolloutStatus | None = None
+
+    def held(m: Moment) -> bool:
+        # A stored Paused/Disabled phase holds, except the one a person just released: it
+        # stays stored until the next reconcile.
+        stale = released is not None and m.status == released
+        return _held(m) or (m.status.phase in ("Paused", "Disabled") and not stale)
+
+    cap: float | None = None
+    for i, m in enumerate(trace):
+        if i > 0 and _held(trace[i - 1]) and not _held(m):
+            released, cap = m.status, None
+        if not held(m):
+            cap = None
+            continue
+        if cap is None:
+            # What was served or already decided (stored) when the hold began: a publish
+            # still owed for a transition made before the hold is not an increase.
+            decided = (m.status.percentage or 0.0) if m.status.enabled is not False else 0.0
+            cap = max(exposure(m.published), decided)
+            continue
+        if exposure(m.published) > cap:
+            raise AssertionError(
+                f"I4 violated at {describe(trace, i)}: held, yet the exposure rose to "
+                f"{exposure(m.published):g} % above the {cap:g} % it had when the hold began"
+            )
+
+
+PROMOTING = ("Promoted", "Completed")
+
+
+def check_promotion_on_fresh_healthy_values(
+    trace: Sequence[Moment], analysed: Sequence[Analysed]
+) -> None:
+    """I5: every automatic promotion was decided on an evaluation taken after the phase's soak
+    ended (phase start + duration), at most one analysis interval before the promotion, in
+    which no metric had a query error, no data (unless onNoData: Ignore), or a value crossing
+    its critical threshold (phase overrides applied)."""
+    for promotion in promotions(trace):
+        if promotion.explicit:
+            continue
+        m = trace[promotion.at]
+        analysis = m.spec.analysis
+        phase = _phase(m.spec, promotion.out_of)
+        if analysis is None or phase is None:
+            continue
+        start = trace[promotion.started].at
+        deciding = next((a for a in reversed(analysed) if a.at <= m.at), None)
+        where = f"I5 violated at {describe(trace, promotion.at)}: promoted out of {phase.name}"
+        if deciding is None or deciding.at < start + phase.soak:
+            raise AssertionError(f"{where} without an evaluation after its soak ended")
+        # Judged at the decision (its history entry), not at when the write was seen: a slow
+        # write (an apiserver restarting) does not make the values stale.
+        decided = next(
+            (h.time for h in reversed(m.status.history or []) if h.reason in PROMOTING),
+            m.at,
+        )
+        if decided - deciding.at > analysis.every:
+            raise AssertionError(
+                f"{where} on values from {deciding.at} (stale: older than the interval)"
+            )
+        overrides = {o.name: o for o in phase.metrics or []}
+        for metric in analysis.metrics:
+            if metric.compare is not None:
+                _check_comparison_passed(m, metric.name, metric.compare, deciding, where)
+                continue
+            o = overrides.get(metric.name)
+            critical = o.critical if o and o.critical else metric.critical
+            on_no_data = (o.on_no_data if o and o.on_no_data else metric.on_no_data) or "Pause"
+            sample = deciding.samples.get(metric.name)
+            if sample is None or sample.error is not None:
+                raise AssertionError(f"{where} while {metric.name} had no value (query error)")
+            if sample.value is None:
+                if on_no_data != "Ignore":
+                    raise AssertionError(f"{where} while {metric.name} had no data")
+                continue
+            baseline = (m.status.baseline or {}).get(metric.name)
+            if crossed(critical, sample.value, baseline):
+                raise AssertionError(
+                    f"{where} while {metric.name}={sample.value:g} crossed its critical threshold"
+                )
+
+
+def _check_comparison_passed(
+    m: Moment, name: str, spec: Compare, deciding: Analysed, where: str
+) -> None:
+    """I5 for a compare metric: the deciding evaluation answered, and the comparison it left
+    had minEvents treatment units and a log-likelihood short of a regression."""
+    sample = deciding.samples.get(name)
+    if sample is None or sample.error is not None:
+        raise AssertionError(f"{where} while {name} had no answer (query error)")
+    state = next((s.compare for s in m.status.metrics or [] if s.name == name), None)
+    if state is None or state.treatment.units < spec.min_events:
+        units = 0 if state is None else state.treatment.units
+        raise AssertionError(f"{where} on {units:g} of {spec.min_events} treatment units")
+    if sequential.regressed(state.log_likelihood, spec.confidence):
+        raise AssertionError(f"{where} while {name}'s evidence concluded a regression")
+
+
+def check_breach_keeps_stepping_down(
+    trace: Sequence[Moment],
+    actions: Sequence[PersonAction],
+    breaching: Sequence[Breaching],
+    reconciles: Sequence[datetime],
+) -> None:
+    """I6: under `failurePolicy.action: Rollback`, a critical breach that goes on lowers the
+    exposure again and again until 0 % (after a rollback to the previous phase too).
+
+    From the moment the exposure took its current value L > 0 (or the breach began, or a person
+    last acted, whichever is latest), take the operator's completed reconciles c1 >= anchor +
+    interval, c2 >= c1 + max(for, interval), c3 >= c2 + interval: a correct engine analyses at
+    c1 and again by c3, and the breach has then lasted its `for`, so by c3 the exposure must be
+    below L. Completed rollouts no longer analyse and are not checked.
+    """
+    if not reconciles:
+        return
+    anchor_at: int | None = None
+    for i, m in enumerate(trace):
+        level = exposure(m.published)
+        if (
+            i == 0
+            or _acted(trace, i, actions, CHANGED_BY_A_PERSON)
+            or (level != exposure(trace[i - 1].published))
+            or _rolled_back(trace[i - 1], m)
+        ):
+            anchor_at = i
+        analysis = m.spec.analysis
+        policy = m.spec.failure_policy
+        if (
+            level == 0
+            or analysis is None
+            or policy.action != "Rollback"
+            or m.status.phase == "Completed"
+            or anchor_at is None
+        ):
+            continue
+        breach = next(
+            (b for b in breaching if b.since <= m.at and (b.until is None or m.at <= b.until)),
+            None,
+        )
+        if breach is None:
+            continue
+        anchor = max(trace[anchor_at].at, breach.since)
+        phase = _phase(m.spec, m.status.current_phase)
+        overrides = {o.name: o for o in (phase.metrics if phase else None) or []}
+        sustain = max(
+            (
+                (o.critical if (o := overrides.get(x.name)) and o.critical else x.critical).sustain
+                for x in analysis.metrics
+                if x.critical is not None
+            ),
+            default=timedelta(0),
+        )
+        deadline = _third_reconcile(reconciles, anchor, sustain, analysis.every)
+        if deadline is not None and deadline <= m.at:
+            raise AssertionError(
+                f"I6 violated at {describe(trace, i)}: the metric has breached since "
+                f"{breach.since} and the operator reconciled past {deadline}, yet it still "
+                f"serves {level:g} % (a breach that goes on must keep stepping down to 0 %)"
+            )
+
+
+def _recorded(prev: Moment, cur: Moment, reasons: tuple[str, ...]) -> bool:
+    """Whether a transition with one of these reasons was recorded between the two moments
+    (the entries carry the announcement number; older engines' have none)."""
+    seen = prev.status.sequence or 0
+    return any(h.reason in reasons and (h.seq or 0) > seen for h in cur.status.history or [])
+
+
+def _rolled_back(prev: Moment, cur: Moment) -> bool:
+    """A rollback or step-down was recorded (possibly to a phase of the same percentage): the
+    exposure there starts a breach window of its own."""
+    return _recorded(prev, cur, ("RolledBack",))
+
+
+def _third_reconcile(
+    reconciles: Sequence[datetime], anchor: datetime, sustain: timedelta, every: timedelta
+) -> datetime | None:
+    """c3 of I6: by then a correct engine analysed twice with the breach lasting its `for`."""
+    c1 = next((t for t in reconciles if t >= anchor + every), None)
+    if c1 is None:
+        return None
+    c2 = next((t for t in reconciles if t >= c1 + max(sustain, every)), None)
+    if c2 is None:
+        return None
+    return next((t for t in reconciles if t >= c2 + every), None)
+
+
+def check_history_records_each_transition_once(trace: Sequence[Moment]) -> None:
+    """I7: status.history only grows at its end (the oldest entries may drop off the front),
+    never repeats the entry before it (a replayed transition), keeps `seq` increasing where
+    present, and every change of status.phase or promotion to a later phase adds an entry
+    naming the new phase."""
+    for i in range(1, len(trace)):
+        before = list(trace[i - 1].status.history or [])
+        after = list(trace[i].status.history or [])
+        kept = next(
+            (d for d in range(len(before) + 1) if before[d:] == after[: len(before) - d]),
+            None,
+        )
+        where = f"I7 violated at {describe(trace, i)}"
+        if kept is None or (before and kept == len(before)):
+            raise AssertionError(f"{where}: status.history was rewritten, not appended to")
+        added = after[len(before) - kept :]
+        chain = [*before[-1:], *added]
+        for previous, entry in pairwise(chain):
+            same = ("phase", "step", "percentage", "reason", "message")
+            if all(getattr(previous, f) == getattr(entry, f) for f in same):
+                raise AssertionError(
+                    f"{where}: transition {entry.reason} ({entry.phase} {entry.step} "
+                    f"{entry.percentage:g} %) recorded twice in a row"
+                )
+            seqs = (getattr(previous, "seq", None), getattr(entry, "seq", None))
+            if None not in seqs and seqs[1] <= seqs[0]:  # type: ignore[operator]
+                raise AssertionError(f"{where}: history seq goes from {seqs[0]} to {seqs[1]}")
+        prev, cur = trace[i - 1].status, trace[i].status
+        if _edited(trace, i):
+            continue
+        moved = prev.phase != cur.phase and prev.phase is not None
+        old, new = (
+            _index(trace[i].spec, prev.current_phase),
+            _index(trace[i].spec, cur.current_phase),
+        )
+        promoted = prev.phase in ACTIVE and old is not None and new is not None and new > old
+        if (moved or promoted) and (not added or added[-1].phase != cur.phase):
+            raise AssertionError(
+                f"{where}: the status went from {prev.phase} {prev.current_phase} to "
+                f"{cur.phase} {cur.current_phase} without a history entry recording it"
+            )
+
+
+def check_soak_counts_only_while_served(trace: Sequence[Moment]) -> None:
+    """I10: for every automatic promotion out of phase X, the ConfigMap served X (enabled, at
+    a percentage X had since it started) for at least X's duration between X's start and the
+    promotion, not counting time in which the stored status was Paused."""
+    for promotion in promotions(trace):
+        if promotion.explicit:
+            continue
+        m = trace[promotion.at]
+        phase = _phase(m.spec, promotion.out_of)
+        if phase is None:
+            continue
+        span = range(promotion.started, promotion.at)
+        percentages = {p.percentage for j in span if (p := _phase(trace[j].spec, promotion.out_of))}
+        served = timedelta(0)
+        for j in span:
+            flag = trace[j].published
+            if (
+                flag is not None
+                and flag.enabled
+                and flag.percentage in percentages
+                and trace[j].status.phase != "Paused"
+            ):
+                served += trace[j + 1].at - trace[j].at
+        if served < phase.soak:
+            raise AssertionError(
+                f"I10 violated at {describe(trace, promotion.at)}: promoted out of "
+                f"{phase.name} after serving it for {served} of its {phase.duration}"
+            )
+
+
+def check_bucketing_kept_while_exposed(trace: Sequence[Moment]) -> None:
+    """I11: while the ConfigMap serves the feature to some users but not all, it serves it
+    bucketed by one scheme, so raising the percentage only adds users and lowering it only
+    removes some: the scheme may change only where nobody (0 %, disabled) or everybody (100 %)
+    is served. A moment without a ConfigMap changes nothing: apps keep what they read."""
+    scheme: str | None = None
+    since = 0
+    for i, m in enumerate(trace):
+        if m.published is None:
+            continue
+        share = exposure(m.published)
+        if share <= 0 or share >= 100:
+            scheme = None
+            continue
+        if scheme is not None and m.published.bucketing != scheme:
+            raise AssertionError(
+                f"I11 violated at {describe(trace, i)}: flags.json bucketed by "
+                f"{m.published.bucketing}, while {scheme} chose the users exposed since moment "
+                f"{since}: other users get the feature at the same percentage"
+            )
+        if scheme is None:
+            scheme, since = m.published.bucketing, i
+
+
+# --- I8 and I9: records the chaos run keeps -------------------------------------------------
+
+
+def check_notifications_delivered(expected: Iterable[str], delivered: Iterable[str]) -> None:
+    """I8: every transition's notification (by its delivery id, header `X-Ramp-Delivery`) was
+    received at least once."""
+    lost = sorted(set(expected) - set(delivered))
+    if lost:
+        raise AssertionError(f"I8 violated: notifications never delivered: {lost}")
+
+
+def check_workers_restored(
+    originals: Mapping[str, Mapping[str, int | None]],
+    observed: Mapping[str, Mapping[str, int | None]],
+) -> None:
+    """I9: every worker Ramp changed has its recorded original scale back (after completion,
+    rollback to zero, or deletion): for each worker, each recorded field equals what the
+    cluster shows (e.g. {"replicas": 2} or {"minReplicas": 1, "maxReplicas": 3})."""
+    for worker, fields in originals.items():
+        seen = observed.get(worker, {})
+        wrong = {f: (want, seen.get(f)) for f, want in fields.items() if seen.get(f) != want}
+        if wrong:
+            raise AssertionError(
+                f"I9 violated: {worker} was not given back its original scale "
+                f"(field: (original, now)): {wrong}"
+            )

@@ -1,0 +1,78 @@
+"""An HTTP server on 127.0.0.1 that the test controls, standing in for an address a Rollout's
+author chose: it records every request with its headers and answers what the test says (an
+error whose body carries a distinctive secret, or a Prometheus-shaped result)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+SECRET_BODY_TEXT = "internal-s3cr3t-0f-the-listener"
+"""Text only the listener's answers contain: it must never show up in status, Events or logs."""
+
+
+@dataclass(frozen=True)
+class Request:
+    path: str
+    headers: dict[str, str]
+
+
+class Listener:
+    """Answers every GET with ``status`` and ``body``; ``requests`` lists what arrived."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self.status = 400
+        self.body = json.dumps(
+            {"status": "error", "errorType": "bad_data", "error": SECRET_BODY_TEXT}
+        ).encode()
+        self._lock = threading.Lock()
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with listener._lock:
+                    listener.requests.append(Request(self.path, dict(self.headers.items())))
+                    status, body = listener.status, listener.body
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_GET
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def answer_prometheus_value(self, value: float) -> None:
+        """From now on, answer every query with one series of ``value``, as Prometheus would."""
+        result = [{"metric": {}, "value": [0, str(value)]}]
+        body = {"status": "success", "data": {"resultType": "vector", "result": result}}
+        with self._lock:
+            self.status, self.body = 200, json.dumps(body).encode()
+
+    def answer(self, status: int, body: bytes) -> None:
+        with self._lock:
+            self.status, self.body = status, body
+
+    def authorization_headers(self) -> list[str]:
+        with self._lock:
+            return [
+                r.headers["Authorization"] for r in self.requests if "Authorization" in r.headers
+            ]
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,428 @@
+"""Model-based test of the engine: the safety invariants (tests/support/invariants.py) hold
+whatever interleaving of spec edits, CLI actions, metric values, clock, crashes and operator
+restarts happens.
+
+The model plays the shell the way the operator does: read the stored status, evaluate the
+metrics when `analysis_due` says so, `decide`, write the status, then publish the ConfigMap.
+A status that differs from the stored one only by a routine re-analysis (`may_stay_unwritten`)
+stays in memory on top of the stored version, as the operator keeps it: a person's action or
+spec edit (a new resourceVersion) and a restart lose it.
+A crash can fall between the status write and the publish (the status is stored, the ConfigMap
+is not updated) or before the status write (nothing is stored). What survives a restart is the
+status as the API server stores it (JSON). After every step the model records a `Moment` and
+checks every invariant over the whole trace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, settings, target
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from pydantic import ValidationError
+
+from ramp.actions import ActionNotApplicable, plan_action
+from ramp.api import RolloutSpec, RolloutStatus
+from ramp.engine import Observations, PublishFlag, analysis_due, decide, may_stay_unwritten
+from ramp.engine.observations import MetricSample
+from ramp.flags import SCHEMES
+from ramp.flags.bucketing import LEGACY_SCHEME
+from tests.support.engine import T0
+from tests.support.invariants import (
+    Analysed,
+    Breaching,
+    Moment,
+    PersonAction,
+    check_trace,
+    exposure,
+)
+
+OBSERVES_PUBLISHED = "published" in {f.name for f in dataclasses.fields(Observations)}
+"""The engine is told what the ConfigMap serves (issue 9); older engines are not."""
+
+WORLDS = ("healthy", "breaching", "no data", "error")
+"""What Prometheus answers for every metric until the world changes."""
+
+WORLD_CHANGES = st.sampled_from(("healthy", "healthy", "breaching", *WORLDS))
+"""Mostly healthy or breaching, so that rollouts get far and breaches happen there."""
+
+SAMPLES = {
+    "healthy": MetricSample(value=0.1),
+    "breaching": MetricSample(value=0.9),  # above every critical and warning bound below
+    "no data": MetricSample(),
+    "error": MetricSample(error="connection refused"),
+}
+
+PERCENTAGES = (0, 5, 10, 25, 50, 75, 100)
+"""Phase percentages an edit may set (0 too); new specs start from the non-zero ones."""
+DURATIONS = ("0s", "30s", "1m", "5m")
+
+
+@st.composite
+def phase_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
+    count = draw(st.sampled_from((1, 2, 3, 3, 4)))
+    percentages = sorted(
+        draw(st.lists(st.sampled_from(PERCENTAGES[1:]), min_size=count, max_size=count))
+    )
+    return [
+        {
+            "name": f"p{i}",
+            "percentage": pct,
+            "duration": draw(st.sampled_from(("0s", *DURATIONS))),
+            "approval": draw(st.sampled_from(("Automatic", "Automatic", "Manual"))),
+        }
+        for i, pct in enumerate(percentages)
+    ]
+
+
+@st.composite
+def spec_documents(draw: st.DrawFn) -> dict[str, Any]:
+    """A Rollout spec as a person writes it (camelCase), small enough to walk in 40 steps."""
+    return {
+        "enabled": draw(st.sampled_from((True, True, True, True, True, False))),
+        "paused": draw(st.sampled_from((False, False, False, True))),
+        "flag": {"key": "feature", "configMap": "feature-flag"},
+        "phases": draw(phase_lists()),
+        "analysis": {
+            "interval": draw(st.sampled_from(("30s", "1m"))),
+            "prometheus": {"address": "http://prometheus:9090"},
+            "errorLimit": draw(st.integers(1, 4)),
+            "metrics": [
+                {
+                    "name": "errors",
+                    "query": "sum(errors)",
+                    "critical": {"above": 0.5, "for": draw(st.sampled_from(("0s", "1m", "3m")))},
+                    "onNoData": draw(st.sampled_from(("Pause", "Ignore", "Fail", "Ignore"))),
+                },
+                {"name": "slow", "query": "max(latency)", "warning": {"above": 0.5}},
+            ],
+        },
+        "failurePolicy": {
+            "action": draw(st.sampled_from(("Rollback", "Rollback", "Pause"))),
+            "rollbackTo": draw(st.sampled_from(("PreviousPhase", "PreviousPhase", "Zero"))),
+            "disableFlag": draw(st.sampled_from((False, False, True))),
+        },
+    }
+
+
+def stored(status: RolloutStatus) -> RolloutStatus:
+    """The status as the API server gives it back: JSON, camelCase, no nulls."""
+    return RolloutStatus.model_validate_json(
+        status.model_dump_json(by_alias=True, exclude_none=True)
+    )
+
+
+def document(status: RolloutStatus) -> dict[str, Any]:
+    """The status as JSON, as the operator compares what it decided with what is stored."""
+    return status.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7386, as the API server applies `kubectl patch --type merge`."""
+    result = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merge_patch(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+class RolloutModel(RuleBasedStateMachine):
+    """One Rollout, its stored status, the ConfigMap it publishes, and the world it watches."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.document: dict[str, Any] = {}
+        self.spec: RolloutSpec
+        self.generation = 1
+        self.status = RolloutStatus()
+        self.published: PublishFlag | None = None
+        self.now: datetime = T0
+        self.world = "healthy"
+        self.trace: list[Moment] = []
+        self.analysed: list[Analysed] = []
+        self.actions: list[PersonAction] = []
+        self.breaching: list[Breaching] = []
+        self.reconciles: list[datetime] = []
+        self.upgraded = False
+        """Whether this operator has decided yet; before, an older one may have run."""
+        self.unwritten: RolloutStatus | None = None
+        """A decided status the operator keeps in memory over the stored one (engine.writes)."""
+        self.refresh = timedelta(0)
+        self.unwritten_kept = 0
+
+    # --- the world ----------------------------------------------------------------------
+
+    @initialize(
+        document=spec_documents(),
+        world=st.sampled_from(("healthy", "healthy", *WORLDS)),
+        refresh=st.sampled_from((0, 60, 300, 300)),
+    )
+    def create(self, document: dict[str, Any], world: str, refresh: int) -> None:
+        self.document = document
+        self.refresh = timedelta(seconds=refresh)
+        self.spec = RolloutSpec.model_validate(document)
+        self.set_world(world)
+        self.record()
+
+    @rule(world=WORLD_CHANGES)
+    def metrics_change(self, world: str) -> None:
+        self.set_world(world)
+        self.record()
+
+    def set_world(self, world: str) -> None:
+        if world == self.world:
+            return
+        if self.breaching and self.breaching[-1].until is None:
+            self.breaching[-1] = Breaching(self.breaching[-1].since, self.now)
+        if world == "breaching":
+            self.breaching.append(Breaching(self.now))
+        self.world = world
+
+    @rule(seconds=st.sampled_from((1, 30, 120, 600)))
+    def time_passes_with_the_operator_down(self, seconds: int) -> None:
+        self.now += timedelta(seconds=seconds)
+        self.record()
+
+    # --- the operator -------------------------------------------------------------------
+
+    def decide(self) -> tuple[RolloutStatus, PublishFlag | None, Analysed | None]:
+        self.upgraded = True
+        current = self.unwritten or self.status
+        samples = None
+        if analysis_due(self.spec, current, self.now):
+            samples = {m.name: SAMPLES[self.world] for m in self.spec.analysis.metrics}  # type: ignore[union-attr]
+        seen = (
+            Observations(metrics=samples, published=self.published)  # type: ignore[call-arg]
+            if OBSERVES_PUBLISHED
+            else Observations(metrics=samples)
+        )
+        decision = decide(self.spec, current, self.now, seen, generation=self.generation)
+        flags = [e for e in decision.effects if isinstance(e, PublishFlag)]
+        analysed = None if samples is None else Analysed(self.now, samples)
+        return decision.status, (flags[-1] if flags else None), analysed
+
+    def write(self, status: RolloutStatus) -> None:
+        """Store the decided status, or keep it in memory when only the readings moved."""
+        stored_now, decided = (
+            s.model_dump(by_alias=True, exclude_none=True, mode="json")
+            for s in (self.status, status)
+        )
+        if may_stay_unwritten(stored_now, decided, self.refresh):
+            self.unwritten = status
+            self.unwritten_kept += 1
+        else:
+            self.status, self.unwritten = status, None
+
+    def reconcile(self) -> None:
+        status, flag, analysed = self.decide()
+        self.write(status)
+        if analysed is not None:
+            self.analysed.append(analysed)
+        if flag is not None:
+            self.published = flag
+        self.reconciles.append(self.now)
+        self.record()
+
+    @rule(every=st.sampled_from((5, 10, 30, 60)), times=st.integers(1, 6))
+    def operator_runs(self, every: int, times: int) -> None:
+        """The operator's loop: a reconcile every few seconds (the commonest thing to happen)."""
+        for _ in range(times):
+            self.now += timedelta(seconds=every)
+            self.reconcile()
+
+    @rule(every=st.sampled_from((60, 120)), times=st.integers(2, 8))
+    def operator_runs_for_a_while(self, every: int, times: int) -> None:
+        self.operator_runs(every, times)
+
+    @precondition(lambda self: not self.upgraded and self.spec.flag.bucketing is None)
+    @rule(every=st.sampled_from((5, 30, 60)), times=st.integers(1, 8))
+    def older_operator_runs(self, every: int, times: int) -> None:
+        """An operator from before spec.flag.bucketing ran the Rollout: it wrote flags.json for
+        the legacy scheme without naming it and stored no status.bucketing. This operator's
+        first reconcile after it is the upgrade (I11: the users exposed stay the same)."""
+        flag = {**self.document["flag"], "bucketing": LEGACY_SCHEME}
+        legacy = RolloutSpec.model_validate({**self.document, "flag": flag})
+        for _ in range(times):
+            self.now += timedelta(seconds=every)
+            samples = None
+            if analysis_due(legacy, self.status, self.now):
+                samples = {m.name: SAMPLES[self.world] for m in legacy.analysis.metrics}  # type: ignore[union-attr]
+            seen = Observations(metrics=samples, published=self.published)
+            decision = decide(legacy, self.status, self.now, seen, generation=self.generation)
+            self.status = stored(decision.status.model_copy(update={"bucketing": None}))
+            if samples is not None:
+                self.analysed.append(Analysed(self.now, samples))
+            flags = [e for e in decision.effects if isinstance(e, PublishFlag)]
+            if flags:
+                self.published = flags[-1]
+            self.reconciles.append(self.now)
+            self.record()
+
+    @rule(seconds=st.sampled_from((0, 90, 300)))
+    def operator_wakes_up(self, seconds: int) -> None:
+        self.now += timedelta(seconds=seconds)
+        self.reconcile()
+
+    @rule(
+        when=st.sampled_from(
+            ("between status write and publish", "before status write", "while idle")
+        )
+    )
+    def operator_restarts(self, when: str) -> None:
+        """The operator is killed (and started again, reading what the API server stores)."""
+        if when == "between status write and publish":
+            status, _, analysed = self.decide()
+            self.write(status)
+            if analysed is not None:
+                self.analysed.append(analysed)
+        elif when == "before status write":
+            self.decide()
+        self.status, self.unwritten = stored(self.status), None
+        self.record()
+
+    # --- people -------------------------------------------------------------------------
+
+    @rule(
+        action=st.sampled_from(("promote", "promote --full", "pause", "resume", "abort", "retry"))
+    )
+    def cli(self, action: str) -> None:
+        name, _, option = action.partition(" ")
+        current = self.status.model_dump(by_alias=True, exclude_none=True, mode="json")
+        try:
+            plan = plan_action(
+                name,  # type: ignore[arg-type]
+                "rollout",
+                current,
+                self.now,
+                full=option == "--full",
+                spec_paused=self.spec.paused,
+            )
+        except ActionNotApplicable:
+            return
+        if not plan.control_patch:
+            return
+        current["control"] = merge_patch(current.get("control") or {}, plan.control_patch)
+        self.status, self.unwritten = RolloutStatus.model_validate(current), None
+        self.actions.append(PersonAction(self.now, name, moment=len(self.trace)))
+        self.record()
+
+    @rule(
+        kind=st.sampled_from(
+            ("paused", "enabled", "phase", "add phase", "remove phase", "failure policy", "scheme")
+        ),
+        index=st.integers(0, 4),
+        field=st.sampled_from(("percentage", "duration", "approval")),
+        pct=st.sampled_from(PERCENTAGES),
+        duration=st.sampled_from(DURATIONS),
+        manual=st.booleans(),
+        action=st.sampled_from(("Rollback", "Pause")),
+        previous=st.booleans(),
+        disable=st.booleans(),
+        scheme=st.sampled_from(SCHEMES),
+    )
+    def person_edits_spec(
+        self,
+        kind: str,
+        index: int,
+        field: str,
+        pct: int,
+        duration: str,
+        manual: bool,
+        action: str,
+        previous: bool,
+        disable: bool,
+        scheme: str,
+    ) -> None:
+        """`kubectl apply` or a GitOps sync of an edited manifest (admission refuses invalid
+        ones, and then nothing changes)."""
+        phases = [dict(p) for p in self.document["phases"]]
+        at = index % len(phases)
+        if kind == "paused":
+            self.edit({"paused": not self.spec.paused})
+        elif kind == "enabled":
+            self.edit({"enabled": not self.spec.enabled})
+        elif kind == "phase":
+            approval = "Manual" if manual else "Automatic"
+            phases[at][field] = {"percentage": pct, "duration": duration, "approval": approval}[
+                field
+            ]
+            self.edit({"phases": phases})
+        elif kind == "add phase":
+            added = {"name": f"n{self.generation}", "percentage": pct, "duration": duration}
+            phases.insert(index % (len(phases) + 1), added)
+            self.edit({"phases": phases})
+        elif kind == "remove phase" and len(phases) > 1:
+            del phases[at]
+            self.edit({"phases": phases})
+        elif kind == "failure policy":
+            policy = {
+                "action": action,
+                "rollbackTo": "PreviousPhase" if previous else "Zero",
+                "disableFlag": disable,
+            }
+            self.edit({"failurePolicy": policy})
+        elif kind == "scheme":
+            # Admission's transition rule (api/spec.py BUCKETING_FIXED_WHILE_EXPOSED).
+            percentage = self.status.percentage or 0
+            exposed = percentage > 0 and (self.status.phase != "Completed" or percentage < 100)
+            if not exposed or scheme == self.status.bucketing:
+                self.edit({"flag": {**self.document["flag"], "bucketing": scheme}})
+
+    def edit(self, change: dict[str, Any]) -> None:
+        document = {**self.document, **change}
+        try:
+            spec = RolloutSpec.model_validate(document)
+        except ValidationError:
+            return  # admission refuses it; nothing changes
+        if spec == self.spec:
+            return
+        self.document, self.spec = document, spec
+        self.generation += 1
+        self.unwritten = None  # the edit is a new resourceVersion
+        self.record()
+
+    # --- what must hold -----------------------------------------------------------------
+
+    def record(self) -> None:
+        self.trace.append(Moment(self.now, self.spec, self.status, self.published))
+
+    def teardown(self) -> None:
+        # Steer the search towards runs that get far: later phases, and rollbacks that leave
+        # users exposed, are where the subtle rules apply.
+        target(float(max(m.status.current_phase_index or 0 for m in self.trace)), label="phase")
+        exposed_rollbacks = sum(
+            1 for m in self.trace if m.status.phase == "RolledBack" and exposure(m.published) > 0
+        )
+        target(float(exposed_rollbacks), label="rollbacks leaving users exposed")
+        target(float(self.unwritten_kept), label="analyses left unwritten")
+
+    @invariant()
+    def safe(self) -> None:
+        check_trace(
+            self.trace,
+            analysed=self.analysed,
+            actions=self.actions,
+            breaching=self.breaching,
+            reconciles=self.reconciles,
+        )
+
+
+TestEngineKeepsTheSafetyInvariants = RolloutModel.TestCase
+TestEngineKeepsTheSafetyInvariants.settings = settings(
+    max_examples=200,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    # CI replays the same examples every run, so a red build always means a change broke an
+    # invariant; developers' runs draw new ones and keep finding what is left.
+    derandomize=bool(os.environ.get("CI")),
+    database=None if os.environ.get("CI") else settings.default.database,
+)
