@@ -78,7 +78,11 @@ def plan_action(
         )
         if not control.get("pause"):
             return ActionPlan({}, "ResumeRequested", f"{name} was not paused by ramp pause{note}")
-        return ActionPlan({"pause": None}, "ResumeRequested", f"{name} resumed{note}")
+        return ActionPlan(
+            {"pause": None, "resume": {"requestedAt": stamp}},
+            "ResumeRequested",
+            f"{name} resumed{note}",
+        )
     if action == "abort":
         if phase in TERMINAL:
             raise ActionNotApplicable(f"cannot abort {name}: it is {phase}")

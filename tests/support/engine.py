@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ramp.actions import Action, plan_action
 from ramp.api import RolloutSpec, RolloutStatus
 from ramp.engine import (
     Decision,
@@ -119,6 +120,12 @@ class Run:
 
     def reasons(self) -> list[str]:
         return [a.reason for d in self.decisions for a in d.announced]
+
+    def act(self, action: Action) -> None:
+        """What `ramp <action>` writes into status.control, at the run's clock."""
+        data = self.status.model_dump(by_alias=True, exclude_none=True, mode="json")
+        plan = plan_action(action, "rollout", data, self.now)
+        self.with_control(**plan.control_patch)
 
     def with_control(self, **control: Any) -> None:
         data = self.status.model_dump(by_alias=True, exclude_none=True, mode="json")

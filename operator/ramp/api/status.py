@@ -191,6 +191,11 @@ class Control(StatusModel):
 
     promote: PromoteRequest | None = Field(None, description="Promote past the current phase.")
     pause: Request | None = Field(None, description="Hold the rollout until resumed.")
+    resume: Request | None = Field(
+        None,
+        description="Written with the removal of a pause: the breach windows start afresh, so "
+        "the resumed rollout is judged on evidence gathered after the resume.",
+    )
     abort: Request | None = Field(None, description="Roll back to 0 %.")
     retry: Request | None = Field(None, description="Start again after a rollback.")
 

@@ -4,7 +4,7 @@ phases the rollout only leaves when told (Completed, RolledBack, Failed)."""
 from __future__ import annotations
 
 from ramp.api.status import Control, RolloutPhase, RolloutStatus
-from ramp.engine.failure import retry, roll_back, step_down
+from ramp.engine.failure import forget_windows, retry, roll_back, step_down
 from ramp.engine.progress import unpause
 from ramp.engine.step import ACTIVE, Step
 from ramp.engine.thresholds import Assessment
@@ -66,6 +66,19 @@ def enable(step: Step) -> None:
     step.transition(
         "Progressing", "Enabled", f"spec.enabled is true again: resuming {step.phase.name}"
     )
+
+
+def take_resume(step: Step) -> None:
+    """`ramp resume`: the breach windows and cohort comparisons start afresh, before this
+    decision's evaluation is folded in. A value read before the fix (a scrape behind the
+    resume) starts a new window instead of ending an old one; the `Critical` verdict still
+    holds promotion until a fresh evaluation (I5), and a breach that goes on pauses again
+    once it has lasted its `for`."""
+    control = step.next.control
+    if control is None or control.resume is None:
+        return
+    step.control.resume = None
+    forget_windows(step)
 
 
 def take_requests(step: Step) -> bool:

@@ -23,7 +23,13 @@ from ramp.engine.effects import (
     RestoreWorkers,
     ScaleWorkers,
 )
-from ramp.engine.guards import disabled_from, hold_disabled, hold_terminal, take_requests
+from ramp.engine.guards import (
+    disabled_from,
+    hold_disabled,
+    hold_terminal,
+    take_requests,
+    take_resume,
+)
 from ramp.engine.observations import Observations
 from ramp.engine.outbox import settle
 from ramp.engine.progress import account_served, advance
@@ -84,6 +90,7 @@ def decide(
     if seen.config_map_owner is not None:
         return _refuse_config_map(step, seen.config_map_owner)
 
+    take_resume(step)
     assessment = _analyse(step, seen)
     if not hold_disabled(step) and not take_requests(step) and not hold_terminal(step, assessment):
         advance(step, assessment, seen)

@@ -45,7 +45,7 @@ def test_ramp_pause_while_pending_holds_at_zero() -> None:
     run.with_control(pause={"requestedAt": "2026-03-01T12:00:00Z"})
     run.step(minutes(1), {"p99": 0.4})
     assert (run.phase, run.published.percentage) == ("Paused", 0)
-    run.with_control(pause=None)
+    run.act("resume")
     run.step(minutes(1), {"p99": 0.4})
     assert (run.phase, run.published.percentage) == ("Progressing", 5)
 

@@ -155,3 +155,46 @@ def test_phase_override_applies_only_in_its_phase() -> None:
     early.step(metrics={"errors": 0.0})
     early.step(seconds(30), {"errors": 0.01})  # above the canary's 0.001
     assert early.phase == "RolledBack"
+
+
+def test_resume_judges_on_evidence_gathered_after_it() -> None:
+    """A value read before the fix reached Prometheus (a scrape behind the resume) must not
+    pause again at once: the breach windows start afresh with the resume, and a breach that
+    goes on pauses again once it has lasted its `for`."""
+    spec = make_spec(
+        analysis=analysis(errors_metric(critical={"above": 0.05, "for": "1m"}), interval="10s"),
+        failurePolicy={"action": "Pause"},
+    )
+    run = Run(spec)
+    run.step(metrics={"errors": 0.0})
+    run.run_for(minutes(2), seconds(10), {"errors": 0.9})
+    assert run.phase == "Paused" and run.reasons().count("Paused") == 1
+
+    run.act("resume")
+    run.step(seconds(10), {"errors": 0.9})  # the stale sample
+    assert run.phase == "Progressing", "one stale value re-paused a resumed rollout"
+    assert run.status.percentage == 5
+    run.run_for(seconds(50), seconds(10), {"errors": 0.9})
+    assert run.phase == "Progressing"
+    run.step(seconds(10), {"errors": 0.9})
+    assert run.phase == "Paused" and run.reasons().count("Paused") == 2
+
+
+def test_resume_holds_promotion_until_a_fresh_healthy_evaluation() -> None:
+    spec = make_spec(
+        [
+            {"name": "canary", "percentage": 5, "duration": "1m"},
+            {"name": "all", "percentage": 100},
+        ],
+        analysis=analysis(errors_metric(), interval="1m"),
+        failurePolicy={"action": "Pause"},
+    )
+    run = Run(spec)
+    run.step(metrics={"errors": 0.0})
+    run.step(minutes(1), {"errors": 0.9})
+    assert run.phase == "Paused"
+    run.act("resume")
+    run.step(seconds(1))  # no evaluation due: the last verdict was Critical (I5)
+    assert (run.phase, run.status.percentage) == ("Progressing", 5)
+    run.step(minutes(1), {"errors": 0.0})
+    assert run.status.current_phase == "all"

@@ -39,7 +39,7 @@ def test_pause_with_disable_flag_keeps_the_flag_off_after_the_metric_recovers() 
 def test_resume_turns_the_flag_back_on() -> None:
     run = breached(action="Pause", disableFlag=True)
     run.run_for(minutes(2), seconds(30), HEALTHY)
-    run.with_control(pause=None)  # what `ramp resume` writes
+    run.act("resume")
     run.step(seconds(30), HEALTHY)
     assert (run.phase, run.published.enabled, run.published.percentage) == ("Progressing", True, 50)
 

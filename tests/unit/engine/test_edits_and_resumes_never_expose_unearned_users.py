@@ -25,7 +25,7 @@ def test_resume_after_a_failure_pause_does_not_promote_on_the_critical_verdict()
     run.step(metrics=BREACH)
     run.step(seconds(30), BREACH)
     assert run.phase == "Paused"
-    run.with_control(pause=None)
+    run.act("resume")
     run.step(seconds(1))  # analysis not due: the last verdict is Critical
     assert (run.status.current_phase, run.published.percentage) == ("p0", 5)
     assert "critical at its last evaluation" in (run.status.message or "")
@@ -153,7 +153,7 @@ def test_a_pause_given_while_disabled_holds_a_completed_rollout_until_resumed() 
     run.step(minutes(1))
     run.step(minutes(1))
     assert (run.phase, run.published.percentage) == ("Completed", 0)
-    run.with_control(pause=None)
+    run.act("resume")
     run.step(minutes(1))
     assert (run.phase, run.published.percentage) == ("Completed", 5)
 

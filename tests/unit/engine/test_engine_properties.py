@@ -68,8 +68,8 @@ def with_action(status: RolloutStatus, action: str) -> RolloutStatus:
     stamp = T0.isoformat()
     if action == "pause":
         control["pause"] = {"requestedAt": stamp}
-    elif action == "resume":
-        control.pop("pause", None)
+    elif action == "resume" and control.pop("pause", None) is not None:
+        control["resume"] = {"requestedAt": stamp}  # what `ramp resume` writes
     elif action == "promote":
         control["promote"] = {"phaseIndex": status.current_phase_index or 0}
     elif action == "abort":

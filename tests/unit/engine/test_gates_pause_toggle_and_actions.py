@@ -54,7 +54,7 @@ def test_pause_freezes_the_soak_and_resume_gives_the_time_back() -> None:
     assert run.phase == "Paused" and run.status.percentage == 5
     run.step(minutes(60))
     assert run.phase == "Paused"
-    run.with_control(pause=None)
+    run.act("resume")
     run.step()
     assert run.phase == "Progressing"
     assert run.status.next_promotion_at == run.now + minutes(6)

@@ -60,7 +60,10 @@ def test_pause_then_resume_round_trip() -> None:
     assert pause.control_patch == {"pause": {"requestedAt": "2026-11-22T12:00:00Z"}}
     paused = status("Paused", pause=pause.control_patch["pause"])
     assert plan_action("pause", "r", paused, NOW).control_patch == {}
-    assert plan_action("resume", "r", paused, NOW).control_patch == {"pause": None}
+    assert plan_action("resume", "r", paused, NOW).control_patch == {
+        "pause": None,
+        "resume": {"requestedAt": "2026-11-22T12:00:00Z"},
+    }
     assert plan_action("resume", "r", status("Progressing"), NOW).control_patch == {}
 
 
