@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -196,7 +197,9 @@ class Level:
         spy = None
         if profile is not None:  # py-spy (pip install py-spy): where the idle CPU goes
             out = profile / f"idle-{self.n}.txt"
-            argv = ["py-spy", "record", "--pid", str(self.pid), "--duration", f"{seconds:.0f}"]
+            # `pip install py-spy` puts it next to the interpreter, not always on PATH
+            spy_bin = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+            argv = [spy_bin, "record", "--pid", str(self.pid), "--duration", f"{seconds:.0f}"]
             argv += ["--format", "raw", "--output", str(out)]
             spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         before = self.snapshot()

@@ -24,6 +24,7 @@ hash, which no expression can select, so the scheme is named in the flag's metad
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -84,6 +85,7 @@ def build_flag_definition(
     return {"$schema": FLAGD_SCHEMA, "flags": {key: flag}}
 
 
+@functools.lru_cache(maxsize=4096)
 def render_flags_json(
     key: str,
     enabled: bool,
@@ -92,7 +94,8 @@ def render_flags_json(
     *,
     name_scheme: bool = True,
 ) -> str:
-    """:func:`build_flag_definition` as deterministic JSON: sorted keys, indent 2, final newline."""
+    """:func:`build_flag_definition` as deterministic JSON: sorted keys, indent 2, final newline.
+    Cached: every analysis compares the ConfigMap with the same few documents."""
     document = build_flag_definition(key, enabled, percentage, bucketing, name_scheme=name_scheme)
     return json.dumps(document, sort_keys=True, indent=2) + "\n"
 

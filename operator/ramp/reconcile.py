@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,7 +37,7 @@ from ramp.engine.effects import PublishFlag, RestartConsumers, RestoreWorkers, S
 from ramp.engine.observations import MetricSample, Observations, WorkerObservation
 from ramp.index import BodyIndex, RolloutIndex
 from ramp.k8s.clients import Clients, is_conflict, is_not_found
-from ramp.k8s.configmap import configmap_body, observe_flag, publish_flag
+from ramp.k8s.configmap import flag_changes, observe_flag, publish_flag
 from ramp.k8s.events import record_event
 from ramp.k8s.finalizers import FinalizersMoved, set_finalizer
 from ramp.k8s.ownership import FINALIZER, rollout_labels
@@ -64,21 +65,19 @@ class Conflict(Exception):
 
 @dataclass
 class _ConfigMapSeen:
-    """The flag ConfigMap as this reconcile last saw it: read once, then what each write
+    """The flag ConfigMap's body as this reconcile last saw it: read once, then what each write
     returned, so a second publish in the same reconcile writes over the right version."""
 
-    current: client.V1ConfigMap | None
+    current: Mapping[str, Any] | None
 
 
-def _watched(config_map: client.V1ConfigMap | None, rollout: str) -> bool:
+def _watched(config_map: Mapping[str, Any] | None, rollout: str) -> bool:
     """Whether the ConfigMap's changes wake this Rollout (Ramp's labels, as on those it creates;
     see handlers.flag_configmap_changed)."""
-    if config_map is None or config_map.metadata is None:
+    if config_map is None:
         return False  # its creation by someone else would not be seen either
-    return (config_map.metadata.labels or {}) == {
-        **(config_map.metadata.labels or {}),
-        **rollout_labels(rollout),
-    }
+    labels = (config_map.get("metadata") or {}).get("labels") or {}
+    return all(labels.get(k) == v for k, v in rollout_labels(rollout).items())
 
 
 @dataclass
@@ -153,11 +152,21 @@ class Reconciler:
         unwritten = self.index.status_to_decide_on(key)
         status = stored if unwritten is None else unwritten
 
-        workers = await asyncio.to_thread(observe_workers, self.clients, namespace, spec)
+        # A thread only for what calls the API: most analyses call none, and a hop to a thread
+        # and back costs more CPU than the analysis's own decision.
+        workers = (
+            await asyncio.to_thread(observe_workers, self.clients, namespace, spec)
+            if spec.workers
+            else {}
+        )
         known = self.config_maps.confirmed_within(
             (namespace, spec.flag.config_map), self.settings.config_map_trust
         )
-        flag = await asyncio.to_thread(observe_flag, self.clients, rollout, spec, known)
+        flag = (
+            observe_flag(self.clients, rollout, spec, known)
+            if known is not None
+            else await asyncio.to_thread(observe_flag, self.clients, rollout, spec, None)
+        )
         metrics = await self._analyse(rollout, spec, status, datetime.now(UTC))
         # Taken after the queries answered: lastAnalysisAt says when the values were read.
         now = datetime.now(UTC)
@@ -207,8 +216,12 @@ class Reconciler:
                 if said.reason == "RolledBack":
                     telemetry.rollbacks.labels(namespace, name).inc()
         self.deliveries.consumed(key, delivered)
-        published = await asyncio.to_thread(
-            self._apply_state, rollout, spec, decision, workers, config_map
+        published = (
+            False
+            if self._applied_already(rollout, spec, decision, config_map)
+            else await asyncio.to_thread(
+                self._apply_state, rollout, spec, decision, workers, config_map
+            )
         )
         published = published or lowered
         told = await self.deliveries.deliver(rollout, spec, decision.status)
@@ -235,7 +248,12 @@ class Reconciler:
             return None
         meta = rollout["metadata"]
         try:
-            provider = await asyncio.to_thread(self.providers.provider_for, meta["namespace"], spec)
+            if analysis.prometheus.authorization is None:  # no Secret to read: no API call
+                provider = self.providers.provider_for(meta["namespace"], spec)
+            else:
+                provider = await asyncio.to_thread(
+                    self.providers.provider_for, meta["namespace"], spec
+                )
         except (ProviderConfigError, ValueError) as e:
             return {m.name: MetricSample(error=str(e)) for m in analysis.metrics}
         samples = await provider.evaluate({m.name: m.query for m in analysis.metrics if m.query})
@@ -244,6 +262,27 @@ class Reconciler:
             if sample.error is not None:
                 telemetry.query_errors.labels(meta["namespace"], meta["name"], metric).inc()
         return samples
+
+    def _applied_already(
+        self,
+        rollout: dict[str, Any],
+        spec: RolloutSpec,
+        decision: Decision,
+        config_map: _ConfigMapSeen,
+    ) -> bool:
+        """Whether `_apply_state` would find nothing to change (no API call): the ConfigMap
+        serves the flag as decided, no worker to scale or restart, no finalizer to drop."""
+        current = config_map.current
+        if current is None:
+            return False
+        key = (rollout["metadata"]["namespace"], rollout["metadata"]["name"])
+        if key in self.publish_errors:
+            return False
+        for effect in decision.effects:
+            if not isinstance(effect, PublishFlag) or flag_changes(spec, effect, current):
+                return False
+        finalizers = rollout["metadata"].get("finalizers") or []
+        return bool(decision.status.worker_originals) or FINALIZER not in finalizers
 
     def _apply_state(
         self,
@@ -314,7 +353,7 @@ class Reconciler:
         if published and _watched(config_map.current, key[1]):
             # Decide next on what was written, not on the version before it (its echo from
             # the watch may come later).
-            self.config_maps.store(config_map_key, configmap_body(self.clients, config_map.current))
+            self.config_maps.store(config_map_key, config_map.current)
         return published
 
     def _ensure_finalizer(self, rollout: dict[str, Any], present: bool) -> None:

@@ -64,9 +64,9 @@ class FlagObservation:
     owner: str | None
     """Another Rollout that owns the ConfigMap (then Ramp must not write to it)."""
 
-    config_map: client.V1ConfigMap | None = None
-    """The ConfigMap as read (None: it does not exist): the version a publish writes over, so
-    one reconcile reads it once."""
+    config_map: Mapping[str, Any] | None = None
+    """The ConfigMap's body as read (None: it does not exist), not to be changed: the version a
+    publish writes over, so one reconcile reads it once."""
 
 
 def read_published(spec: RolloutSpec, data: Mapping[str, str]) -> PublishFlag | None:
@@ -93,27 +93,23 @@ def read_published(spec: RolloutSpec, data: Mapping[str, str]) -> PublishFlag | 
     return candidate
 
 
-def configmap_owner(rollout_name: str, labels: Mapping[str, str], owners: list[Any]) -> str | None:
+def configmap_owner(rollout_name: str, meta: Mapping[str, Any]) -> str | None:
     """The other Rollout that owns a ConfigMap, by Ramp's label or a Rollout owner reference."""
-    labelled = labels.get(ROLLOUT_LABEL)
+    labelled = (meta.get("labels") or {}).get(ROLLOUT_LABEL)
     if labelled and labelled != rollout_name:
-        return labelled
-    for ref in owners:
-        if ref.kind == "Rollout" and ref.controller and ref.name != rollout_name:
-            return str(ref.name)
+        return str(labelled)
+    for ref in meta.get("ownerReferences") or []:
+        if (
+            ref.get("kind") == "Rollout"
+            and ref.get("controller")
+            and ref.get("name") != rollout_name
+        ):
+            return str(ref["name"])
     return None
 
 
-def configmap_from_body(clients: Clients, body: Mapping[str, Any]) -> client.V1ConfigMap:
-    """A ConfigMap as the watch delivered it (a JSON object), as the typed client returns it."""
-    text = json.dumps(body)
-    return cast(
-        client.V1ConfigMap, clients.api.deserialize(text, "V1ConfigMap", "application/json")
-    )
-
-
 def configmap_body(clients: Clients, config_map: client.V1ConfigMap) -> dict[str, Any]:
-    """The JSON object of a ConfigMap the typed client returned (to keep in the index)."""
+    """The JSON object of a ConfigMap the typed client returned, as the watch delivers it."""
     body = clients.api.sanitize_for_serialization(config_map)  # type: ignore[no-untyped-call]
     return cast(dict[str, Any], body)
 
@@ -124,21 +120,30 @@ def observe_flag(
     spec: RolloutSpec,
     known: Mapping[str, Any] | None = None,
 ) -> FlagObservation:
-    """What the flag ConfigMap serves: ``known`` (its body as the watch delivered it), or read
-    from the API server when the watch does not cover it (not labelled as Ramp's)."""
+    """What the flag ConfigMap serves: ``known`` (its body as the watch delivered it; no API
+    call), or read from the API server when the watch does not cover it (not labelled as
+    Ramp's)."""
     namespace, name = rollout["metadata"]["namespace"], rollout["metadata"]["name"]
-    if known is not None:
-        current = configmap_from_body(clients, known)
-    else:
+    current = known
+    if current is None:
         try:
-            current = clients.core.read_namespaced_config_map(spec.flag.config_map, namespace)
+            read = clients.core.read_namespaced_config_map(spec.flag.config_map, namespace)
         except client.ApiException as e:
             if not is_not_found(e):
                 raise
             return FlagObservation(None, None)
-    meta = current.metadata or client.V1ObjectMeta()
-    owner = configmap_owner(name, meta.labels or {}, meta.owner_references or [])
-    return FlagObservation(read_published(spec, current.data or {}), owner, current)
+        current = configmap_body(clients, read)
+    owner = configmap_owner(name, current.get("metadata") or {})
+    return FlagObservation(read_published(spec, current.get("data") or {}), owner, current)
+
+
+def flag_changes(
+    spec: RolloutSpec, publish: PublishFlag, current: Mapping[str, Any]
+) -> dict[str, str]:
+    """Ramp's keys whose values in the ConfigMap body ``current`` differ from what ``publish``
+    needs."""
+    existing = current.get("data") or {}
+    return {k: v for k, v in build_flag_data(spec, publish).items() if existing.get(k) != v}
 
 
 def publish_flag(
@@ -146,11 +151,11 @@ def publish_flag(
     rollout: dict[str, Any],
     spec: RolloutSpec,
     publish: PublishFlag,
-    current: client.V1ConfigMap | None,
-) -> tuple[bool, client.V1ConfigMap]:
+    current: Mapping[str, Any] | None,
+) -> tuple[bool, Mapping[str, Any]]:
     """Make the ConfigMap carry the published values, writing only when they differ, over
-    ``current`` (the ConfigMap as observed this reconcile; None: it did not exist). Returns
-    whether it wrote, and the ConfigMap as it now is.
+    ``current`` (the ConfigMap's body as observed this reconcile; None: it did not exist).
+    Returns whether it wrote, and the ConfigMap's body as it now is.
 
     A ConfigMap that exists already keeps its other keys, labels and owners: Ramp writes only
     its own keys, and takes ownership (garbage collection) only of a ConfigMap it created.
@@ -159,23 +164,21 @@ def publish_flag(
     """
     namespace = rollout["metadata"]["namespace"]
     name = spec.flag.config_map
-    data = build_flag_data(spec, publish)
     if current is None:
-        body = build_flag_configmap(rollout, data)
+        body = build_flag_configmap(rollout, build_flag_data(spec, publish))
         created = clients.core.create_namespaced_config_map(namespace, body)  # type: ignore[arg-type]
         telemetry.writes.labels("ConfigMap").inc()
-        return True, created
-    existing = current.data or {}
-    changed = {key: value for key, value in data.items() if existing.get(key) != value}
+        return True, configmap_body(clients, created)
+    changed = flag_changes(spec, publish, current)
     if not changed:
         return False, current
     # Over the version read: a concurrent writer (another Rollout claiming the name, a person)
     # makes this a conflict to decide again on, never a blind overwrite.
-    version = current.metadata.resource_version if current.metadata else None
+    version = (current.get("metadata") or {}).get("resourceVersion")
     patch = {"metadata": {"resourceVersion": version}, "data": changed}
     written = clients.core.patch_namespaced_config_map(name, namespace, patch)
     telemetry.writes.labels("ConfigMap").inc()
-    return True, written
+    return True, configmap_body(clients, written)
 
 
 __all__ = [
@@ -185,7 +188,7 @@ __all__ = [
     "build_flag_configmap",
     "build_flag_data",
     "configmap_body",
-    "configmap_from_body",
+    "flag_changes",
     "observe_flag",
     "publish_flag",
     "read_published",

@@ -59,6 +59,8 @@ class PrometheusProvider:
         """Run each query (by metric name) concurrently, off the event loop; a query another
         Rollout is asking or just asked is answered by that request (metrics.sharing)."""
         names = list(queries)
+        if len(names) == 1:  # the usual case: no task to gather
+            return {names[0]: await self._shared.sample(queries[names[0]])}
         samples = await asyncio.gather(*(self._shared.sample(queries[name]) for name in names))
         return dict(zip(names, samples, strict=True))
 
