@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 """What admission accepts; the same grammar `parse_duration` reads."""
 
+_DURATION = re.compile(DURATION_PATTERN)
 _PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+@lru_cache(maxsize=1024)  # every analysis reads its spec's few durations again
 def parse_duration(text: str) -> timedelta:
     """`1h30m` -> 90 minutes. Raises ValueError naming the text when it is not a duration."""
-    if not isinstance(text, str) or not re.fullmatch(DURATION_PATTERN, text):
+    if not isinstance(text, str) or not _DURATION.fullmatch(text):
         raise ValueError(f"{text!r} is not a duration; write it like 90s, 5m, 1h30m or 500ms")
     seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(text))
     return timedelta(seconds=seconds)

@@ -2,20 +2,56 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
-from ramp.api.spec import RolloutSpec
+import mmh3
+
+from ramp.api.spec import Analysis, RolloutSpec
 from ramp.api.status import RolloutStatus
 from ramp.engine.policy import analysing
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@lru_cache(maxsize=4096)
+def _offset_us(address: str, queries: tuple[str, ...], every_us: int) -> int:
+    return mmh3.hash("\n".join((address, *queries)), signed=False) % every_us
+
+
+def analysis_offset(analysis: Analysis) -> int:
+    """Where in each interval this analysis's slot lies (microseconds past the interval's start
+    on the epoch's grid): the same for every Rollout asking the same queries of the same
+    Prometheus, so their analyses fall due together and each query is sent once; different
+    sets spread evenly over the interval instead of all at once."""
+    queries = tuple(
+        m.compare.model_dump_json() if m.compare is not None else m.query or ""
+        for m in analysis.metrics
+    )
+    return _offset_us(analysis.prometheus.address, queries, analysis.every // _MICROSECOND)
+
+
+def next_analysis_at(analysis: Analysis, last: datetime) -> datetime:
+    """The evaluation after one taken at ``last``: at the analysis's slot, never more than one
+    interval after ``last`` (I5, I6) nor less than half of one. Once on its slot an analysis
+    stays there (one interval apart); from anywhere else it gets there within two analyses."""
+    every = analysis.every // _MICROSECOND
+    since_epoch = last - (_EPOCH if last.tzinfo is not None else _EPOCH.replace(tzinfo=None))
+    # Microseconds from ``last`` to the next slot; 0 means ``last`` is on it: a whole interval.
+    ahead = (analysis_offset(analysis) - since_epoch // _MICROSECOND) % every or every
+    gap = ahead if 2 * ahead >= every else (ahead + every) // 2
+    return last + gap * _MICROSECOND
+
 
 def analysis_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
-    """One evaluation per interval while the rollout is active or rolled back to a previous
-    phase, and one as soon as a soak ends (promotion is decided on fresh values)."""
+    """One evaluation per interval (at the analysis's slot, `next_analysis_at`) while the
+    rollout is active or rolled back to a previous phase, and one as soon as a soak ends
+    (promotion is decided on fresh values)."""
     if spec.analysis is None or not analysing(status) or not spec.enabled:
         return False
     last = status.last_analysis_at
-    if last is None or now >= last + spec.analysis.every:
+    if last is None or now >= next_analysis_at(spec.analysis, last):
         return True
     due = status.next_promotion_at
     return due is not None and last < due <= now
@@ -51,7 +87,7 @@ def next_wakeup(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> date
         return min(moments) if moments else None
     if spec.analysis is not None:
         last = status.last_analysis_at
-        moments.append(now if last is None else last + spec.analysis.every)
+        moments.append(now if last is None else next_analysis_at(spec.analysis, last))
     if status.next_promotion_at is not None:
         moments.append(status.next_promotion_at)
     if status.phase == "Pending" and spec.analysis is None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ramp.api.durations import parse_duration
 from ramp.metrics.scripted import ScriptedMetrics
 from tests.conftest import ROOT
 
@@ -26,6 +27,19 @@ def simulate(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+INTERVAL = timedelta(seconds=30)
+"""The example's spec.analysis.interval."""
+
+
+def minutes(n: int) -> timedelta:
+    return timedelta(minutes=n)
+
+
+def since_start(cell: str) -> timedelta:
+    """A timeline's time column (`+3h10m2s`) as a duration."""
+    return parse_duration(cell.removeprefix("+"))
+
+
 def rows(output: str) -> list[list[str]]:
     """The timeline's rows as [time, phase, step, percent] (the 'what' column dropped)."""
     return [line.split()[:4] for line in output.splitlines() if line.strip().startswith("+")]
@@ -38,12 +52,18 @@ def test_latency_regression_rolls_back_to_previous_phase_after_its_for_window() 
     assert result.returncode == 0, result.stderr
     timeline = rows(result.stdout)
     assert ["+1h", "Progressing", "quarter", "25%"] in timeline
-    # p99 doubles at 3h; the 10m `for` window makes it critical at 3h10m, not before.
-    assert timeline[-2] == ["+3h10m", "RolledBack", "canary", "5%"], result.stdout
+    # p99 doubles at 3h. The first sample to see it is the first analysis after 3h (on the
+    # analysis's slot, within one 30s interval); the 10m `for` window from there makes it
+    # critical 10m later, not before.
+    back, down = timeline[-2], timeline[-1]
+    assert back[1:] == ["RolledBack", "canary", "5%"], result.stdout
+    rolled_back = since_start(back[0])
+    assert minutes(190) <= rolled_back <= minutes(190) + INTERVAL, result.stdout
     assert "p99-latency 0.95 is above 2x baseline 0.4" in result.stdout
-    # The breach goes on at 5 %: a new 10m window from the first sample there (3h10m30s),
-    # then one step further down (I6).
-    assert timeline[-1] == ["+3h20m30s", "RolledBack", "canary", "0%"], result.stdout
+    # The breach goes on at 5 %: a new 10m window from the first sample there (one interval
+    # later), then one step further down (I6).
+    assert down[1:] == ["RolledBack", "canary", "0%"], result.stdout
+    assert since_start(down[0]) == rolled_back + INTERVAL + minutes(10), result.stdout
     assert "outcome: RolledBack at 0 % (stepped down from 5 % to 0 %" in result.stdout
 
 
@@ -67,8 +87,11 @@ def test_error_rate_over_the_strict_early_threshold_rolls_back(tmp_path: Path) -
     )
     result = simulate(str(EXAMPLE), "--metrics", str(script))
     assert result.returncode == 0, result.stderr
-    # 0.2 % breaks the canary's 0.1 % override (not the global 1 %), 5m after it starts.
-    assert rows(result.stdout)[-1] == ["+25m", "RolledBack", "canary", "0%"], result.stdout
+    # 0.2 % breaks the canary's 0.1 % override (not the global 1 %), 5m after the first
+    # analysis to see it (within one interval of 20m).
+    last = rows(result.stdout)[-1]
+    assert last[1:] == ["RolledBack", "canary", "0%"], result.stdout
+    assert minutes(25) <= since_start(last[0]) <= minutes(25) + INTERVAL, result.stdout
 
 
 def test_a_bad_script_is_an_error_naming_the_entry(tmp_path: Path) -> None:
