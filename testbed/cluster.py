@@ -334,6 +334,11 @@ def start_kwok(tb: Testbed) -> None:
             str(tb.bin / "kwok"),
             f"--kubeconfig={tb.kubeconfig}",
             "--manage-all-nodes=true",
+            # Renew each node's Lease in kube-node-lease as a kubelet does. kwok posts a node's
+            # status only when it changes, so without Leases the node lifecycle controller sees
+            # no heartbeat for its grace period and marks every node NotReady (and unreachable)
+            # about once a minute.
+            "--node-lease-duration-seconds=40",
             f"--server-address=127.0.0.1:{free_port()}",
         ],
     )

@@ -23,6 +23,7 @@ TOKEN = "Bearer 0perat0r-t0ken-fr0m-a-secret"
 SOMEWHERE_ELSE = "http://prometheus.monitoring.invalid:9090"
 
 StartOperator = Callable[..., OperatorProcess]
+TwoListeners = tuple[Listener, Listener]
 
 
 @pytest.fixture
@@ -54,10 +55,14 @@ def listener() -> Iterator[Listener]:
 
 
 @pytest.fixture
-def other_listener() -> Iterator[Listener]:
-    server = Listener()
-    yield server
-    server.close()
+def two_listeners(listener: Listener) -> Iterator[TwoListeners]:
+    """`listener` and a second listener, both answering every query with 0 as a healthy
+    Prometheus would."""
+    other = Listener()
+    for server in (listener, other):
+        server.answer_prometheus_value(0)
+    yield listener, other
+    other.close()
 
 
 def auth_secret(cluster: Cluster, namespace: str, value: bytes = TOKEN.encode()) -> None:
@@ -126,14 +131,9 @@ def test_address_outside_the_allow_list_gets_no_request_and_a_clear_message(
 
 
 def test_authorization_header_reaches_only_an_allowed_address(
-    cluster: Cluster,
-    namespace: str,
-    start_operator: StartOperator,
-    listener: Listener,
-    other_listener: Listener,
+    cluster: Cluster, namespace: str, start_operator: StartOperator, two_listeners: TwoListeners
 ) -> None:
-    listener.answer_prometheus_value(0)
-    other_listener.answer_prometheus_value(0)
+    listener, other_listener = two_listeners
     operator = start_operator("--prometheus-allow", listener.url)
     auth_secret(cluster, namespace)
     apply(cluster, namespace, rollout("allowed", listener.url, authorization=True))
@@ -152,14 +152,9 @@ def test_authorization_header_reaches_only_an_allowed_address(
 
 
 def test_authorization_without_an_allow_list_is_refused_and_sends_no_credentials(
-    cluster: Cluster,
-    namespace: str,
-    start_operator: StartOperator,
-    listener: Listener,
-    other_listener: Listener,
+    cluster: Cluster, namespace: str, start_operator: StartOperator, two_listeners: TwoListeners
 ) -> None:
-    listener.answer_prometheus_value(0)
-    other_listener.answer_prometheus_value(0)
+    listener, other_listener = two_listeners
     start_operator()
     auth_secret(cluster, namespace)
     apply(cluster, namespace, rollout("credentialed", listener.url, authorization=True))

@@ -1,17 +1,23 @@
 """An HTTP server on 127.0.0.1 that the test controls, standing in for an address a Rollout's
 author chose: it records every request with its headers and answers what the test says (an
-error whose body carries a distinctive secret, or a Prometheus-shaped result)."""
+error whose body carries a distinctive secret, or a Prometheus-shaped result), at once or only
+when the test releases the answers."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 SECRET_BODY_TEXT = "internal-s3cr3t-0f-the-listener"
 """Text only the listener's answers contain: it must never show up in status, Events or logs."""
+
+HOLD_LIMIT = 10.0
+"""Seconds a held request waits for `Listener.release` before it is answered anyway."""
 
 
 @dataclass(frozen=True)
@@ -21,7 +27,8 @@ class Request:
 
 
 class Listener:
-    """Answers every GET with ``status`` and ``body``; ``requests`` lists what arrived."""
+    """Answers every GET with ``status`` and ``body``; ``requests`` lists what arrived. After
+    `hold`, each request waits for `release` before it is answered."""
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
@@ -30,12 +37,21 @@ class Listener:
             {"status": "error", "errorType": "bad_data", "error": SECRET_BODY_TEXT}
         ).encode()
         self._lock = threading.Lock()
+        self._released = threading.Event()
+        self._released.set()
+        self._in_flight = 0
+        self._most_in_flight = 0
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 with listener._lock:
                     listener.requests.append(Request(self.path, dict(self.headers.items())))
+                    listener._in_flight += 1
+                    listener._most_in_flight = max(listener._most_in_flight, listener._in_flight)
+                listener._released.wait(timeout=HOLD_LIMIT)
+                with listener._lock:
+                    listener._in_flight -= 1
                     status, body = listener.status, listener.body
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -73,6 +89,31 @@ class Listener:
         with self._lock:
             return len(self.requests)
 
+    def queries(self) -> Counter[str]:
+        """How many requests asked each PromQL query (the ``query`` URL parameter)."""
+        with self._lock:
+            paths = [r.path for r in self.requests]
+        return Counter(parse_qs(urlsplit(path).query).get("query", [""])[0] for path in paths)
+
+    def hold(self) -> None:
+        """From now on, keep each request waiting, unanswered, until `release`."""
+        self._released.clear()
+
+    def release(self) -> None:
+        """Answer the requests held so far, and every later one at once."""
+        self._released.set()
+
+    def in_flight(self) -> int:
+        """Requests that have arrived and are still held (not yet let through to an answer)."""
+        with self._lock:
+            return self._in_flight
+
+    def most_in_flight(self) -> int:
+        """The most requests that were in flight at one time."""
+        with self._lock:
+            return self._most_in_flight
+
     def close(self) -> None:
+        self.release()
         self.server.shutdown()
         self.server.server_close()

@@ -440,14 +440,22 @@ def threshold_without_bound(draw: st.DrawFn, spec: Spec) -> Mutation | None:
     return Mutation("threshold with neither above nor below", path, value, field_path(path))
 
 
+def _replace_metric(
+    spec: Spec, m: int, what: str, fields: dict[str, Any], blamed: str = ""
+) -> Mutation:
+    """Metric `m` replaced by one of the same name with only `fields` besides; the rejection
+    must name the metric, or the field `blamed` below it (e.g. ".critical")."""
+    path = ("analysis", "metrics", m)
+    metric = {"name": spec["analysis"]["metrics"][m]["name"], **fields}
+    return Mutation(what, path, metric, field_path(path) + blamed)
+
+
 @mutator(needs_analysis=True)
 def metric_without_threshold(draw: st.DrawFn, spec: Spec) -> Mutation | None:
     m = _metric(draw, spec)
     if m is None:
         return None
-    metric = {"name": spec["analysis"]["metrics"][m]["name"], "query": "vector(0)"}
-    path = ("analysis", "metrics", m)
-    return Mutation("metric with no threshold", path, metric, field_path(path))
+    return _replace_metric(spec, m, "metric with no threshold", {"query": "vector(0)"})
 
 
 @mutator(needs_analysis=True)
@@ -455,13 +463,13 @@ def ratio_without_baseline(draw: st.DrawFn, spec: Spec) -> Mutation | None:
     m = _metric(draw, spec)
     if m is None:
         return None
-    metric = {
-        "name": spec["analysis"]["metrics"][m]["name"],
-        "query": "vector(1)",
-        "critical": {draw(st.sampled_from(["aboveBaselineRatio", "belowBaselineRatio"])): 2.0},
-    }
-    path = ("analysis", "metrics", m)
-    return Mutation("ratio threshold without baseline", path, metric, field_path(path))
+    bound = draw(st.sampled_from(["aboveBaselineRatio", "belowBaselineRatio"]))
+    return _replace_metric(
+        spec,
+        m,
+        "ratio threshold without baseline",
+        {"query": "vector(1)", "critical": {bound: 2.0}},
+    )
 
 
 @mutator(needs_analysis=True)
@@ -469,14 +477,18 @@ def non_positive_ratio(draw: st.DrawFn, spec: Spec) -> Mutation | None:
     m = _metric(draw, spec)
     if m is None:
         return None
-    metric = {
-        "name": spec["analysis"]["metrics"][m]["name"],
-        "query": "vector(1)",
-        "baseline": {"capture": "AtStart"},
-        "critical": {"aboveBaselineRatio": draw(st.sampled_from([0, -1, -0.5]))},
-    }
-    apply_at = ("analysis", "metrics", m)
-    return Mutation("ratio not above 0", apply_at, metric, field_path(apply_at) + ".critical")
+    ratio = draw(st.sampled_from([0, -1, -0.5]))
+    return _replace_metric(
+        spec,
+        m,
+        "ratio not above 0",
+        {
+            "query": "vector(1)",
+            "baseline": {"capture": "AtStart"},
+            "critical": {"aboveBaselineRatio": ratio},
+        },
+        blamed=".critical",
+    )
 
 
 ENUMS: list[tuple[Path, list[Any]]] = [
