@@ -37,7 +37,7 @@ from ramp.engine.effects import PublishFlag, RestartConsumers, RestoreWorkers, S
 from ramp.engine.observations import MetricSample, Observations, WorkerObservation
 from ramp.index import BodyIndex, RolloutIndex
 from ramp.k8s.clients import Clients, is_conflict, is_not_found
-from ramp.k8s.configmap import flag_changes, observe_flag, publish_flag
+from ramp.k8s.configmap import FlagObservation, flag_changes, observe_flag, publish_flag
 from ramp.k8s.events import record_event
 from ramp.k8s.finalizers import FinalizersMoved, set_finalizer
 from ramp.k8s.ownership import FINALIZER, rollout_labels
@@ -47,6 +47,7 @@ from ramp.k8s.workers import observe_workers, scale_workers
 from ramp.metrics import cohorts
 from ramp.metrics.allowlist import AllowList
 from ramp.metrics.pool import ProviderConfigError, ProviderPool
+from ramp.metrics.prometheus import PrometheusProvider
 from ramp.notifications import Notifier
 from ramp.settings import OperatorSettings
 
@@ -140,7 +141,7 @@ class Reconciler:
             return GONE
         meta: dict[str, Any] = rollout["metadata"]
         if meta.get("deletionTimestamp"):
-            await asyncio.to_thread(self._finalize, rollout)
+            await self._finalize(rollout)
             return GONE
         raw_status: dict[str, Any] = rollout.get("status") or {}
         try:
@@ -152,21 +153,8 @@ class Reconciler:
         unwritten = self.index.status_to_decide_on(key)
         status = stored if unwritten is None else unwritten
 
-        # A thread only for what calls the API: most analyses call none, and a hop to a thread
-        # and back costs more CPU than the analysis's own decision.
-        workers = (
-            await asyncio.to_thread(observe_workers, self.clients, namespace, spec)
-            if spec.workers
-            else {}
-        )
-        known = self.config_maps.confirmed_within(
-            (namespace, spec.flag.config_map), self.settings.config_map_trust
-        )
-        flag = (
-            observe_flag(self.clients, rollout, spec, known)
-            if known is not None
-            else await asyncio.to_thread(observe_flag, self.clients, rollout, spec, None)
-        )
+        workers = await self._observe_workers(namespace, spec)
+        flag = await self._observe_flag(rollout, spec)
         metrics = await self._analyse(rollout, spec, status, datetime.now(UTC))
         # Taken after the queries answered: lastAnalysisAt says when the values were read.
         now = datetime.now(UTC)
@@ -186,7 +174,7 @@ class Reconciler:
         if wanted is not None and lowers(flag.published, wanted):
             # Fewer users first: a crash before the status write must not leave more users
             # exposed than the status records (I1); the next decision records it again.
-            lowered = await asyncio.to_thread(self._publish, rollout, spec, wanted, config_map)
+            lowered = await self._publish(rollout, spec, wanted, config_map)
         desired = decision.status.model_dump(by_alias=True, exclude_none=True, mode="json")
         current = stored.model_dump(by_alias=True, exclude_none=True, mode="json")
         refresh = timedelta(seconds=self.settings.status_refresh)
@@ -216,13 +204,7 @@ class Reconciler:
                 if said.reason == "RolledBack":
                     telemetry.rollbacks.labels(namespace, name).inc()
         self.deliveries.consumed(key, delivered)
-        published = (
-            False
-            if self._applied_already(rollout, spec, decision, config_map)
-            else await asyncio.to_thread(
-                self._apply_state, rollout, spec, decision, workers, config_map
-            )
-        )
+        published = await self._apply_state(rollout, spec, decision, workers, config_map)
         published = published or lowered
         told = await self.deliveries.deliver(rollout, spec, decision.status)
         telemetry.observe_phase(
@@ -248,12 +230,7 @@ class Reconciler:
             return None
         meta = rollout["metadata"]
         try:
-            if analysis.prometheus.authorization is None:  # no Secret to read: no API call
-                provider = self.providers.provider_for(meta["namespace"], spec)
-            else:
-                provider = await asyncio.to_thread(
-                    self.providers.provider_for, meta["namespace"], spec
-                )
+            provider = await self._provider(meta["namespace"], spec)
         except (ProviderConfigError, ValueError) as e:
             return {m.name: MetricSample(error=str(e)) for m in analysis.metrics}
         samples = await provider.evaluate({m.name: m.query for m in analysis.metrics if m.query})
@@ -263,28 +240,31 @@ class Reconciler:
                 telemetry.query_errors.labels(meta["namespace"], meta["name"], metric).inc()
         return samples
 
-    def _applied_already(
-        self,
-        rollout: dict[str, Any],
-        spec: RolloutSpec,
-        decision: Decision,
-        config_map: _ConfigMapSeen,
-    ) -> bool:
-        """Whether `_apply_state` would find nothing to change (no API call): the ConfigMap
-        serves the flag as decided, no worker to scale or restart, no finalizer to drop."""
-        current = config_map.current
-        if current is None:
-            return False
-        key = (rollout["metadata"]["namespace"], rollout["metadata"]["name"])
-        if key in self.publish_errors:
-            return False
-        for effect in decision.effects:
-            if not isinstance(effect, PublishFlag) or flag_changes(spec, effect, current):
-                return False
-        finalizers = rollout["metadata"].get("finalizers") or []
-        return bool(decision.status.worker_originals) or FINALIZER not in finalizers
+    # A thread only for what calls the API: most analyses call none, and a hop to a thread and
+    # back costs more CPU than the analysis's own decision. Each helper below decides for itself.
 
-    def _apply_state(
+    async def _observe_workers(
+        self, namespace: str, spec: RolloutSpec
+    ) -> dict[str, WorkerObservation]:
+        if not spec.workers:
+            return {}
+        return await asyncio.to_thread(observe_workers, self.clients, namespace, spec)
+
+    async def _observe_flag(self, rollout: dict[str, Any], spec: RolloutSpec) -> FlagObservation:
+        """From the watched ConfigMap while its watch is trusted, else read from the API."""
+        key = (rollout["metadata"]["namespace"], spec.flag.config_map)
+        known = self.config_maps.confirmed_within(key, self.settings.config_map_trust)
+        if known is not None:
+            return observe_flag(self.clients, rollout, spec, known)
+        return await asyncio.to_thread(observe_flag, self.clients, rollout, spec, None)
+
+    async def _provider(self, namespace: str, spec: RolloutSpec) -> PrometheusProvider:
+        assert spec.analysis is not None
+        if spec.analysis.prometheus.authorization is None:  # no Secret to read
+            return self.providers.provider_for(namespace, spec)
+        return await asyncio.to_thread(self.providers.provider_for, namespace, spec)
+
+    async def _apply_state(
         self,
         rollout: dict[str, Any],
         spec: RolloutSpec,
@@ -297,15 +277,19 @@ class Reconciler:
         published = False
         for effect in decision.effects:
             if isinstance(effect, PublishFlag):
-                published = self._publish(rollout, spec, effect, config_map)
+                published = await self._publish(rollout, spec, effect, config_map)
             elif isinstance(effect, ScaleWorkers):
-                self._ensure_finalizer(rollout, present=True)
-                scale_workers(self.clients, namespace, spec, effect.targets, workers)
+                await self._ensure_finalizer(rollout, present=True)
+                await asyncio.to_thread(
+                    scale_workers, self.clients, namespace, spec, effect.targets, workers
+                )
             elif isinstance(effect, RestoreWorkers):
-                scale_workers(self.clients, namespace, spec, effect.originals, workers)
+                await asyncio.to_thread(
+                    scale_workers, self.clients, namespace, spec, effect.originals, workers
+                )
             elif isinstance(effect, RestartConsumers):
-                restarted, missing = restart_consumers(
-                    self.clients, namespace, spec, effect.revision
+                restarted, missing = await asyncio.to_thread(
+                    restart_consumers, self.clients, namespace, spec, effect.revision
                 )
                 for workload in restarted:
                     logger.info("restarted %s for flag revision %s", workload, effect.revision)
@@ -317,10 +301,10 @@ class Reconciler:
                         workload,
                     )
         if not decision.status.worker_originals:
-            self._ensure_finalizer(rollout, present=False)
+            await self._ensure_finalizer(rollout, present=False)
         return published
 
-    def _publish(
+    async def _publish(
         self,
         rollout: dict[str, Any],
         spec: RolloutSpec,
@@ -332,9 +316,13 @@ class Reconciler:
         namespace = rollout["metadata"]["namespace"]
         key = (namespace, rollout["metadata"]["name"])
         config_map_key = (namespace, spec.flag.config_map)
+        current = config_map.current
+        if current is not None and not flag_changes(spec, effect, current):
+            self.publish_errors.pop(key, None)  # it serves the flag: nothing failed to write
+            return False
         try:
-            published, config_map.current = publish_flag(
-                self.clients, rollout, spec, effect, config_map.current
+            published, written = await asyncio.to_thread(
+                publish_flag, self.clients, rollout, spec, effect, current
             )
         except client.ApiException as e:
             if is_conflict(e):
@@ -350,28 +338,35 @@ class Reconciler:
             self.publish_errors[key] = problem
             return False
         self.publish_errors.pop(key, None)
-        if published and _watched(config_map.current, key[1]):
+        config_map.current = written
+        if published and _watched(written, key[1]):
             # Decide next on what was written, not on the version before it (its echo from
             # the watch may come later).
-            self.config_maps.store(config_map_key, config_map.current)
+            self.config_maps.store(config_map_key, written)
         return published
 
-    def _ensure_finalizer(self, rollout: dict[str, Any], present: bool) -> None:
+    async def _ensure_finalizer(self, rollout: dict[str, Any], present: bool) -> None:
         meta = rollout["metadata"]
         if (FINALIZER in (meta.get("finalizers") or [])) == present:
             return
         try:
-            set_finalizer(self.clients, meta["namespace"], meta["name"], FINALIZER, present)
+            await asyncio.to_thread(
+                set_finalizer, self.clients, meta["namespace"], meta["name"], FINALIZER, present
+            )
         except FinalizersMoved as e:
             raise Conflict from e
         finalizers = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
         meta["finalizers"] = [*finalizers, FINALIZER] if present else finalizers
 
-    def _finalize(self, rollout: dict[str, Any]) -> None:
+    async def _finalize(self, rollout: dict[str, Any]) -> None:
         """The Rollout is being deleted: put worker scale back, then let it go."""
-        meta = rollout["metadata"]
-        if FINALIZER not in (meta.get("finalizers") or []):
+        if FINALIZER not in (rollout["metadata"].get("finalizers") or []):
             return
+        await asyncio.to_thread(self._restore_workers, rollout)
+        await self._ensure_finalizer(rollout, present=False)
+
+    def _restore_workers(self, rollout: dict[str, Any]) -> None:
+        meta = rollout["metadata"]
         try:
             spec = RolloutSpec.model_validate(rollout.get("spec") or {})
             status = RolloutStatus.model_validate(rollout.get("status") or {})
@@ -388,7 +383,6 @@ class Reconciler:
                 "WorkersRestored",
                 "Rollout deleted: worker scale restored to its original values",
             )
-        self._ensure_finalizer(rollout, present=False)
 
     def _report_invalid_spec(
         self, rollout: dict[str, Any], raw_status: dict[str, Any], error: Exception

@@ -4,6 +4,7 @@ built from a stale read, sent with the fresh resourceVersion, used to drop it)."
 
 from __future__ import annotations
 
+import asyncio
 import copy
 
 from ramp.k8s.clients import Clients
@@ -31,12 +32,12 @@ def test_a_stale_view_never_removes_another_controllers_finalizer(
     stale = copy.deepcopy(get(cluster, namespace, "gc"))  # read before the other controller
     add_finalizer(cluster, namespace, "gc", OTHER)
 
-    reconciler._ensure_finalizer(stale, present=True)
+    asyncio.run(reconciler._ensure_finalizer(stale, present=True))
     assert get(cluster, namespace, "gc")["metadata"]["finalizers"] == [OTHER, FINALIZER]
 
     stale = copy.deepcopy(get(cluster, namespace, "gc"))
     add_finalizer(cluster, namespace, "gc", "example.com/second")
-    reconciler._ensure_finalizer(stale, present=False)
+    asyncio.run(reconciler._ensure_finalizer(stale, present=False))
     assert get(cluster, namespace, "gc")["metadata"]["finalizers"] == [OTHER, "example.com/second"]
 
     cluster.custom.patch_namespaced_custom_object(
