@@ -134,21 +134,36 @@ class BodyIndex:
 class RolloutIndex(BodyIndex):
     """The Rollouts as the watch delivered them, and statuses decided but left unwritten."""
 
-    unwritten: dict[Key, tuple[str, RolloutStatus]] = field(default_factory=dict)
-    """A status decided but left unwritten (a routine analysis, see engine.writes), with the
-    resourceVersion it was decided on: it holds only while that is the latest version. The
-    engine never changes a status it decides on, so the one kept is handed out as it is."""
+    unwritten: dict[Key, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    """A status decided but left unwritten (a routine analysis, see engine.writes), as its
+    readings over the stored status of the resourceVersion it was decided on: it holds only
+    while that is the latest version. Only the readings are kept, not the whole status: with
+    thousands of Rollouts a parsed status each was the largest part of the operator's memory."""
+
+    normalized: dict[Key, str] = field(default_factory=dict)
+    """The resourceVersion at which the kept body's status was found in the form the shell
+    compares (what RolloutStatus dumps): at that version it need not be parsed and dumped again
+    to be compared."""
 
     def forget(self, key: Key) -> None:
         super().forget(key)
         self.unwritten.pop(key, None)
+        self.normalized.pop(key, None)
 
-    def keep_unwritten(self, key: Key, version: str, status: RolloutStatus | None) -> None:
-        """Remember ``status`` as decided on ``version`` but not written; None forgets it."""
-        if status is None:
+    def status_normalized(self, key: Key, version: str) -> bool:
+        """Whether the status of ``version`` was found already in the dumped form."""
+        return self.normalized.get(key) == version
+
+    def mark_normalized(self, key: Key, version: str) -> None:
+        self.normalized[key] = version
+
+    def keep_unwritten(self, key: Key, version: str, readings: dict[str, Any] | None) -> None:
+        """Remember ``readings`` (engine.routine_readings) as decided on ``version`` but not
+        written; None forgets them."""
+        if readings is None:
             self.unwritten.pop(key, None)
         else:
-            self.unwritten[key] = (version, status)
+            self.unwritten[key] = (version, readings)
 
     def status_to_decide_on(self, key: Key) -> RolloutStatus | None:
         """The status left unwritten on the latest version, if any: any other version (a
@@ -159,4 +174,5 @@ class RolloutIndex(BodyIndex):
         if kept[0] != self.version(key):
             del self.unwritten[key]
             return None
-        return kept[1]
+        stored = self.bodies[key].get("status") or {}
+        return RolloutStatus.model_validate({**stored, **kept[1]})

@@ -32,6 +32,7 @@ from ramp.engine import (
     lowers,
     may_stay_unwritten,
     next_wakeup,
+    routine_readings,
 )
 from ramp.engine.effects import PublishFlag, RestartConsumers, RestoreWorkers, ScaleWorkers
 from ramp.engine.observations import MetricSample, Observations, WorkerObservation
@@ -149,9 +150,17 @@ class Reconciler:
         except (ValidationError, ValueError, OverflowError) as e:
             await asyncio.to_thread(self._report_invalid_spec, rollout, raw_status, e)
             return GONE
-        stored = RolloutStatus.model_validate(raw_status)
+        version: str = meta["resourceVersion"]
         unwritten = self.index.status_to_decide_on(key)
-        status = stored if unwritten is None else unwritten
+        # A routine analysis decides on the status it left unwritten and compares with the
+        # stored one as it is: parsed and dumped once per version, not once per analysis.
+        stored = (
+            None
+            if unwritten is not None and self.index.status_normalized(key, version)
+            else RolloutStatus.model_validate(raw_status)
+        )
+        status = unwritten if unwritten is not None else stored
+        assert status is not None
 
         workers = await self._observe_workers(namespace, spec)
         flag = await self._observe_flag(rollout, spec)
@@ -176,19 +185,24 @@ class Reconciler:
             # exposed than the status records (I1); the next decision records it again.
             lowered = await self._publish(rollout, spec, wanted, config_map)
         desired = decision.status.model_dump(by_alias=True, exclude_none=True, mode="json")
-        current = stored.model_dump(by_alias=True, exclude_none=True, mode="json")
+        if stored is None:
+            current = raw_status
+        else:
+            current = stored.model_dump(by_alias=True, exclude_none=True, mode="json")
+            if current == raw_status:
+                self.index.mark_normalized(key, version)
         refresh = timedelta(seconds=self.settings.status_refresh)
         if desired == current:
-            self.index.keep_unwritten(key, meta["resourceVersion"], None)
+            self.index.keep_unwritten(key, version, None)
         elif may_stay_unwritten(current, desired, refresh):
             # Only the readings moved: a crash loses them like a crash before a write would.
-            self.index.keep_unwritten(key, meta["resourceVersion"], decision.status)
+            self.index.keep_unwritten(key, version, routine_readings(desired))
             telemetry.unwritten_analyses.inc()
         else:
             patch = status_patch(raw_status, desired)
             try:
                 written = await asyncio.to_thread(
-                    write_status, self.clients, namespace, name, meta["resourceVersion"], patch
+                    write_status, self.clients, namespace, name, version, patch
                 )
             except client.ApiException as e:
                 if is_conflict(e):

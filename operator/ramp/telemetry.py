@@ -59,13 +59,22 @@ leader = Gauge(
 )
 
 
+_observed: dict[tuple[str, str], tuple[str, float]] = {}
+"""What each Rollout's series say, so that a reconcile that changed neither sets none of them
+(eight label lookups per analysis otherwise)."""
+
+
 def observe_phase(namespace: str, rollout: str, phase: str, percentage: float) -> None:
+    if _observed.get((namespace, rollout)) == (phase, percentage):
+        return
     rollout_percentage.labels(namespace, rollout).set(percentage)
     for candidate in PHASES:
         rollout_phase.labels(namespace, rollout, candidate).set(1 if candidate == phase else 0)
+    _observed[(namespace, rollout)] = (phase, percentage)
 
 
 def forget(namespace: str, rollout: str) -> None:
+    _observed.pop((namespace, rollout), None)
     for candidate in PHASES:
         with contextlib.suppress(KeyError):
             rollout_phase.remove(namespace, rollout, candidate)

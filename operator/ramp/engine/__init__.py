@@ -15,7 +15,7 @@ from ramp.engine.policy import Decision, analysing, decide
 from ramp.engine.published import flag_revision, format_percentage, lowers, serves, stamp
 from ramp.engine.schedule import analysis_due, next_wakeup
 from ramp.engine.workers import worker_key
-from ramp.engine.writes import may_stay_unwritten
+from ramp.engine.writes import may_stay_unwritten, routine_readings
 
 __all__ = [
     "Decision",
@@ -38,6 +38,7 @@ __all__ = [
     "may_stay_unwritten",
     "next_wakeup",
     "pending_deliveries",
+    "routine_readings",
     "serves",
     "stamp",
     "worker_key",

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from ramp.api import RolloutStatus
-from ramp.engine import may_stay_unwritten
+from ramp.engine import may_stay_unwritten, routine_readings
 from ramp.engine.observations import MetricSample
 from ramp.engine.sequential import WindowCounts
 from tests.support.engine import Run, analysis, errors_metric, make_spec, minutes, seconds
@@ -151,3 +154,33 @@ def test_a_compare_metrics_evidence_is_written_every_window() -> None:
     assert run.status.metrics is not None and run.status.metrics[0].compare is not None
     assert run.status.metrics[0].compare.verdict == stored.metrics[0].compare.verdict
     assert not stays_unwritten(stored, run.status, REFRESH)
+
+
+@given(
+    readings=st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=400),
+            st.one_of(
+                st.none(),
+                st.floats(min_value=0, max_value=0.2),
+                st.just(MetricSample(error="timeout")),
+            ),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_what_stays_unwritten_is_its_readings_over_the_stored_status(
+    readings: list[tuple[int, float | MetricSample | None]],
+) -> None:
+    """The operator keeps only a routine status's readings (engine.routine_readings) and lays
+    them over the stored status to decide on next: that must give back the status decided."""
+    run = settled()
+    stored = run.status
+    for gap, value in readings:
+        run.step(seconds(gap), {"errors": value})
+        if not stays_unwritten(stored, run.status, REFRESH):
+            stored = run.status  # written
+            continue
+        kept = routine_readings(document(run.status))
+        assert RolloutStatus.model_validate({**document(stored), **kept}) == run.status

@@ -12,6 +12,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from ramp.api import RolloutStatus
+from ramp.engine import routine_readings
 from ramp.handlers import Loops, indexed_exists
 from ramp.index import BodyIndex, RolloutIndex
 from ramp.settings import OperatorSettings
@@ -157,12 +158,24 @@ def test_a_body_not_confirmed_recently_is_read_again() -> None:
 
 def test_a_status_left_unwritten_holds_only_on_the_version_it_was_decided_on() -> None:
     index = RolloutIndex()
-    index.observe(*KEY, body("7"), deleted=False)
+    stored = {"phase": "AwaitingApproval", "lastAnalysisAt": "2026-12-02T10:00:00Z"}
+    index.observe(*KEY, {**body("7"), "status": stored}, deleted=False)
     decided = RolloutStatus(phase="AwaitingApproval", last_analysis_at=datetime.now(UTC))
-    index.keep_unwritten(KEY, "7", decided)
-    assert index.status_to_decide_on(KEY) is decided
+    dumped = decided.model_dump(by_alias=True, exclude_none=True, mode="json")
+    index.keep_unwritten(KEY, "7", routine_readings(dumped))
+    assert index.status_to_decide_on(KEY) == decided, "the readings over the stored status"
     index.observe(*KEY, body("8"), deleted=False)  # a person's edit, or a `ramp` action
     assert index.status_to_decide_on(KEY) is None, "decided on a status older than the edit"
-    index.keep_unwritten(KEY, "8", RolloutStatus(phase="AwaitingApproval"))
+    index.keep_unwritten(KEY, "8", routine_readings(dumped))
     index.observe(*KEY, body("8"), deleted=True)
     assert index.status_to_decide_on(KEY) is None
+
+
+def test_a_status_found_in_dumped_form_is_trusted_only_at_that_version() -> None:
+    index = RolloutIndex()
+    index.observe(*KEY, body("7"), deleted=False)
+    index.mark_normalized(KEY, "7")
+    assert index.status_normalized(KEY, "7")
+    assert not index.status_normalized(KEY, "8"), "a newer version's status is parsed again"
+    index.observe(*KEY, body("7"), deleted=True)
+    assert not index.status_normalized(KEY, "7"), "a deleted Rollout's marker outlived it"
