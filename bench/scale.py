@@ -7,10 +7,10 @@ would; `--no-analysis` for none), waits until all are settled `AwaitingApproval`
 gate, and prints:
 
 - reaction p50/p99 of a spec edit (phase %) and of `ramp promote` (bench/reaction.py's cases);
-- over an idle window (nothing changed by anyone): operator CPU seconds per minute, API
-  requests and writes per minute (the operator's ramp_api_requests_total and
-  ramp_api_writes_total), analyses left unwritten (ramp_analyses_unwritten_total: they found
-  the same), reconciles per minute, RSS;
+- over an idle window (nothing changed by anyone, from two analysis intervals after the
+  reaction measurements on): operator CPU seconds per minute, API requests and writes per
+  minute (the operator's ramp_api_requests_total and ramp_api_writes_total), analyses left
+  unwritten (ramp_analyses_unwritten_total: they found the same), reconciles per minute, RSS;
 - Prometheus queries per second, sent and shared (ramp_metric_queries_total), and what
   Prometheus itself counted on /api/v1/query;
 - after `kill -9` and a new start: seconds until the new process leads, and until it has
@@ -195,7 +195,10 @@ class Level:
             print(f"  {label:<13} p50 {p50:6.0f} ms  p99 {p99:6.0f} ms", flush=True)
 
     def idle(self, seconds: float, profile: Path | None) -> None:
-        time.sleep(2)  # the last echoes of the measurements
+        # The last echoes of the measurements, and two analyses each: a Rollout's first
+        # analyses after it settled may fall off its slot (docs/behaviour.md, "When analyses
+        # run"); within two it is on it, as it stays for as long as nothing changes.
+        time.sleep(2 * INTERVAL_SECONDS)
         spy = None
         if profile is not None:  # py-spy (pip install py-spy): where the idle CPU goes
             out = profile / f"idle-{self.n}.txt"
