@@ -35,7 +35,14 @@ def analysis_offset(analysis: Analysis) -> int:
 def next_analysis_at(analysis: Analysis, last: datetime) -> datetime:
     """The evaluation after one taken at ``last``: at the analysis's slot, never more than one
     interval after ``last`` (I5, I6) nor less than half of one. Once on its slot an analysis
-    stays there (one interval apart); from anywhere else it gets there within two analyses."""
+    stays there (one interval apart); from anywhere else it gets there within two analyses.
+    An analysis with a `compare` metric has no slot: one interval after ``last``."""
+    if any(m.compare is not None for m in analysis.metrics):
+        # A compare metric counts a window from one analysis to the next. Its queries are the
+        # Rollout's own (they name its flag), so no other Rollout shares them; and on a fixed
+        # slot every window would end at the same moment relative to Prometheus's scrapes, so
+        # a scrape that lands between its two queries would do so every time, not once.
+        return last + analysis.every
     every = analysis.every // _MICROSECOND
     since_epoch = last - (_EPOCH if last.tzinfo is not None else _EPOCH.replace(tzinfo=None))
     # Microseconds from ``last`` to the next slot; 0 means ``last`` is on it: a whole interval.

@@ -115,3 +115,21 @@ def test_the_operator_wakes_for_the_slot_and_analyses_there() -> None:
     assert on_slot(
         next_analysis_at(spec_analysis, due), analysis_offset(spec_analysis), seconds(30)
     )
+
+
+@given(last=moments, lateness=st.lists(latencies, min_size=3, max_size=3))
+def test_an_analysis_with_a_compare_metric_keeps_its_own_rhythm(
+    last: datetime, lateness: list[float]
+) -> None:
+    """A compare metric's windows run from one analysis to the next; on a fixed slot each would
+    end at the same moment relative to Prometheus's scrapes, so one unlucky moment (a scrape
+    landing between the window's two queries) would repeat in every window."""
+    compare = {"failures": "jobs_failed_total", "total": "jobs_total"}
+    spec = make_spec(analysis=analysis({"name": "cohorts", "compare": compare}))
+    assert spec.analysis is not None
+    every = spec.analysis.every
+    taken = last
+    for late in lateness:
+        due = next_analysis_at(spec.analysis, taken)
+        assert due - taken == every
+        taken = due + every * late
