@@ -102,6 +102,21 @@ def disable_flag(step: Step) -> None:
         step.next.enabled = False
 
 
+def take_spec_change(step: Step) -> None:
+    """A spec change is a person acting: it ends a `disableFlag` (I2), but not while the rollout
+    stays held (a pause in status.control, spec.paused, or a stored Paused phase such as the
+    no-data hold): turning the flag back on then would raise the exposure while held (I4). The
+    flag comes back on when the hold ends (`progress.advance` resumes it)."""
+    before, control = step.before, step.before.control
+    held = (
+        step.spec.paused
+        or before.phase == "Paused"
+        or (control is not None and control.pause is not None)
+    )
+    if not held:
+        step.next.flag_disabled_at = None
+
+
 def fall_back(step: Step, *, zero: bool) -> None:
     """To 0 %, or to the phase before the current one (0 % from the first); the breach windows
     start afresh at the new exposure. A rollback never exposes more users than it found (I1,

@@ -23,6 +23,7 @@ from ramp.engine.effects import (
     RestoreWorkers,
     ScaleWorkers,
 )
+from ramp.engine.failure import take_spec_change
 from ramp.engine.guards import (
     disabled_from,
     hold_disabled,
@@ -76,11 +77,8 @@ def decide(
     step = Step(spec, status, now)
     nxt = step.next
     if generation is not None:
-        held = status.control is not None and status.control.pause is not None
-        if status.observed_generation not in (None, generation) and not held:
-            # A spec change is a person acting (I2); a failure-policy pause still needs
-            # `ramp resume`, or the edit would expose users while paused (I4).
-            nxt.flag_disabled_at = None
+        if status.observed_generation not in (None, generation):
+            take_spec_change(step)
         nxt.observed_generation = generation
     nxt.outbox = settle(nxt.outbox, seen.delivered)
     _align(step)

@@ -27,7 +27,7 @@ def never_started(step: Step) -> bool:
 
 def advance(step: Step, assessment: Assessment, seen: Observations) -> None:
     """Steer a rollout that is Pending, Progressing, Paused or AwaitingApproval."""
-    spec, nxt, now = step.spec, step.next, step.now
+    spec, nxt = step.spec, step.next
     control = nxt.control or Control()
     nxt.enabled = nxt.flag_disabled_at is None
     pause = pause_reason(spec, control, assessment, nxt.snapshot)
@@ -54,23 +54,40 @@ def advance(step: Step, assessment: Assessment, seen: Observations) -> None:
             f"started: {step.phase.name} at {format_percentage(step.phase.percentage)} %",
         )
     elif assessment.breach is not None:
+        if resumed(step):
+            # I7: what the resume did (resumed, or held by something else) is recorded before
+            # the breach that goes on applies the failure policy again; else a pause the resume
+            # ended would be recorded twice in a row.
+            hold_or_resume(step, pause)
         fail(step, assessment.breach)
         return
 
+    if not hold_or_resume(step, pause):
+        progress(step, control, assessment, seen)
+
+
+def resumed(step: Step) -> bool:
+    """Whether this decision takes a `ramp resume` (guards.take_resume consumed it)."""
+    control = step.before.control
+    return control is not None and control.resume is not None
+
+
+def hold_or_resume(step: Step, pause: tuple[str, str] | None) -> bool:
+    """Paused while something holds the rollout, resumed once nothing does; True while held."""
+    nxt = step.next
     if pause is not None:
         reason, message = pause
         if nxt.phase != "Paused" or nxt.message != message:
-            nxt.paused_at = nxt.paused_at or now
+            nxt.paused_at = nxt.paused_at or step.now
             nxt.next_promotion_at = None
             step.transition("Paused", "Paused", message, notify=reason != "NoData")
-        return
+        return True
     if nxt.phase == "Paused":
         unpause(step)
         nxt.flag_disabled_at = None  # only `ramp resume` ends a failure-policy pause: I2
         nxt.enabled = True
         step.transition("Progressing", "Resumed", f"resumed {step.phase.name}")
-
-    progress(step, control, assessment, seen)
+    return False
 
 
 def pause_reason(
