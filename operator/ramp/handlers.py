@@ -33,6 +33,7 @@ from ramp.leadership import LeaderElection, candidate_identity
 from ramp.notifications import Notifier
 from ramp.reconcile import Reconciler
 from ramp.settings import OperatorSettings
+from ramp.waker import Waker
 
 logger = logging.getLogger("ramp.handlers")
 
@@ -78,7 +79,7 @@ class Loops:
     leading: bool = False
     known: set[Key] = field(default_factory=set)
     tasks: dict[Key, asyncio.Task[None]] = field(default_factory=dict)
-    wakers: dict[Key, asyncio.Event] = field(default_factory=dict)
+    wakers: dict[Key, Waker] = field(default_factory=dict)
     gate: Gate = field(init=False)
 
     def __post_init__(self) -> None:
@@ -99,7 +100,9 @@ class Loops:
         if not self.leading:
             return
         key = (namespace, name)
-        waker = self.wakers.setdefault(key, asyncio.Event())
+        waker = self.wakers.get(key)
+        if waker is None:
+            waker = self.wakers[key] = Waker()
         waker.set()
         task = self.tasks.get(key)
         if task is None or task.done():
@@ -123,7 +126,7 @@ class Loops:
         self.tasks.clear()  # a task cancelled before it ever ran left its entries behind
         self.wakers.clear()
 
-    async def _loop(self, key: Key, waker: asyncio.Event) -> None:
+    async def _loop(self, key: Key, waker: Waker) -> None:
         namespace, name = key
         backoff = self.settings.retry_backoff
         settled: str | None = None  # the version a reconcile left with nothing to come back for
@@ -166,10 +169,8 @@ class Loops:
         seconds = (wake_at - datetime.now(UTC)).total_seconds()
         return min(max(seconds, self.settings.min_interval), self.settings.resync_interval)
 
-    async def _sleep(self, waker: asyncio.Event, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(waker.wait(), timeout=seconds)
-        except TimeoutError:
+    async def _sleep(self, waker: Waker, seconds: float) -> None:
+        if not await waker.sleep(seconds):
             return  # a timer came due: act on time, so analysis keeps its interval
         # Coalesce a burst of watch events (our own writes echo back) into one reconcile.
         await asyncio.sleep(self.settings.min_interval)

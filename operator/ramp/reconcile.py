@@ -36,6 +36,7 @@ from ramp.engine import (
 )
 from ramp.engine.effects import PublishFlag, RestartConsumers, RestoreWorkers, ScaleWorkers
 from ramp.engine.observations import MetricSample, Observations, WorkerObservation
+from ramp.engine.routine import Routine, routine_of, routine_readings_of
 from ramp.index import BodyIndex, RolloutIndex
 from ramp.k8s.clients import Clients, is_conflict, is_not_found
 from ramp.k8s.configmap import FlagObservation, flag_changes, observe_flag, publish_flag
@@ -82,6 +83,23 @@ def _watched(config_map: Mapping[str, Any] | None, rollout: str) -> bool:
     return all(labels.get(k) == v for k, v in rollout_labels(rollout).items())
 
 
+@dataclass(slots=True)
+class _Routine:
+    """A Rollout's routine analyses (engine.routine) and what they were decided on: they hold
+    while the Rollout and its ConfigMap are at these versions and the stored analysis is
+    younger than the status refresh."""
+
+    routine: Routine
+    version: str
+    config_map: tuple[str, str]
+    config_map_version: str
+    provider: PrometheusProvider
+    refresh_by: datetime
+    """When the stored readings get as old as the status refresh: then a write is due."""
+    last: datetime
+    """When the last analysis read its values."""
+
+
 @dataclass
 class Reconciler:
     clients: Clients
@@ -95,6 +113,8 @@ class Reconciler:
     """The Rollouts as the watch delivered them: what each reconcile decides on."""
     config_maps: BodyIndex = field(default_factory=BodyIndex)
     """Ramp's flag ConfigMaps as the watch delivered them (and as our writes returned them)."""
+    routines: dict[tuple[str, str], _Routine] = field(default_factory=dict)
+    """Rollouts whose next analyses are routine, until they find something else."""
 
     def __post_init__(self) -> None:
         allow = AllowList.parse(self.settings.prometheus_allow)
@@ -110,9 +130,20 @@ class Reconciler:
         """Reconcile until a decision sticks; return when to come back (None: never)."""
         started = time.perf_counter()
         try:
+            samples: dict[str, MetricSample] | None = None
+            kept = self._routine((namespace, name))
+            if kept is not None:
+                now = datetime.now(UTC)
+                if now < kept.routine.next_at(kept.last):
+                    return min(kept.routine.next_at(kept.last), kept.refresh_by)
+                if now < kept.refresh_by:
+                    samples = await kept.provider.evaluate(kept.routine.queries())
+                    wake_at = self._routine_analysis((namespace, name), kept, samples)
+                    if wake_at is not None:
+                        return wake_at
             for _ in range(5):
                 try:
-                    return await self._reconcile_once(namespace, name)
+                    return await self._reconcile_once(namespace, name, samples)
                 except Conflict:
                     # Decided on a version that is no longer current: read it again.
                     await self._refresh(namespace, name)
@@ -132,8 +163,44 @@ class Reconciler:
             return
         self.index.store(key, fresh)
 
-    async def _reconcile_once(self, namespace: str, name: str) -> datetime | None:
+    def _routine(self, key: tuple[str, str]) -> _Routine | None:
+        """The Rollout's routine, if what it was decided on still holds."""
+        kept = self.routines.get(key)
+        if kept is None:
+            return None
+        trusted = self.config_maps.confirmed_within(kept.config_map, self.settings.config_map_trust)
+        if (
+            self.index.version(key) != kept.version
+            or trusted is None
+            or trusted["metadata"].get("resourceVersion") != kept.config_map_version
+            or key in self.publish_errors
+            or not self.providers.holds(kept.provider)
+        ):
+            del self.routines[key]
+            return None
+        return kept
+
+    def _routine_analysis(
+        self, key: tuple[str, str], kept: _Routine, samples: dict[str, MetricSample]
+    ) -> datetime | None:
+        """Keep a routine analysis's readings unwritten, as a whole decision would; None when
+        the samples are not routine (then they are decided on in full)."""
+        now = datetime.now(UTC)
+        readings = routine_readings_of(kept.routine, samples, now)
+        if readings is None or now >= kept.refresh_by:
+            del self.routines[key]
+            return None
+        self.index.keep_unwritten(key, kept.version, readings)
+        telemetry.unwritten_analyses.inc()
+        telemetry.routine_analyses.inc()
+        kept.last = now
+        return min(kept.routine.next_at(now), kept.refresh_by)
+
+    async def _reconcile_once(
+        self, namespace: str, name: str, samples: dict[str, MetricSample] | None = None
+    ) -> datetime | None:
         key = (namespace, name)
+        self.routines.pop(key, None)
         rollout = self.index.get(key)
         if rollout is None:  # deleted, as the watch said (or a 404 when read again)
             telemetry.forget(namespace, name)
@@ -164,7 +231,7 @@ class Reconciler:
 
         workers = await self._observe_workers(namespace, spec)
         flag = await self._observe_flag(rollout, spec)
-        metrics = await self._analyse(rollout, spec, status, datetime.now(UTC))
+        metrics = await self._analyse(rollout, spec, status, datetime.now(UTC), samples)
         # Taken after the queries answered: lastAnalysisAt says when the values were read.
         now = datetime.now(UTC)
         delivered = self.deliveries.confirmed_for(key)
@@ -225,6 +292,8 @@ class Reconciler:
             namespace, name, decision.status.phase or "Pending", decision.status.percentage or 0
         )
         wake_at = next_wakeup(spec, decision.status, now)
+        if not (published or told or lowered):
+            self._expect_routine(key, rollout, spec, decision.status, flag, config_map, now)
         if key in self.publish_errors:
             # Nothing is served and soak is held; try the write again, not every second.
             return max(wake_at or now, now + PUBLISH_RETRY)
@@ -236,19 +305,71 @@ class Reconciler:
             return now + timedelta(seconds=self.settings.resync_interval)
         return wake_at
 
+    def _expect_routine(
+        self,
+        key: tuple[str, str],
+        rollout: dict[str, Any],
+        spec: RolloutSpec,
+        status: RolloutStatus,
+        flag: FlagObservation,
+        config_map: _ConfigMapSeen,
+        now: datetime,
+    ) -> None:
+        """After a whole decision that changed nothing outside: let the next analyses go the
+        routine way (engine.routine) while it and its observations hold."""
+        version = self.index.version(key)
+        stored = (self.index.bodies.get(key) or {}).get("status") or {}
+        analysed = stored.get("lastAnalysisAt")
+        seen = flag.config_map
+        if (
+            version is None
+            or analysed is None
+            or seen is None
+            or flag.owner is not None
+            or key in self.publish_errors
+            or self.settings.status_refresh <= 0
+            or spec.analysis is None
+            or spec.analysis.prometheus.authorization is not None  # a Secret read each time
+            or not _watched(config_map.current, key[1])
+            or config_map.current is not seen
+            or status.last_analysis_at is None
+        ):
+            return
+        routine = routine_of(spec, status, now)
+        if routine is None:
+            return
+        self.routines[key] = _Routine(
+            routine=routine,
+            version=version,
+            config_map=(key[0], spec.flag.config_map),
+            config_map_version=seen["metadata"].get("resourceVersion"),
+            provider=self.providers.provider_for(key[0], spec),
+            refresh_by=datetime.fromisoformat(analysed)
+            + timedelta(seconds=self.settings.status_refresh),
+            last=status.last_analysis_at,
+        )
+
     async def _analyse(
-        self, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, now: datetime
+        self,
+        rollout: dict[str, Any],
+        spec: RolloutSpec,
+        status: RolloutStatus,
+        now: datetime,
+        samples: dict[str, MetricSample] | None = None,
     ) -> dict[str, MetricSample] | None:
         analysis = spec.analysis
         if analysis is None or not analysis.metrics or not analysis_due(spec, status, now):
             return None
         meta = rollout["metadata"]
-        try:
-            provider = await self._provider(meta["namespace"], spec)
-        except (ProviderConfigError, ValueError) as e:
-            return {m.name: MetricSample(error=str(e)) for m in analysis.metrics}
-        samples = await provider.evaluate({m.name: m.query for m in analysis.metrics if m.query})
-        samples.update(await cohorts.evaluate(provider, spec, status, now))
+        if samples is None:  # else read by a routine analysis that found something else
+            try:
+                provider = await self._provider(meta["namespace"], spec)
+            except (ProviderConfigError, ValueError) as e:
+                return {m.name: MetricSample(error=str(e)) for m in analysis.metrics}
+            samples = await provider.evaluate(
+                {m.name: m.query for m in analysis.metrics if m.query}
+            )
+            samples.update(await cohorts.evaluate(provider, spec, status, now))
         for metric, sample in samples.items():
             if sample.error is not None:
                 telemetry.query_errors.labels(meta["namespace"], meta["name"], metric).inc()
@@ -270,7 +391,11 @@ class Reconciler:
         known = self.config_maps.confirmed_within(key, self.settings.config_map_trust)
         if known is not None:
             return observe_flag(self.clients, rollout, spec, known)
-        return await asyncio.to_thread(observe_flag, self.clients, rollout, spec, None)
+        flag = await asyncio.to_thread(observe_flag, self.clients, rollout, spec, None)
+        if flag.config_map is not None and _watched(flag.config_map, rollout["metadata"]["name"]):
+            # As good as a watch event: trusted for another while, not read every analysis.
+            self.config_maps.store(key, flag.config_map)
+        return flag
 
     async def _provider(self, namespace: str, spec: RolloutSpec) -> PrometheusProvider:
         assert spec.analysis is not None

@@ -51,6 +51,11 @@ unwritten_analyses = Counter(
     "Analyses that found what the stored status says (only the readings moved), kept in "
     "memory instead of written; see --status-refresh.",
 )
+routine_analyses = Counter(
+    "ramp_analyses_routine_total",
+    "Of those, analyses that needed no whole decision: every value within its thresholds at a "
+    "settled Rollout, as the last whole decision said they could be (docs/behaviour.md).",
+)
 
 leader = Gauge(
     "ramp_leader",

@@ -1,7 +1,9 @@
 """An analysing Rollout that finds the same every interval does not write its status each time
 (engine.writes): the readings stay in the operator's memory, the stored analysis is refreshed
 every --status-refresh seconds, anything new (a verdict) is written at once, and an operator
-killed with unwritten readings carries on from what is stored."""
+killed with unwritten readings carries on from what is stored. Such analyses need no whole
+decision (engine.routine); anything they do not cover (a value past a threshold, a person's
+action, a ConfigMap changed by hand) is still decided in full at once."""
 
 from __future__ import annotations
 
@@ -12,7 +14,16 @@ from tests.integration.conftest import OperatorProcess
 from tests.support.analysis import analysed_rollout, error_rate, step_of
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter
-from tests.support.rollouts import apply, get, ramp, settled_at_gate, status, when
+from tests.support.rollouts import (
+    apply,
+    get,
+    published_percentage,
+    ramp,
+    settled_at_gate,
+    status,
+    wait_published,
+    when,
+)
 
 REFRESH = 12.0
 OPERATOR_ARGS = ("--status-refresh", f"{REFRESH:g}")
@@ -22,16 +33,22 @@ GATED = [
 ]
 
 
-def unwritten(operator: OperatorProcess) -> float:
-    return operator.sample("ramp_analyses_unwritten_total")
+def wait_counted(operator: OperatorProcess, counter: str, analyses: int, what: str) -> None:
+    done = operator.sample(counter)
+    eventually(
+        lambda: operator.sample(counter) >= done + analyses,
+        timeout=REFRESH,
+        what=f"{analyses} more analyses (every 1 s) {what}",
+    )
 
 
 def wait_kept_in_memory(operator: OperatorProcess, analyses: int) -> None:
-    kept = unwritten(operator)
-    eventually(
-        lambda: unwritten(operator) >= kept + analyses,
-        timeout=REFRESH,
-        what=f"{analyses} more analyses (every 1 s) kept in memory",
+    wait_counted(operator, "ramp_analyses_unwritten_total", analyses, "kept in memory")
+
+
+def wait_routine(operator: OperatorProcess, analyses: int) -> None:
+    wait_counted(
+        operator, "ramp_analyses_routine_total", analyses, "taken without a whole decision"
     )
 
 
@@ -53,6 +70,7 @@ def test_same_readings_are_not_written_until_the_refresh(
     version = before["metadata"]["resourceVersion"]
     stored_at = when(before["status"]["lastAnalysisAt"])
     wait_kept_in_memory(operator, 3)
+    wait_routine(operator, 3)
     now = get(cluster, namespace, "quiet")
     assert now["metadata"]["resourceVersion"] == version, "a routine analysis was written"
     assert now["status"]["lastAnalysisAt"] == before["status"]["lastAnalysisAt"]
@@ -104,6 +122,7 @@ def test_a_new_verdict_is_written_at_once(
 ) -> None:
     gated(cluster, namespace, "warned")
     stored_at = when(status(cluster, namespace, "warned")["lastAnalysisAt"])
+    wait_routine(operator, 2)  # the value that follows is the first a routine does not cover
     exporter.set_error_rate(0.02)  # above the warning, below the critical
     eventually(
         lambda: status(cluster, namespace, "warned").get("health") == "Warning",
@@ -140,3 +159,28 @@ def test_killed_with_unwritten_readings_carries_on_from_the_stored_status(
     assert time.time() - restarted < 60
     refused = ramp(cluster, "promote", "crashed", "-n", namespace, check=False)
     assert refused.returncode == 1
+
+
+def test_a_person_or_a_hand_edit_is_decided_at_once_between_routine_analyses(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
+) -> None:
+    gated(cluster, namespace, "steered")
+    wait_routine(operator, 2)
+    # A ConfigMap edited by hand: its new version ends the routine, and the whole decision
+    # publishes what the status says again.
+    cluster.core.patch_namespaced_config_map(
+        "steered-flag", namespace, {"data": {"FEATURE_PERCENTAGE": "100"}}
+    )
+    eventually(
+        lambda: published_percentage(cluster, namespace, "steered-flag") == "10",
+        timeout=10,
+        what="the hand edit of the ConfigMap undone",
+    )
+    wait_routine(operator, 2)
+    ramp(cluster, "promote", "steered", "-n", namespace)
+    eventually(
+        lambda: step_of(cluster, namespace, "steered") == ("Completed", "everyone"),
+        timeout=10,
+        what="`ramp promote` applied while the analyses were routine",
+    )
+    wait_published(cluster, namespace, "steered-flag", "100")

@@ -43,11 +43,15 @@ def next_analysis_at(analysis: Analysis, last: datetime) -> datetime:
         # slot every window would end at the same moment relative to Prometheus's scrapes, so
         # a scrape that lands between its two queries would do so every time, not once.
         return last + analysis.every
-    every = analysis.every // _MICROSECOND
+    return next_on_slot(analysis_offset(analysis), analysis.every // _MICROSECOND, last)
+
+
+def next_on_slot(offset_us: int, every_us: int, last: datetime) -> datetime:
+    """`next_analysis_at` for a slot at ``offset_us`` in intervals of ``every_us``."""
     since_epoch = last - (_EPOCH if last.tzinfo is not None else _EPOCH.replace(tzinfo=None))
     # Microseconds from ``last`` to the next slot; 0 means ``last`` is on it: a whole interval.
-    ahead = (analysis_offset(analysis) - since_epoch // _MICROSECOND) % every or every
-    gap = ahead if 2 * ahead >= every else (ahead + every) // 2
+    ahead = (offset_us - since_epoch // _MICROSECOND) % every_us or every_us
+    gap = ahead if 2 * ahead >= every_us else (ahead + every_us) // 2
     return last + gap * _MICROSECOND
 
 

@@ -18,6 +18,12 @@ from ramp.api.status import MetricStatus, Verdict
 from ramp.engine import cohorts
 from ramp.engine.observations import MetricSample
 
+WITHIN_THRESHOLDS = "within thresholds"
+"""The message of a metric that passed on a value."""
+
+NO_DATA_IGNORED = "no data (ignored: onNoData is Ignore)"
+"""The message of a metric that passed without data."""
+
 
 @dataclass(frozen=True)
 class EffectiveMetric:
@@ -169,13 +175,13 @@ def evaluate(
             # A gap neither starts nor ends a `for` window; a breach in progress still holds.
             hold = f"{metric.name} was crossing its critical threshold before its data stopped"
         if metric.on_no_data == "Ignore":
-            verdict, message = "Pass", "no data (ignored: onNoData is Ignore)"
+            verdict, message = "Pass", NO_DATA_IGNORED
         else:
             verdict, message = "NoData", "the query returned no data"
             if metric.on_no_data == "Fail":
                 breach = Breach(metric.name, "NoData", f"{metric.name} returned no data")
     else:
-        verdict, message = "Pass", "within thresholds"
+        verdict, message = "Pass", WITHIN_THRESHOLDS
         if crossed(metric.critical, value, baseline):
             assert metric.critical is not None
             critical_since = critical_since or now

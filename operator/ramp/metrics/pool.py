@@ -113,6 +113,11 @@ class ProviderPool:
             evicted.close()
         return provider
 
+    def holds(self, provider: PrometheusProvider) -> bool:
+        """Whether ``provider`` is still in the pool (not closed to make room for another)."""
+        with self._lock:
+            return any(p is provider for p in self._providers.values())
+
     def __len__(self) -> int:
         return len(self._providers)
 

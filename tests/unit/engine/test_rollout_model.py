@@ -6,7 +6,9 @@ The model plays the shell the way the operator does: read the stored status, eva
 metrics when `analysis_due` says so, `decide`, write the status, then publish the ConfigMap.
 A status that differs from the stored one only by a routine re-analysis (`may_stay_unwritten`)
 stays in memory on top of the stored version, as the operator keeps it: a person's action or
-spec edit (a new resourceVersion) and a restart lose it.
+spec edit (a new resourceVersion) and a restart lose it. After a whole decision that published
+and announced nothing, the next analyses go the routine way while they find what it allows
+(`engine.routine`: readings only, no whole decision), as the operator takes them.
 A crash can fall between the status write and the publish (the status is stored, the ConfigMap
 is not updated) or before the status write (nothing is stored). What survives a restart is the
 status as the API server stores it (JSON). After every step the model records a `Moment` and
@@ -29,9 +31,10 @@ from ramp.actions import ActionNotApplicable, plan_action
 from ramp.api import RolloutSpec, RolloutStatus
 from ramp.engine import Observations, PublishFlag, analysis_due, decide, may_stay_unwritten
 from ramp.engine.observations import MetricSample
+from ramp.engine.routine import Routine, routine_of, routine_readings_of
 from ramp.flags import SCHEMES
 from ramp.flags.bucketing import LEGACY_SCHEME
-from tests.support.engine import T0
+from tests.support.engine import T0, delivered
 from tests.support.invariants import (
     Analysed,
     Breaching,
@@ -157,6 +160,11 @@ class RolloutModel(RuleBasedStateMachine):
         """A decided status the operator keeps in memory over the stored one (engine.writes)."""
         self.refresh = timedelta(0)
         self.unwritten_kept = 0
+        self.routine: Routine | None = None
+        """What the next analyses may find without a whole decision (engine.routine)."""
+        self.routine_analyses = 0
+        self.delivered: frozenset[str] = frozenset()
+        """Deliveries of announcements the operator confirmed (lost with a restart)."""
 
     # --- the world ----------------------------------------------------------------------
 
@@ -193,21 +201,35 @@ class RolloutModel(RuleBasedStateMachine):
 
     # --- the operator -------------------------------------------------------------------
 
-    def decide(self) -> tuple[RolloutStatus, PublishFlag | None, Analysed | None]:
+    def decide(self) -> tuple[RolloutStatus, PublishFlag | None, Analysed | None, bool]:
+        """The next status, what to publish, the analysis it took, and whether it was a whole
+        decision (False: a routine analysis)."""
         self.upgraded = True
         current = self.unwritten or self.status
         samples = None
         if analysis_due(self.spec, current, self.now):
             samples = {m.name: SAMPLES[self.world] for m in self.spec.analysis.metrics}  # type: ignore[union-attr]
+        analysed = None if samples is None else Analysed(self.now, samples)
+        stored_at = self.status.last_analysis_at
+        if (
+            self.routine is not None
+            and samples is not None
+            and stored_at is not None
+            and self.now < stored_at + self.refresh
+        ):
+            readings = routine_readings_of(self.routine, samples, self.now)
+            if readings is not None:
+                self.routine_analyses += 1
+                routine = RolloutStatus.model_validate({**document(current), **readings})
+                return routine, self.published, analysed, False
         seen = (
-            Observations(metrics=samples, published=self.published)  # type: ignore[call-arg]
+            Observations(metrics=samples, published=self.published, delivered=self.delivered)  # type: ignore[call-arg]
             if OBSERVES_PUBLISHED
             else Observations(metrics=samples)
         )
         decision = decide(self.spec, current, self.now, seen, generation=self.generation)
         flags = [e for e in decision.effects if isinstance(e, PublishFlag)]
-        analysed = None if samples is None else Analysed(self.now, samples)
-        return decision.status, (flags[-1] if flags else None), analysed
+        return decision.status, (flags[-1] if flags else None), analysed, True
 
     def write(self, status: RolloutStatus) -> None:
         """Store the decided status, or keep it in memory when only the readings moved."""
@@ -222,25 +244,39 @@ class RolloutModel(RuleBasedStateMachine):
             self.status, self.unwritten = status, None
 
     def reconcile(self) -> None:
-        status, flag, analysed = self.decide()
+        status, flag, analysed, whole = self.decide()
         self.write(status)
         if analysed is not None:
             self.analysed.append(analysed)
+        if whole:
+            # As the operator: routine analyses follow a whole decision that published nothing
+            # and has nothing to announce, while the stored readings may stay unwritten.
+            quiet = flag == self.published and not status.outbox and self.refresh > timedelta(0)
+            self.routine = routine_of(self.spec, status, self.now) if quiet else None
         if flag is not None:
             self.published = flag
         self.reconciles.append(self.now)
         self.record()
 
-    @rule(every=st.sampled_from((5, 10, 30, 60)), times=st.integers(1, 6))
-    def operator_runs(self, every: int, times: int) -> None:
-        """The operator's loop: a reconcile every few seconds (the commonest thing to happen)."""
+    def announcements_delivered(self) -> None:
+        """The operator told what the outbox holds (Events, webhooks): the next decision
+        settles it."""
+        self.delivered = delivered(self.unwritten or self.status)
+
+    @rule(every=st.sampled_from((5, 10, 30, 60)), times=st.integers(1, 6), tells=st.booleans())
+    def operator_runs(self, every: int, times: int, tells: bool) -> None:
+        """The operator's loop: a reconcile every few seconds (the commonest thing to happen);
+        ``tells``: it delivers the announcements of each status it decided, as it does unless
+        Events or webhooks fail."""
         for _ in range(times):
             self.now += timedelta(seconds=every)
             self.reconcile()
+            if tells:
+                self.announcements_delivered()
 
-    @rule(every=st.sampled_from((60, 120)), times=st.integers(2, 8))
-    def operator_runs_for_a_while(self, every: int, times: int) -> None:
-        self.operator_runs(every, times)
+    @rule(every=st.sampled_from((60, 120)), times=st.integers(2, 8), tells=st.booleans())
+    def operator_runs_for_a_while(self, every: int, times: int, tells: bool) -> None:
+        self.operator_runs(every, times, tells)
 
     @precondition(lambda self: not self.upgraded and self.spec.flag.bucketing is None)
     @rule(every=st.sampled_from((5, 30, 60)), times=st.integers(1, 8))
@@ -279,13 +315,14 @@ class RolloutModel(RuleBasedStateMachine):
     def operator_restarts(self, when: str) -> None:
         """The operator is killed (and started again, reading what the API server stores)."""
         if when == "between status write and publish":
-            status, _, analysed = self.decide()
+            status, _, analysed, _ = self.decide()
             self.write(status)
             if analysed is not None:
                 self.analysed.append(analysed)
         elif when == "before status write":
             self.decide()
         self.status, self.unwritten = stored(self.status), None
+        self.routine, self.delivered = None, frozenset()
         self.record()
 
     # --- people -------------------------------------------------------------------------
@@ -311,6 +348,7 @@ class RolloutModel(RuleBasedStateMachine):
             return
         current["control"] = merge_patch(current.get("control") or {}, plan.control_patch)
         self.status, self.unwritten = RolloutStatus.model_validate(current), None
+        self.routine = None  # a new resourceVersion
         self.actions.append(PersonAction(self.now, name, moment=len(self.trace)))
         self.record()
 
@@ -386,7 +424,7 @@ class RolloutModel(RuleBasedStateMachine):
             return
         self.document, self.spec = document, spec
         self.generation += 1
-        self.unwritten = None  # the edit is a new resourceVersion
+        self.unwritten = self.routine = None  # the edit is a new resourceVersion
         self.record()
 
     # --- what must hold -----------------------------------------------------------------
@@ -403,6 +441,7 @@ class RolloutModel(RuleBasedStateMachine):
         )
         target(float(exposed_rollbacks), label="rollbacks leaving users exposed")
         target(float(self.unwritten_kept), label="analyses left unwritten")
+        target(float(self.routine_analyses), label="routine analyses")
 
     @invariant()
     def safe(self) -> None:
