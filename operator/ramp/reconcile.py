@@ -293,7 +293,7 @@ class Reconciler:
         )
         wake_at = next_wakeup(spec, decision.status, now)
         if not (published or told or lowered):
-            self._expect_routine(key, rollout, spec, decision.status, flag, config_map, now)
+            self._expect_routine(key, spec, decision.status, flag, config_map, now)
         if key in self.publish_errors:
             # Nothing is served and soak is held; try the write again, not every second.
             return max(wake_at or now, now + PUBLISH_RETRY)
@@ -308,7 +308,6 @@ class Reconciler:
     def _expect_routine(
         self,
         key: tuple[str, str],
-        rollout: dict[str, Any],
         spec: RolloutSpec,
         status: RolloutStatus,
         flag: FlagObservation,
@@ -338,12 +337,16 @@ class Reconciler:
         routine = routine_of(spec, status, now)
         if routine is None:
             return
+        try:
+            provider = self.providers.provider_for(key[0], spec)
+        except (ProviderConfigError, ValueError):
+            return  # its analyses are errors, never routine
         self.routines[key] = _Routine(
             routine=routine,
             version=version,
             config_map=(key[0], spec.flag.config_map),
             config_map_version=seen["metadata"].get("resourceVersion"),
-            provider=self.providers.provider_for(key[0], spec),
+            provider=provider,
             refresh_by=datetime.fromisoformat(analysed)
             + timedelta(seconds=self.settings.status_refresh),
             last=status.last_analysis_at,
