@@ -9,7 +9,7 @@ write is made over the resourceVersion the decision was made on: a stale body ma
 
 from __future__ import annotations
 
-import copy
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +37,17 @@ def newer(candidate: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
         )
     except (KeyError, TypeError, ValueError):
         return True
+
+
+def _kept(value: Any) -> Any:
+    """A deep copy of a JSON value whose keys are interned: every body parsed from the watch has
+    its own copy of each key ("lastTransitionTime", "observedGeneration", ...), and thousands of
+    kept bodies would hold thousands of copies of each."""
+    if isinstance(value, dict):
+        return {sys.intern(k) if isinstance(k, str) else k: _kept(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_kept(v) for v in value]
+    return value  # str, int, float, bool, None: immutable, shared as deepcopy shares them
 
 
 @dataclass
@@ -79,13 +90,13 @@ class BodyIndex:
             return False
         if current is None or newer(body, current):
             # Kopf hands out its own raw dict; the reconciler changes its copy as it writes.
-            kept = copy.deepcopy({k: v for k, v in body.items() if k != "metadata"})
+            kept = {sys.intern(k): _kept(v) for k, v in body.items() if k != "metadata"}
             # managedFields is often the largest part of a body and nothing decides on it:
             # with thousands of Rollouts it would be most of the index's memory.
             meta = body.get("metadata") or {}
-            kept["metadata"] = copy.deepcopy(
-                {k: v for k, v in meta.items() if k != "managedFields"}
-            )
+            kept["metadata"] = {
+                sys.intern(k): _kept(v) for k, v in meta.items() if k != "managedFields"
+            }
             self.bodies[key] = kept
             self.confirmed[key] = time.monotonic()
             return True
