@@ -123,16 +123,18 @@ def test_a_backtest_of_a_recorded_regression_rolls_back(
         treatment_rate=0.03, target=f"{namespace}-recorded",
     ).start()  # fmt: skip
     try:
+        # 2,000, not 1,000: with 1,000 (~30 failures against ~10) a CI run had too little
+        # evidence for the sequential test to decide within the recording.
         eventually(
-            lambda: app.counted["on"] >= 1000,
+            lambda: app.counted["on"] >= 2000,
             timeout=120,
-            what="1,000 treatment units recorded (a 3x regression: ~30 failures against ~10)",
+            what="2,000 treatment units recorded (a 3x regression: ~60 failures against ~20)",
         )
         recorded = f'sum({TOTAL}{{exporter="{namespace}-recorded",{LABELS[1]}="on"}})'
         eventually(
-            lambda: (query(cluster, recorded) or 0) >= 1000,
+            lambda: (query(cluster, recorded) or 0) >= 2000,
             timeout=30,
-            what="Prometheus to have scraped the 1,000 treatment units",
+            what="Prometheus to have scraped the 2,000 treatment units",
         )
         manifest = compare_rollout(cluster, "recorded", f"{namespace}-recorded")
         manifest["spec"]["analysis"]["metrics"][0]["compare"]["confidence"] = 0.95
