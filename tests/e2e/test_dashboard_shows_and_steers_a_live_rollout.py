@@ -16,7 +16,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from tests.conftest import Cluster
 from tests.integration.conftest import OperatorProcess, free_port
 from tests.support.analysis import analysed_rollout, error_rate
-from tests.support.browser import ARTIFACTS, DashboardProcess, chromium
+from tests.support.browser import ARTIFACTS, chromium
+from tests.support.dashboard import DashboardProcess
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter
 from tests.support.rollouts import apply, delivered_event_reasons, status
@@ -30,7 +31,9 @@ PHASES = [
 
 @pytest.fixture
 def dashboard(cluster: Cluster, namespace: str, tmp_path: Path) -> Iterator[DashboardProcess]:
-    process = DashboardProcess(cluster, namespace, free_port(), tmp_path / "dashboard.log")
+    process = DashboardProcess(
+        cluster.kubeconfig, namespace, free_port(), tmp_path / "dashboard.log"
+    )
     yield process
     process.stop()
 
