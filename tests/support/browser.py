@@ -30,7 +30,11 @@ def system_chromium() -> tuple[str, str]:
 
 
 @contextmanager
-def chromium(width: int = 1280, height: int = 1000) -> Iterator[webdriver.Chrome]:
+def chromium(
+    width: int = 1280, height: int = 1000, flags: tuple[str, ...] = ()
+) -> Iterator[webdriver.Chrome]:
+    """Headless Chromium; ``flags`` are more command-line switches (such as
+    --host-resolver-rules, to make a name resolve to 127.0.0.1 as DNS rebinding would)."""
     browser, driver = system_chromium()
     options = webdriver.ChromeOptions()
     options.binary_location = browser
@@ -41,6 +45,7 @@ def chromium(width: int = 1280, height: int = 1000) -> Iterator[webdriver.Chrome
         "--disable-gpu",
         f"--window-size={width},{height}",
         "--force-device-scale-factor=1",
+        *flags,
     ):
         options.add_argument(flag)
     session = webdriver.Chrome(options=options, service=Service(executable_path=driver))
