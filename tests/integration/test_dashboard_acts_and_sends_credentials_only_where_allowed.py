@@ -86,7 +86,10 @@ def test_a_chart_sends_the_secret_only_to_an_allowed_prometheus(
 ) -> None:
     cluster.core.create_namespaced_secret(
         namespace,
-        {"metadata": {"name": "prom-auth"}, "data": {"header": base64.b64encode(TOKEN.encode())}},
+        {
+            "metadata": {"name": "prom-auth"},
+            "data": {"header": base64.b64encode(TOKEN.encode()).decode()},
+        },
     )
     prometheus = {
         "address": listener.url,
@@ -110,8 +113,10 @@ def test_a_chart_sends_the_secret_only_to_an_allowed_prometheus(
         return found
 
     # No allow-list: the Secret is not sent (nor is anything else), and the chart says why.
-    refused = chart(start_dashboard())["error"]
-    assert "--prometheus-allow" in refused
+    refused = chart(start_dashboard())
+    assert listener.authorization_headers() == []
+    assert listener.count() == 0
+    assert "--prometheus-allow" in refused["error"]
     # An allow-list without the listener: no request at all.
     elsewhere = start_dashboard("--prometheus-allow", "http://prometheus.monitoring:9090")
     assert "is not in this dashboard's allow-list" in chart(elsewhere)["error"]
