@@ -3,6 +3,10 @@
 Actions never touch `spec` or metadata (Argo CD and Flux would see drift): each one is a merge
 patch of `status.control`, which only the CLI writes and the engine reads and clears. Each is
 idempotent: asking twice is the same as asking once.
+
+One rule for what a person is told: a request that is recorded, or whose effect is already in
+force, is a plan (the CLI exits 0); one that cannot apply raises `ActionNotApplicable` with the
+reason and what to do instead (the CLI exits 1, the dashboard answers 409).
 """
 
 from __future__ import annotations
@@ -14,6 +18,35 @@ from typing import Any, Literal
 Action = Literal["promote", "pause", "resume", "abort", "retry"]
 
 TERMINAL = ("Completed", "RolledBack", "Failed")
+
+EMERGENCY_SWITCH = "to turn the feature off for everyone now, set spec.enabled: false"
+
+
+def unreconciled(status: dict[str, Any]) -> bool:
+    """No operator has written this Rollout's status yet (only requests may be there)."""
+    return not status.get("phase") and status.get("observedGeneration") is None
+
+
+def waiting_for_an_operator(name: str) -> str:
+    """What to add to a recorded request nobody has picked up yet."""
+    return (
+        f"; no operator has reconciled {name} yet, so nothing acts on it until one does: "
+        "check that an operator watches this namespace (`ramp run` logs the namespaces it "
+        "watches at start; `ramp status` says when nothing has reconciled the Rollout)"
+    )
+
+
+def finished(name: str, action: str, phase: str, status: dict[str, Any]) -> ActionNotApplicable:
+    """The refusal of an action on a rollout that has ended, pointing to the emergency switch."""
+    if phase == "RolledBack":
+        where = f"it is RolledBack at {status.get('percentage') or 0:g} %"
+        after = " until `ramp retry`"
+    else:
+        where, after = f"it is {phase}", ""
+    return ActionNotApplicable(
+        f"cannot {action} {name}: {where}; it stays there{after}; {EMERGENCY_SWITCH} "
+        "(the emergency switch)"
+    )
 
 
 class ActionNotApplicable(Exception):
@@ -64,34 +97,45 @@ def plan_action(
             "PromoteRequested",
             f"promotion of {name} {what} requested",
         )
+    pending = waiting_for_an_operator(name) if unreconciled(status) else ""
     if action == "pause":
         if phase in TERMINAL:
-            raise ActionNotApplicable(f"cannot pause {name}: it is {phase}")
+            raise finished(name, "pause", phase, status)
         if control.get("pause"):
-            return ActionPlan({}, "PauseRequested", f"{name} is already paused")
+            return ActionPlan({}, "PauseRequested", f"pause of {name} already requested{pending}")
+        held = "it holds where it is" if not pending else "it holds where it is once reconciled"
         return ActionPlan(
-            {"pause": {"requestedAt": stamp}}, "PauseRequested", f"{name} paused by ramp pause"
+            {"pause": {"requestedAt": stamp}},
+            "PauseRequested",
+            f"pause of {name} requested: {held}{pending}",
         )
     if action == "resume":
+        if not control.get("pause"):
+            if spec_paused:
+                raise ActionNotApplicable(
+                    f"cannot resume {name}: it is held by spec.paused, not by `ramp pause`; "
+                    "set spec.paused: false in Git (or the manifest) to resume"
+                )
+            return ActionPlan({}, "ResumeRequested", f"{name} is not paused{pending}")
         note = (
             " (spec.paused is still true: set it to false in Git to resume)" if spec_paused else ""
         )
-        if not control.get("pause"):
-            return ActionPlan({}, "ResumeRequested", f"{name} was not paused by ramp pause{note}")
         return ActionPlan(
             {"pause": None, "resume": {"requestedAt": stamp}},
             "ResumeRequested",
-            f"{name} resumed{note}",
+            f"resume of {name} requested{note}{pending}",
         )
     if action == "abort":
+        if phase == "RolledBack" and not status.get("percentage"):
+            return ActionPlan({}, "AbortRequested", f"{name} is already rolled back to 0 %")
         if phase in TERMINAL:
-            raise ActionNotApplicable(f"cannot abort {name}: it is {phase}")
+            raise finished(name, "abort", phase, status)
         if control.get("abort"):
-            return ActionPlan({}, "AbortRequested", f"abort of {name} already requested")
+            return ActionPlan({}, "AbortRequested", f"abort of {name} already requested{pending}")
         return ActionPlan(
             {"abort": {"requestedAt": stamp}},
             "AbortRequested",
-            f"abort of {name} requested: it rolls back to 0%",
+            f"abort of {name} requested: it rolls back to 0 %{pending}",
         )
     if action == "retry":
         if phase not in ("RolledBack", "Failed"):

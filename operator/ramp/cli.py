@@ -22,7 +22,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from ramp.actions import Action, ActionNotApplicable
+from ramp.actions import Action, ActionNotApplicable, unreconciled
 from ramp.api import GROUP, PLURAL, VERSION
 from ramp.cohort_view import comparisons_table, detection_lines
 from ramp.dashboard.guard import DEFAULT_ACCEPT_HOSTS
@@ -278,6 +278,15 @@ def bucketing_of(spec: dict[str, Any], status: dict[str, Any]) -> str:
     return f"{kept} (kept while in flight; spec.flag.bucketing {asked} applies at 0 % or 100 %)"
 
 
+def not_reconciled_message(namespace: str) -> str:
+    """What `ramp status` says of a Rollout no operator has written a status for."""
+    return (
+        f'no operator has reconciled this Rollout yet: is one watching namespace "{namespace}"? '
+        "`ramp run` logs the namespaces it watches at start (installed with the Helm chart: "
+        "kubectl logs deploy/ramp -n ramp-system); a request made now waits until one does"
+    )
+
+
 def render_status(rollout: dict[str, Any], now: datetime) -> Group:
     spec = rollout.get("spec") or {}
     status = rollout.get("status") or {}
@@ -297,6 +306,8 @@ def render_status(rollout: dict[str, Any], now: datetime) -> Group:
         header.add_row("Next promotion", f"in {human_duration((due - now).total_seconds())}")
     if status.get("message"):
         header.add_row("Message", status["message"])
+    if unreconciled(status):
+        header.add_row("Message", not_reconciled_message(meta["namespace"]))
 
     phases = Table(title="Phases", title_justify="left", box=None, header_style="bold")
     for column in ("", "NAME", "PERCENT", "DURATION", "APPROVAL"):

@@ -14,6 +14,8 @@ from prometheus_client import start_http_server
 from ramp import handlers
 from ramp.settings import OperatorSettings
 
+logger = logging.getLogger("ramp")
+
 M_ARENA_MAX = -8
 """glibc's mallopt parameter for the number of malloc arenas."""
 
@@ -65,6 +67,9 @@ def run_operator(
     kopf.configure(verbose=verbose, log_prefix=True)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     handlers.configure(settings)
+    # Said once at start: where to look when a Rollout stays without a status.
+    watched = ", ".join(settings.namespaces) if settings.namespaces else "every namespace"
+    logger.info("watching Rollouts in %s", watched)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.bind_address)
     asyncio.run(

@@ -38,7 +38,7 @@ def test_pause_resume_keeps_remaining_soak(
     eventually(lambda: phase_is(cluster, namespace, "Paused"), timeout=30, what="Paused")
     wait_published(cluster, namespace, "steer-flag", "10")
     again = ramp(cluster, "pause", "steer", "-n", namespace)
-    assert "already paused" in again.stdout
+    assert "pause of steer already requested" in again.stdout
 
     ramp(cluster, "resume", "steer", "-n", namespace)
     eventually(lambda: phase_is(cluster, namespace, "Progressing"), timeout=30, what="resumed")
