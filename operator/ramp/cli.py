@@ -335,7 +335,9 @@ def render_status(rollout: dict[str, Any], now: datetime) -> Group:
     if metrics:
         table = Table(title="Metrics", title_justify="left", box=None, header_style="bold")
         for column in ("NAME", "VALUE", "VERDICT", "SINCE"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=True)
+        # Why each verdict: the query error, "returned 2 series; aggregate it", the bound.
+        table.add_column("MESSAGE", overflow="fold")
         verdict_style = {"Pass": "green", "Warning": "yellow", "Critical": "red", "Error": "red"}
         for m in metrics:
             value = m.get("value")
@@ -344,6 +346,7 @@ def render_status(rollout: dict[str, Any], now: datetime) -> Group:
                 "-" if value is None else f"{value:.4g}",
                 Text(m.get("verdict") or "-", style=verdict_style.get(m.get("verdict") or "", "")),
                 age(m.get("since"), now),
+                Text(m.get("message") or ""),
             )
         parts += [Text(""), table]
     cohorts = comparisons_table("Cohorts (flag on vs off)", metrics)
