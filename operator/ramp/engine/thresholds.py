@@ -301,8 +301,10 @@ def assess(
             metric, sample, before, now, baseline.get(metric.name), error_limit, exposed
         )
         statuses.append(status)
-        if metric_breach is not None and breach is None:
-            breach = metric_breach
+        if metric_breach is not None:
+            # The first breach decides (its metric is the one recorded); the message names
+            # every metric that failed in this evaluation.
+            breach = metric_breach if breach is None else joined(breach, metric_breach)
         if hold is not None:
             holds.append(hold)
         if status.verdict == "NoData" and metric.on_no_data == "Pause":
@@ -317,6 +319,11 @@ def assess(
         no_data=tuple(no_data),
         new_warnings=tuple(new_warnings),
     )
+
+
+def joined(first: Breach, other: Breach) -> Breach:
+    """One breach whose message also names ``other``'s."""
+    return Breach(first.metric, first.reason, f"{first.message}; {other.message}")
 
 
 def health_of(metrics: Sequence[MetricStatus] | None) -> str:

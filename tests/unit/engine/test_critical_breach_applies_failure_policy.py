@@ -198,3 +198,20 @@ def test_resume_holds_promotion_until_a_fresh_healthy_evaluation() -> None:
     assert (run.phase, run.status.percentage) == ("Progressing", 5)
     run.step(minutes(1), {"errors": 0.0})
     assert run.status.current_phase == "all"
+
+
+def test_a_rollback_names_every_metric_that_failed() -> None:
+    spec = make_spec(
+        analysis=analysis(
+            errors_metric(),
+            {"name": "latency", "query": "l", "critical": {"above": 9}},
+        )
+    )
+    run = Run(spec)
+    run.step(metrics={"errors": 0.0, "latency": 1})
+    run.step(seconds(30), {"errors": 0.5, "latency": 12})
+    assert run.phase == "RolledBack"
+    message = run.status.message or ""
+    assert "errors" in message and "latency" in message, message
+    snapshot = run.status.snapshot
+    assert snapshot is not None and "latency" in snapshot.reason
