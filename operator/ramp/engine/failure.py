@@ -36,12 +36,14 @@ def fail(step: Step, breach: Breach) -> None:
     """Apply spec.failurePolicy to a sustained breach."""
     policy = step.spec.failure_policy
     nxt = step.next
+    held = nxt.control.pause if nxt.control else None
+    if policy.action == "Pause" and nxt.phase == "Paused" and held and held.by == "failurePolicy":
+        # Applied already: the snapshot (and so the pause message, which names its breach)
+        # stays the one of when it applied; a breach that goes on is no new state to record.
+        return
     nxt.snapshot = take_snapshot(step, breach)
     disable_flag(step)
     if policy.action == "Pause":
-        held = nxt.control.pause if nxt.control else None
-        if nxt.phase == "Paused" and held is not None and held.by == "failurePolicy":
-            return
         step.control.pause = Request(requested_at=step.now, by="failurePolicy")
         nxt.paused_at = nxt.paused_at or step.now
         nxt.next_promotion_at = None

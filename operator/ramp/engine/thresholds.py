@@ -152,7 +152,13 @@ def evaluate(
         errors = (before.consecutive_errors if before else 0) + 1
         verdict = "Error"
         value = None
-        message = f"query failed ({errors}/{error_limit}): {sample.error}"
+        # Past the limit the count goes on (a resume starts it afresh); "12/4" would not read.
+        counted = (
+            f"({errors}/{error_limit})"
+            if errors <= error_limit
+            else f"{errors} times in a row (errorLimit {error_limit})"
+        )
+        message = f"query failed {counted}: {sample.error}"
         if errors >= error_limit:
             breach = Breach(metric.name, "ErrorLimit", f"{metric.name}: {message}")
         else:

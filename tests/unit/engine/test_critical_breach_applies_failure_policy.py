@@ -215,3 +215,22 @@ def test_a_rollback_names_every_metric_that_failed() -> None:
     assert "errors" in message and "latency" in message, message
     snapshot = run.status.snapshot
     assert snapshot is not None and "latency" in snapshot.reason
+
+
+def test_a_lasting_error_pauses_once_and_counts_errors_that_read_right() -> None:
+    spec = make_spec(
+        analysis=analysis(errors_metric(), interval="4s", errorLimit=4),
+        failurePolicy={"action": "Pause"},
+    )
+    run = Run(spec)
+    run.step(metrics={"errors": 0.0})
+    for _ in range(12):  # Prometheus unreachable; reconciles between analyses too
+        run.step(seconds(4), {"errors": "error"})
+        run.step(seconds(1))
+    assert run.phase == "Paused"
+    assert run.reasons().count("Paused") == 1, run.reasons()
+    snapshot = run.status.snapshot
+    assert snapshot is not None and "(4/4)" in snapshot.reason, "kept as the policy applied"
+    metric = (run.status.metrics or [])[0]
+    assert metric.message is not None and "/4)" not in metric.message, metric.message
+    assert "12 times in a row (errorLimit 4)" in metric.message
