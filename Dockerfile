@@ -38,6 +38,6 @@ ENV PATH=/opt/ramp/bin:${PATH} \
     HOME=/tmp
 COPY --from=builder /opt/ramp /opt/ramp
 USER 10001:10001
-EXPOSE 8080 9090
+EXPOSE 8080 8081
 ENTRYPOINT ["ramp"]
 CMD ["run", "--all-namespaces"]

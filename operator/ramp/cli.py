@@ -42,6 +42,27 @@ app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
+
+def show_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        console.print(f"ramp {version('ramp-operator')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def ramp(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Phased feature rollouts on Kubernetes, guarded by Prometheus."""
+
+
 KubeconfigOpt = Annotated[
     str | None, typer.Option("--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG).")
 ]
@@ -53,7 +74,7 @@ NamespaceOpt = Annotated[
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -99,8 +120,12 @@ def run(
     all_namespaces: Annotated[
         bool, typer.Option("--all-namespaces", "-A", help="Watch every namespace.")
     ] = False,
-    health_port: Annotated[int, typer.Option(help="Port of GET /healthz.")] = 8080,
-    metrics_port: Annotated[int, typer.Option(help="Port of GET /metrics (0: off).")] = 9090,
+    health_port: Annotated[
+        int, typer.Option(help="Port of GET /healthz.")
+    ] = OperatorSettings.health_port,
+    metrics_port: Annotated[
+        int, typer.Option(help="Port of GET /metrics (0: off).")
+    ] = OperatorSettings.metrics_port,
     bind_address: Annotated[str, typer.Option(help="Address the endpoints bind.")] = "0.0.0.0",
     leader_elect: Annotated[
         bool,
@@ -149,7 +174,7 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the operator against the current kubeconfig or in-cluster credentials."""
-    from ramp.main import run_operator
+    from ramp.main import CannotStart, run_operator
 
     if namespace and all_namespaces:
         raise fail("--namespace and --all-namespaces exclude each other")
@@ -170,7 +195,10 @@ def run(
         prometheus_allow=tuple(prometheus_allow or ()),
         status_refresh=status_refresh,
     )
-    run_operator(settings, kubeconfig=kubeconfig, verbose=verbose)
+    try:
+        run_operator(settings, kubeconfig=kubeconfig, verbose=verbose)
+    except CannotStart as e:
+        raise fail(str(e)) from e
 
 
 def leader_election(

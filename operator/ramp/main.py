@@ -7,11 +7,13 @@ import ctypes
 import gc
 import logging
 import os
+import socket
 
 import kopf
 from prometheus_client import start_http_server
 
 from ramp import handlers
+from ramp.k8s.clients import load_clients
 from ramp.settings import OperatorSettings
 
 logger = logging.getLogger("ramp")
@@ -56,9 +58,42 @@ def fewer_collections() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+class CannotStart(Exception):
+    """What keeps the operator from starting, in one line naming the flag to change: retrying
+    cannot fix it, so `ramp run` exits instead of retrying."""
+
+
+def check_credentials(kubeconfig: str | None) -> None:
+    try:
+        load_clients(kubeconfig)
+    except Exception as e:
+        raise CannotStart(
+            f"cannot load Kubernetes credentials ({e}): give --kubeconfig FILE or set "
+            "KUBECONFIG, or run in a pod with a service account"
+        ) from e
+
+
+def check_port(flag: str, address: str, port: int) -> None:
+    """Fail now, not in Kopf's retry loop, when the endpoint's port is taken."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((address, port))
+    except OSError as e:
+        raise CannotStart(
+            f"{flag} {port}: cannot listen on {address}:{port} ({e.strerror or e}); "
+            f"another process uses it: give {flag} another port"
+        ) from e
+
+
 def run_operator(
     settings: OperatorSettings, kubeconfig: str | None = None, verbose: bool = False
 ) -> None:
+    """Start and run until stopped; raises `CannotStart` before anything runs."""
+    check_credentials(kubeconfig)
+    check_port("--health-port", settings.bind_address, settings.health_port)
+    if settings.metrics_port:
+        check_port("--metrics-port", settings.bind_address, settings.metrics_port)
     fewer_malloc_arenas()
     fewer_collections()
     if kubeconfig:
@@ -71,7 +106,13 @@ def run_operator(
     watched = ", ".join(settings.namespaces) if settings.namespaces else "every namespace"
     logger.info("watching Rollouts in %s", watched)
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr=settings.bind_address)
+        try:
+            start_http_server(settings.metrics_port, addr=settings.bind_address)
+        except OSError as e:  # taken since the check
+            raise CannotStart(
+                f"--metrics-port {settings.metrics_port}: cannot listen ({e.strerror or e}); "
+                "give --metrics-port another port"
+            ) from e
     asyncio.run(
         kopf.operator(
             clusterwide=not settings.namespaces,

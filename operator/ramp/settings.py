@@ -47,8 +47,9 @@ class OperatorSettings:
     health_port: int = 8080
     """Port of the liveness endpoint, GET /healthz."""
 
-    metrics_port: int = 9090
-    """Port of the operator's own Prometheus metrics, GET /metrics; 0 disables them."""
+    metrics_port: int = 8081
+    """Port of the operator's own Prometheus metrics, GET /metrics; 0 disables them. Not
+    9090, Prometheus's own port, which a laptop run next to a local Prometheus would meet."""
 
     bind_address: str = "0.0.0.0"
     """Address the health and metrics endpoints listen on."""

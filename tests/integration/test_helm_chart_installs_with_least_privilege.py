@@ -190,9 +190,9 @@ def test_rendered_deployment_runs_ramp_hardened(helm: Helm, namespace: str, tmp_
     assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"health": 8080, "metrics": 9090}
+    assert ports == {"health": 8080, "metrics": 8081}
     assert "--health-port=8080" in container["args"]
-    assert "--metrics-port=9090" in container["args"]
+    assert "--metrics-port=8081" in container["args"]
     assert "--status-refresh=300" in container["args"]
     assert {"--leader-elect", "--lease-name=ramp", "--lease-duration=15"} <= set(container["args"])
     assert {
@@ -217,7 +217,7 @@ def test_rendered_deployment_runs_ramp_hardened(helm: Helm, namespace: str, tmp_
         "--namespace=a",
         "--namespace=b",
         "--health-port=8080",
-        "--metrics-port=9090",
+        "--metrics-port=8081",
     ]
     assert "--leader-elect" in args
     roles = {r["metadata"]["namespace"]: r for r in find(replicated, "Role")}
