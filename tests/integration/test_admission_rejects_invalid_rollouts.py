@@ -144,6 +144,25 @@ def test_invalid_rollout_is_rejected_naming_the_field(
     assert field in message, f"{case}: the error does not name {field}: {message}"
 
 
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("phases.0.duration", "spec.phases[0].duration"),
+        ("analysis.metrics.0.critical.for", "critical.for"),
+        ("analysis.interval", "spec.analysis.interval"),
+    ],
+)
+def test_a_duration_in_days_is_told_to_use_hours(
+    cluster: Cluster, namespace: str, rollout_crd: str, path: str, field: str
+) -> None:
+    with pytest.raises(client.ApiException) as rejected:
+        create(cluster, namespace, spec_with(path, "1d"))
+    message = json.loads(rejected.value.body)["message"]
+    assert field in message and "use hours, e.g. 24h" in message, message
+    assert "should match" not in message and "[0-9]" not in message, message
+    assert "duration(" not in message, "no CEL evaluation error beside the hint"
+
+
 def test_distinct_invalid_cases_are_at_least_25() -> None:
     assert len({case for case, *_ in INVALID}) >= 25
 

@@ -6,8 +6,12 @@ import re
 from datetime import timedelta
 from functools import lru_cache
 
-DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
-"""What admission accepts; the same grammar `parse_duration` reads."""
+DURATION_PATTERN = r"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"
+"""What admission accepts (a CEL rule, so the message is ours, not the pattern); the same
+grammar `parse_duration` reads. `[.]`, not `\\.`: the same text is a CEL string literal."""
+
+DURATION_HINT = "write it like 90s, 5m, 1h30m or 500ms; days are not a unit: use hours, e.g. 24h"
+"""What to do about a text that is not a duration (`1d`, `1 hour`)."""
 
 _DURATION = re.compile(DURATION_PATTERN)
 _PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
@@ -18,7 +22,7 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 def parse_duration(text: str) -> timedelta:
     """`1h30m` -> 90 minutes. Raises ValueError naming the text when it is not a duration."""
     if not isinstance(text, str) or not _DURATION.fullmatch(text):
-        raise ValueError(f"{text!r} is not a duration; write it like 90s, 5m, 1h30m or 500ms")
+        raise ValueError(f"{text!r} is not a duration; {DURATION_HINT}")
     seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(text))
     return timedelta(seconds=seconds)
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, model_validator
 
 from ramp.api.base import SpecModel, cel, validations
-from ramp.api.durations import DURATION_PATTERN, parse_duration
+from ramp.api.durations import DURATION_HINT, DURATION_PATTERN, parse_duration
 from ramp.flags import DEFAULT_SCHEME
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -37,8 +37,10 @@ MAX_DURATION = "8760h"
 """The longest duration admitted (a year): far past any soak, and short enough that a time plus
 it is still a date (a larger one overflowed the engine's clock arithmetic)."""
 
+IS_A_DURATION = cel(f"self.matches('{DURATION_PATTERN}')", f"not a duration; {DURATION_HINT}")
 DURATION_AT_MOST_A_YEAR = cel(
-    f"duration(self) <= duration('{MAX_DURATION}')",
+    # Judged only for a duration: CEL's duration() of anything else is an evaluation error.
+    f"!self.matches('{DURATION_PATTERN}') || duration(self) <= duration('{MAX_DURATION}')",
     f"a duration may be at most {MAX_DURATION} (365 days)",
 )
 
@@ -70,11 +72,7 @@ Percentage = Annotated[
 ]
 Duration = Annotated[
     str,
-    Field(
-        pattern=DURATION_PATTERN,
-        max_length=32,
-        json_schema_extra=validations(DURATION_AT_MOST_A_YEAR),
-    ),
+    Field(max_length=32, json_schema_extra=validations(IS_A_DURATION, DURATION_AT_MOST_A_YEAR)),
     AfterValidator(_duration),
 ]
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
@@ -600,7 +598,11 @@ class Analysis(SpecModel):
         "30s",
         description="Time between two evaluations (Go duration, at least 1s).",
         json_schema_extra=validations(
-            cel("duration(self) >= duration('1s')", "spec.analysis.interval must be at least 1s"),
+            IS_A_DURATION,
+            cel(
+                f"!self.matches('{DURATION_PATTERN}') || duration(self) >= duration('1s')",
+                "spec.analysis.interval must be at least 1s",
+            ),
             DURATION_AT_MOST_A_YEAR,
         ),
     )
