@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from ramp.api import RolloutSpec, RolloutStatus, format_duration
+from ramp.api.base import field_problems
 from ramp.api.spec import Compare
 from ramp.api.status import Control, PromoteRequest
 from ramp.engine import (
@@ -44,6 +45,7 @@ from ramp.plot import SampleRecorder, write_plot
 
 if TYPE_CHECKING:
     from ramp.metrics.prometheus import PrometheusProvider
+    from ramp.metrics.scripted import ScriptedMetrics
 
 SIMULATION_START = datetime(2026, 1, 1, tzinfo=UTC)
 """Scripted time starts here; the timeline prints time elapsed since it."""
@@ -207,20 +209,45 @@ def render(timeline: Timeline, *, title: str) -> str:
     return "\n".join(lines)
 
 
+def read_spec(path: str) -> RolloutSpec | None:
+    """The Rollout at ``path``, or None after printing one line per problem."""
+    try:
+        return load_spec(Path(path).read_text())
+    except ValidationError as e:
+        for line in field_problems(e):
+            print(f"error: {path}: {line}", file=sys.stderr)
+    except OSError as e:
+        print(f"error: {path}: {e.strerror or e}", file=sys.stderr)
+    except yaml.YAMLError as e:
+        print(f"error: {path}: not YAML: {' '.join(str(e).split())}", file=sys.stderr)
+    return None
+
+
+def unknown_metrics(spec: RolloutSpec, script: ScriptedMetrics, where: str) -> list[str]:
+    """A scripted metric the Rollout does not have is never read: say so, not nothing."""
+    known = [m.name for m in spec.analysis.metrics] if spec.analysis else []
+    has = f"it has {', '.join(known)}" if known else "it has no spec.analysis.metrics"
+    return [
+        f"{where}: metrics.{name}: the Rollout has no metric {name} ({has}); its values are ignored"
+        for name in [*script.series, *script.traffic]
+        if name not in known
+    ]
+
+
 def main(rollout_path: str, metrics_path: str, plot: str | None = None) -> int:
     """`ramp simulate ROLLOUT.yaml --metrics SCRIPT.yaml [--plot FILE]`; returns the exit code."""
     from ramp.metrics.scripted import ScriptedMetrics
 
-    try:
-        spec = load_spec(Path(rollout_path).read_text())
-    except (OSError, ValidationError, yaml.YAMLError) as e:
-        print(f"error: {rollout_path}: {e}", file=sys.stderr)
+    spec = read_spec(rollout_path)
+    if spec is None:
         return 2
     try:
         script = ScriptedMetrics.from_yaml(Path(metrics_path).read_text())
     except (OSError, ValueError, yaml.YAMLError) as e:
         print(f"error: {metrics_path}: {e}", file=sys.stderr)
         return 2
+    for warning in unknown_metrics(spec, script, metrics_path):
+        print(f"warning: {warning}", file=sys.stderr)
 
     def window(name: str, start: datetime, end: datetime, fraction: float) -> WindowCounts | None:
         return script.counts(name, start - SIMULATION_START, end - SIMULATION_START, fraction)
@@ -330,10 +357,8 @@ def backtest_main(
     """`ramp simulate ROLLOUT.yaml --prometheus URL --from T1 --to T2`: replay real history."""
     from ramp.metrics.prometheus import PrometheusProvider
 
-    try:
-        spec = load_spec(Path(rollout_path).read_text())
-    except (OSError, ValidationError, yaml.YAMLError) as e:
-        print(f"error: {rollout_path}: {e}", file=sys.stderr)
+    spec = read_spec(rollout_path)
+    if spec is None:
         return 2
     if spec.analysis is None:
         print("error: spec.analysis: a backtest needs metrics to replay", file=sys.stderr)
