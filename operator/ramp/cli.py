@@ -10,17 +10,20 @@ ramp dashboard [-n NS | -A] [--port 3100] [--accept-hosts RE,...] [--prometheus-
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
+import typer.rich_utils
 from kubernetes import client, config
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperArgument, TyperOption
 
 from ramp.actions import Action, ActionNotApplicable, unreconciled
 from ramp.api import GROUP, PLURAL, VERSION
@@ -31,6 +34,30 @@ from ramp.k8s.clients import Clients, is_not_found, load_clients
 from ramp.metrics.allowlist import pattern_problem
 from ramp.settings import LeaderElectionSettings, OperatorSettings
 from ramp.steering import steer
+
+HELP_WIDTH = 100
+"""Columns of --help when the output is no terminal."""
+
+
+def help_type(option: TyperOption, ctx: Any) -> str | None:
+    """The type shown in --help: none for an on/off flag (its name says it all), the element's
+    for a repeatable option (its help says "repeatable")."""
+    if option.is_flag:
+        return None
+    if option.metavar:
+        return option.metavar
+    shown = DISPLAY_TYPE(option, ctx)
+    return shown.replace("<list[", "<").replace("]>", ">") if shown else shown
+
+
+DISPLAY_TYPE = TyperOption.display_type_rich
+TyperOption.display_type_rich = help_type  # type: ignore[method-assign,assignment]
+# An argument's name and help say what it is; "<str>" beside it says nothing more.
+TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
+if not sys.stdout.isatty() and not os.environ.get("TERMINAL_WIDTH"):
+    # Without a terminal Rich assumes 80 columns, which truncates the longer option names
+    # (`--prometheus-al…`) in `ramp run --help | less` or a CI log.
+    typer.rich_utils.MAX_WIDTH = HELP_WIDTH
 
 app = typer.Typer(
     name="ramp",
@@ -64,12 +91,17 @@ def ramp(
 
 
 KubeconfigOpt = Annotated[
-    str | None, typer.Option("--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG).")
+    str | None,
+    typer.Option("--kubeconfig", metavar="FILE", help="Kubeconfig file (default: $KUBECONFIG)."),
 ]
-ContextOpt = Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")]
+ContextOpt = Annotated[
+    str | None, typer.Option("--context", metavar="NAME", help="Kubeconfig context.")
+]
 NamespaceOpt = Annotated[
     str | None,
-    typer.Option("--namespace", "-n", help="Namespace (default: the context's namespace)."),
+    typer.Option(
+        "--namespace", "-n", metavar="NS", help="Namespace (default: the context's namespace)."
+    ),
 ]
 
 
@@ -115,7 +147,7 @@ def read_rollout(clients: Clients, namespace: str, name: str) -> dict[str, Any]:
 def run(
     namespace: Annotated[
         list[str] | None,
-        typer.Option("--namespace", "-n", help="Watch this namespace (repeatable)."),
+        typer.Option("--namespace", "-n", metavar="NS", help="Watch this namespace (repeatable)."),
     ] = None,
     all_namespaces: Annotated[
         bool, typer.Option("--all-namespaces", "-A", help="Watch every namespace.")
@@ -528,15 +560,25 @@ def retry(
 
 @app.command()
 def simulate(
-    rollout: Annotated[str, typer.Argument(help="Rollout manifest (YAML).")],
+    rollout: Annotated[str, typer.Argument(metavar="ROLLOUT.yaml", help="Rollout manifest.")],
     metrics: Annotated[
-        str | None, typer.Option("--metrics", help="Scripted metric values over time (YAML).")
+        str | None,
+        typer.Option(
+            "--metrics", metavar="SCRIPT.yaml", help="Scripted metric values over time (YAML)."
+        ),
     ] = None,
     prometheus: Annotated[
-        str | None, typer.Option("--prometheus", help="Replay this Prometheus' history instead.")
+        str | None,
+        typer.Option(
+            "--prometheus", metavar="URL", help="Replay this Prometheus' history instead."
+        ),
     ] = None,
-    start: Annotated[str | None, typer.Option("--from", help="Backtest start (RFC 3339).")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="Backtest end (RFC 3339).")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", metavar="TIME", help="Backtest start (RFC 3339).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", metavar="TIME", help="Backtest end (RFC 3339).")
+    ] = None,
     authorization: Annotated[
         str | None,
         typer.Option(
@@ -546,12 +588,17 @@ def simulate(
         ),
     ] = None,
     insecure_skip_verify: Annotated[
-        bool, typer.Option(help="Skip TLS verification of --prometheus (testing only).")
+        bool,
+        typer.Option(
+            "--insecure-skip-verify", help="Skip TLS verification of --prometheus (testing only)."
+        ),
     ] = False,
     plot: Annotated[
         str | None,
         typer.Option(
-            "--plot", help="Also draw the timeline and each metric into this .png or .svg."
+            "--plot",
+            metavar="FILE",
+            help="Also draw the timeline and each metric into this .png or .svg.",
         ),
     ] = None,
 ) -> None:
