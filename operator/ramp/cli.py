@@ -347,6 +347,20 @@ def not_reconciled_message(namespace: str) -> str:
     )
 
 
+def next_promotion(status: dict[str, Any], now: datetime) -> str | None:
+    """When the next promotion comes, or, once its soak is over, what holds it (the status
+    message says); None where no promotion is coming."""
+    if not status.get("nextPromotionAt"):
+        return None
+    due = datetime.fromisoformat(status["nextPromotionAt"].replace("Z", "+00:00"))
+    if due > now:
+        return f"in {human_duration((due - now).total_seconds())} (at {due:%Y-%m-%d %H:%M:%S} UTC)"
+    if status.get("phase") not in ("Progressing", "AwaitingApproval"):
+        return None
+    held = status.get("message") or "waiting for the next analysis"
+    return f"soak done {human_duration((now - due).total_seconds())} ago; held: {held}"
+
+
 def render_status(rollout: dict[str, Any], now: datetime) -> Group:
     spec = rollout.get("spec") or {}
     status = rollout.get("status") or {}
@@ -361,10 +375,10 @@ def render_status(rollout: dict[str, Any], now: datetime) -> Group:
     header.add_row("Percentage", f"{status.get('percentage', 0):g}%")
     header.add_row("Bucketing", bucketing_of(spec, status))
     header.add_row("Health", status.get("health") or "-")
-    if status.get("nextPromotionAt"):
-        due = datetime.fromisoformat(status["nextPromotionAt"].replace("Z", "+00:00"))
-        header.add_row("Next promotion", f"in {human_duration((due - now).total_seconds())}")
-    if status.get("message"):
+    upcoming = next_promotion(status, now)
+    if upcoming is not None:
+        header.add_row("Next promotion", upcoming)
+    if status.get("message") and status["message"] not in (upcoming or ""):
         header.add_row("Message", status["message"])
     if unreconciled(status):
         header.add_row("Message", not_reconciled_message(meta["namespace"]))

@@ -77,6 +77,10 @@ def test_wide_columns_and_clear_errors(
     header = wide.splitlines()[0].split()
     assert header[:6] == ["NAME", "PHASE", "STEP", "PERCENT", "HEALTH", "AGE"], header
     assert len(header) > 6, "-o wide shows more columns"
+    # NEXT is the time itself: a date column would show "<invalid>" for a future time.
+    due = status(cluster, namespace, "shown")["nextPromotionAt"]
+    row = next(line for line in wide.splitlines() if line.startswith("shown"))
+    assert row[wide.splitlines()[0].index("NEXT") :].split()[0] == due, wide
 
     unknown = ramp(cluster, "promote", "nope", "-n", namespace, check=False)
     assert unknown.returncode != 0

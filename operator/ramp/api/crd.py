@@ -23,7 +23,9 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Percent", "type": "number", "jsonPath": ".status.percentage"},
     {"name": "Health", "type": "string", "jsonPath": ".status.health"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-    {"name": "Next", "type": "date", "jsonPath": ".status.nextPromotionAt", "priority": 1},
+    # A string, not a date: kubectl shows a date as an age, "<invalid>" for a future time.
+    # The time itself reads right, and no countdown is written into status.
+    {"name": "Next", "type": "string", "jsonPath": ".status.nextPromotionAt", "priority": 1},
     {"name": "Flag", "type": "string", "jsonPath": ".spec.flag.key", "priority": 1},
     {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
 ]

@@ -1,5 +1,6 @@
-"""`ramp status` says why each metric stands where it does: the query error, the series to
-aggregate, the bound crossed (docs/troubleshooting.md sends people there)."""
+"""`ramp status` says why: each metric's message (the query error, the series to aggregate, the
+bound crossed: docs/troubleshooting.md sends people there), and what holds a promotion whose
+soak is over instead of "in 0s"."""
 
 from __future__ import annotations
 
@@ -55,3 +56,32 @@ def test_each_metric_shows_its_message() -> None:
     text = shown(rollout)
     assert SERIES in text, text
     assert "within its thresholds" in text
+
+
+def at_soak_end(due: str, phase: str = "Progressing") -> dict[str, object]:
+    return {
+        "metadata": {"name": "r", "namespace": "ns"},
+        "spec": {"phases": [{"name": "canary", "percentage": 5, "duration": "1h"}]},
+        "status": {
+            "phase": phase,
+            "observedGeneration": 1,
+            "currentPhase": "canary",
+            "currentPhaseIndex": 0,
+            "percentage": 5,
+            "nextPromotionAt": due,
+            "message": "canary at 5 %: waiting for an analysis after the soak",
+        },
+    }
+
+
+def test_a_held_promotion_says_why_not_in_0s() -> None:
+    text = shown(at_soak_end("2026-11-22T11:57:00Z"))
+    assert "in 0s" not in text, text
+    held = "Next promotion soak done 3m00s ago; held: canary at 5 %: waiting for an analysis"
+    assert held in text, text
+
+
+def test_a_coming_promotion_says_when() -> None:
+    text = shown(at_soak_end("2026-11-22T12:42:00Z"))
+    assert "Next promotion in 42m (at 2026-11-22 12:42:00 UTC)" in text, text
+    assert "Message canary at 5 %: waiting" in text
