@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 ASSETS := operator/ramp/dashboard/static/vendor/uPlot.iife.min.js
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv assets browser dist image binaries cluster cluster-down cluster-status crds lint test test-unit demo bench clean
+.PHONY: help venv assets browser dist image binaries cluster cluster-down cluster-status crds lint test test-unit demo demo-stop bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -71,6 +71,9 @@ test: $(STAMP) $(ASSETS) browser binaries image lint ## install everything and r
 
 demo: $(STAMP) binaries ## start the local cluster and Prometheus, run the operator and show two rollouts
 	$(PY) examples/demo-app/demo.py
+
+demo-stop: ## stop the operator `make demo` left running (the cluster stays up)
+	$(PY) examples/demo-app/demo.py --stop
 
 bench: $(STAMP) binaries ## print performance figures (see docs/PERFORMANCE.md)
 	$(PY) bench/flags.py

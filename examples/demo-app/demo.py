@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +39,8 @@ APPS = {
     "search": ("search-v2", 0.3),
 }
 EXPECTED = {"checkout-v2": "Completed", "search-v2": "RolledBack"}
+OPERATOR_PID = STATE / "demo-operator.pid"
+"""The operator the demo leaves running for exploring; `demo.py --stop` (make demo-stop) ends it."""
 # Wide enough for the table when the output is a log rather than a terminal.
 console = Console() if sys.stdout.isatty() else Console(width=140)
 
@@ -88,17 +91,45 @@ def fresh_namespace(core: client.CoreV1Api) -> None:
     core.create_namespace({"metadata": {"name": NAMESPACE}})
 
 
+def stop_operator() -> bool:
+    """End the operator an earlier demo left running; True if there was one."""
+    try:
+        pid = int(OPERATOR_PID.read_text())
+    except (OSError, ValueError):
+        return False
+    OPERATOR_PID.unlink(missing_ok=True)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    for _ in range(150):  # it finishes its current reconcile, then exits
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
 class Processes:
     def __init__(self) -> None:
         self.children: list[subprocess.Popen[bytes]] = []
         self.targets: list[Path] = []
 
-    def start(self, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    def start(self, args: list[str], log: Path, *, own: bool = False) -> subprocess.Popen[bytes]:
+        """``own``: a session of its own, so it outlives the demo (and a Ctrl-C after it)."""
         env = {**os.environ, "KUBECONFIG": str(STATE / "kubeconfig"), "PYTHONUNBUFFERED": "1"}
         with open(log, "ab") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+            proc = subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=own
+            )
         self.children.append(proc)
         return proc
+
+    def keep(self, proc: subprocess.Popen[bytes]) -> None:
+        """Leave ``proc`` running when the others stop."""
+        self.children.remove(proc)
 
     def stop(self) -> None:
         for proc in self.children:
@@ -257,8 +288,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Ramp's two-minute demo.")
     parser.add_argument("--timeout", type=float, default=240.0)
     parser.add_argument("--plain", action="store_true", help="print lines instead of a live table")
+    parser.add_argument(
+        "--stop", action="store_true", help="stop the operator an earlier demo left running"
+    )
     args = parser.parse_args()
     live = not args.plain and console.is_terminal
+    if args.stop:
+        print("stopped the demo's operator" if stop_operator() else "no demo operator is running")
+        return 0
 
     start_cluster()
     config.load_kube_config(str(STATE / "kubeconfig"))
@@ -274,6 +311,8 @@ def main() -> int:
         str(ROOT / "crds" / "ramp.dev_rollouts.yaml"),
     )
     kubectl("wait", "--for=condition=Established", "crd/rollouts.ramp.dev", "--timeout=60s")
+    if stop_operator():
+        step("stopped the operator an earlier demo left running")
     step(f"preparing namespace {NAMESPACE}")
     fresh_namespace(core)
 
@@ -299,6 +338,7 @@ def main() -> int:
                 "127.0.0.1",
             ],
             log,
+            own=True,
         )
         wait_http(f"http://127.0.0.1:{health}/healthz", "the operator", operator, log)
         step("starting the demo apps (checkout: healthy new path; search: new path fails 30 %)")
@@ -310,6 +350,9 @@ def main() -> int:
         phases = watch(custom, args.timeout, live)
         view, phases = table(custom)
         console.print(view)
+        # Explore what the operator did, and try your own Rollout in the same namespace.
+        processes.keep(operator)
+        OPERATOR_PID.write_text(str(operator.pid))
     finally:
         stop.set()
         processes.stop()
@@ -322,11 +365,17 @@ def main() -> int:
         console.print(f"[bold red]unexpected outcome[/]: {phases} (expected {EXPECTED}); see {log}")
     kube = STATE / "kubeconfig"
     console.print(
-        "\nExplore (the cluster is still up):\n"
-        f"  kubectl --kubeconfig {kube} get rollouts -n {NAMESPACE}\n"
-        f"  KUBECONFIG={kube} .venv/bin/ramp status search-v2 -n {NAMESPACE}\n"
-        f"  kubectl --kubeconfig {kube} get events -n {NAMESPACE} --sort-by=.lastTimestamp\n"
-        "  make cluster-down   # stop everything"
+        f"\nExplore: the cluster is still up, and the operator keeps watching {NAMESPACE} "
+        f"(pid {operator.pid}, log {log}):\n"
+        f"  export KUBECONFIG={kube} PATH=$PWD/.venv/bin:$PATH\n"
+        f"  kubectl get rollouts -n {NAMESPACE} -o wide\n"
+        f"  kubectl ramp status search-v2 -n {NAMESPACE}\n"
+        f"  kubectl get events -n {NAMESPACE} --sort-by=.lastTimestamp\n"
+        f"  Prometheus: {prometheus}\n"
+        "  make demo-stop      # stop the demo's operator\n"
+        "  make cluster-down   # stop the cluster and Prometheus",
+        highlight=False,
+        soft_wrap=True,
     )
     return 0 if ok else 1
 

@@ -1,7 +1,9 @@
-"""`make demo` runs end to end: one rollout completes, the other rolls back by itself."""
+"""`make demo` runs end to end: one rollout completes, the other rolls back by itself; the
+operator keeps running afterwards for exploring, until `make demo-stop`."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -20,3 +22,17 @@ def test_demo_completes_one_rollout_and_rolls_back_the_other(cluster: Cluster) -
     assert "checkout-v2 Completed; search-v2 RolledBack by itself." in result.stdout
     # The rollback was decided by the health check, not by a timeout or an action.
     assert "rolled back from" in result.stdout and "error-rate" in result.stdout
+
+    # The operator stays for exploring (and for a first own Rollout), and says how to stop it.
+    pid = int((cluster.dir / "demo-operator.pid").read_text())
+    os.kill(pid, 0)  # raises if it is gone
+    assert "make demo-stop" in result.stdout
+    stopped = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo-app" / "demo.py"), "--stop"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert "stopped the demo's operator" in stopped.stdout, stopped.stdout + stopped.stderr
+    assert not (cluster.dir / "demo-operator.pid").exists()
