@@ -1,8 +1,9 @@
 """`ramp dashboard` in a real browser (Debian's headless Chromium) against the testbed, the real
 operator and Prometheus: the list and a Rollout's page follow the live rollout without a reload,
-Promote opens a Manual gate exactly as `ramp promote` does, a rollback shows on the chart, and an
-action that cannot apply shows the CLI's refusal. A page whose host name was rebound to
-127.0.0.1 (DNS rebinding) gets nothing from the dashboard and cannot steer a Rollout."""
+Promote opens a Manual gate exactly as `ramp promote` does, a rollback shows on the chart, and a
+button whose action cannot apply is disabled with the CLI's refusal as its tooltip. A page whose
+host name was rebound to 127.0.0.1 (DNS rebinding) gets nothing from the dashboard and cannot
+steer a Rollout."""
 
 from __future__ import annotations
 
@@ -154,9 +155,20 @@ def test_dashboard_follows_promotes_and_shows_a_rollback(
             what="the RolledBack Event in the page's Events",
         )
 
-        # An action that cannot apply shows the CLI's refusal and writes nothing.
-        click_promote(browser, answer="cannot promote checkout: it is RolledBack")
-        assert "refused" in str(browser.find_element(By.ID, "action-result").get_attribute("class"))
+        # A button is enabled only where its action applies; a disabled one says why, in the
+        # CLI's own words.
+        promote = browser.find_element(
+            By.CSS_SELECTOR, 'button[data-action="promote"]:not([data-full])'
+        )
+        eventually(
+            lambda: not promote.is_enabled(),
+            timeout=10,
+            what="Promote to be disabled once RolledBack",
+        )
+        assert str(promote.get_attribute("title")).startswith(
+            "cannot promote checkout: it is RolledBack"
+        )
+        assert browser.find_element(By.CSS_SELECTOR, 'button[data-action="retry"]').is_enabled()
         assert not (status(cluster, namespace, "checkout").get("control") or {}).get("promote")
         browser.execute_script("window.scrollTo(0, 0)")
         browser.set_window_size(1280, 2200)

@@ -6,11 +6,12 @@ the engine (`effective_metrics`: the current phase's overrides resolved), never 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+from ramp.actions import Action, ActionNotApplicable, plan_action
 from ramp.api import RolloutSpec
 from ramp.api.spec import Threshold
 from ramp.bounds import bound_lines
@@ -116,13 +117,48 @@ def threshold_view(threshold: Threshold | None, baseline: float | None) -> dict[
     }
 
 
-def metrics_view(spec: RolloutSpec, status: dict[str, Any]) -> list[dict[str, Any]]:
+def stretches(
+    spec: RolloutSpec, rollout: dict[str, Any]
+) -> list[tuple[str | None, int | None, str | None]]:
+    """(from, phase index, phase name) of each stretch of the rollout's life, from
+    `status.history`: the thresholds in force change with the phase (its overrides). Before the
+    first phase starts, the spec's own thresholds (no phase) are in force; when history was
+    trimmed, its oldest entry's phase reaches back to the start."""
+    status = rollout.get("status") or {}
+    history = status.get("history") or []
+    index = {p.name: i for i, p in enumerate(spec.phases)}
+    trimmed = bool(history) and history[0].get("reason") != "Started"
+    first = history[0].get("step") if trimmed else None
+    out = [(rollout["metadata"].get("creationTimestamp"), index.get(first or ""), first)]
+    for entry in history:
+        step = entry.get("step")
+        if step != out[-1][2]:
+            out.append((entry.get("time"), index.get(step or ""), step))
+    return out
+
+
+def metrics_view(
+    spec: RolloutSpec, status: dict[str, Any], rollout: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Each metric with its query, the thresholds in force now, and the last verdict."""
     if spec.analysis is None:
         return []
     queries = {m.name: m.query for m in spec.analysis.metrics}
     baselines = status.get("baseline") or {}
     seen = {m["name"]: m for m in status.get("metrics") or []}
+    # Each stretch's own thresholds, drawn over its own time (not today's over all of it).
+    drawn: dict[str, list[dict[str, Any]]] = {}
+    for start, index, step in stretches(spec, rollout) if rollout else []:
+        for metric in effective_metrics(spec, index):
+            baseline = baselines.get(metric.name)
+            drawn.setdefault(metric.name, []).append(
+                {
+                    "from": start,
+                    "step": step,
+                    "warning": threshold_view(metric.warning, baseline),
+                    "critical": threshold_view(metric.critical, baseline),
+                }
+            )
     out = []
     for metric in effective_metrics(spec, status.get("currentPhaseIndex")):
         last = seen.get(metric.name) or {}
@@ -142,8 +178,37 @@ def metrics_view(spec: RolloutSpec, status: dict[str, Any]) -> list[dict[str, An
                 "warningSince": last.get("warningSince"),
                 "criticalSince": last.get("criticalSince"),
                 "compare": last.get("compare"),
+                "stretches": drawn.get(metric.name, []),
             }
         )
+    return out
+
+
+BUTTONS: tuple[tuple[str, Action, bool], ...] = (
+    ("promote", "promote", False),
+    ("promoteFull", "promote", True),
+    ("pause", "pause", False),
+    ("resume", "resume", False),
+    ("abort", "abort", False),
+    ("retry", "retry", False),
+)
+
+ANY_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+"""The clock a plan is made with here: only whether it writes is read, not its stamp."""
+
+
+def actions_view(name: str, status: dict[str, Any], spec_paused: bool) -> dict[str, Any]:
+    """Per button, whether it would write a request (as `ramp <action>` would, through the same
+    `plan_action`), and if not, why: the refusal, or what is already in force."""
+    out = {}
+    for key, action, full in BUTTONS:
+        try:
+            plan = plan_action(action, name, status, ANY_TIME, full=full, spec_paused=spec_paused)
+        except ActionNotApplicable as e:
+            out[key] = {"applies": False, "why": str(e)}
+            continue
+        applies = bool(plan.control_patch)
+        out[key] = {"applies": applies, "why": None if applies else plan.message}
     return out
 
 
@@ -176,7 +241,8 @@ def detail(rollout: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, A
         "control": status.get("control") or {},
         "ladder": ladder(spec_dict, status),
         "percentageSeries": percentage_series(rollout),
-        "metrics": metrics_view(spec, status) if spec else [],
+        "metrics": metrics_view(spec, status, rollout) if spec else [],
+        "actions": actions_view(rollout["metadata"]["name"], status, bool(spec_dict.get("paused"))),
         "interval": spec.analysis.interval if spec and spec.analysis else None,
         "snapshot": status.get("snapshot"),
         "conditions": status.get("conditions") or [],

@@ -119,3 +119,44 @@ def test_an_invalid_spec_is_reported_not_raised() -> None:
     page = views.detail(broken, [])
     assert page["metrics"] == []
     assert page["problem"].startswith("spec of checkout does not validate")
+
+
+def test_each_stretch_of_history_has_its_own_phase_bounds() -> None:
+    history = [
+        {"time": "2026-01-01T00:01:00Z", "reason": "Started", "step": "canary", "percentage": 5},
+        {"time": "2026-01-01T01:01:00Z", "reason": "Promoted", "step": "half", "percentage": 50},
+    ]
+    status = {"phase": "Progressing", "currentPhaseIndex": 1, "history": history}
+    errors = views.detail(rollout(status), [])["metrics"][0]
+    drawn = [
+        (s["from"], s["step"], s["critical"]["lines"][0]["value"]) for s in errors["stretches"]
+    ]
+    assert drawn == [
+        ("2026-01-01T00:00:00Z", None, 0.01),  # before the first phase: the spec's own bound
+        ("2026-01-01T00:01:00Z", "canary", 0.001),  # the canary's override, over its own time
+        ("2026-01-01T01:01:00Z", "half", 0.01),
+    ]
+
+
+def test_a_button_applies_only_where_its_action_writes_a_request() -> None:
+    def applies(status: dict[str, Any], **spec: Any) -> dict[str, bool]:
+        page = views.detail({**rollout(status), "spec": {**SPEC, **spec}}, [])
+        return {key: state["applies"] for key, state in page["actions"].items()}
+
+    gate = {"phase": "AwaitingApproval", "currentPhaseIndex": 0, "currentPhase": "canary"}
+    assert applies(gate) == {
+        "promote": True,
+        "promoteFull": True,
+        "pause": True,
+        "resume": False,  # not paused: already in force
+        "abort": True,
+        "retry": False,
+    }
+    done = {"phase": "Completed", "currentPhaseIndex": 2, "percentage": 100}
+    assert not any(applies(done).values())
+    page = views.detail(rollout(done), [])
+    assert "spec.enabled: false" in page["actions"]["abort"]["why"]
+    back = {"phase": "RolledBack", "currentPhaseIndex": 0, "percentage": 0}
+    assert [k for k, v in applies(back).items() if v] == ["retry"]
+    paused = {"phase": "Paused", "currentPhaseIndex": 0, "control": {"pause": {"requestedAt": "x"}}}
+    assert applies(paused)["resume"] and not applies(paused)["pause"]

@@ -124,11 +124,31 @@ function renderMetricChart(m, series) {
   const xs = found.points.map((p) => p[0]);
   const data = [xs, found.points.map((p) => p[1])];
   const lineSeries = [{}, {label: m.name, stroke: COLORS.value, width: 2, spanGaps: false}];
-  for (const kind of ["warning", "critical"]) {
-    for (const line of (m[kind] && m[kind].lines) || []) {
-      lineSeries.push({label: `${kind} ${line.bound} ${fmtNumber(line.value)}`, stroke: COLORS[kind], dash: [6, 4], width: 1.5, points: {show: false}});
-      data.push(xs.map(() => line.value));
+  // Each phase's own bounds over its own time (its overrides), from the stretches the server
+  // built from status.history; a bound a phase does not have is a gap there.
+  const stretches = m.stretches && m.stretches.length ? m.stretches
+    : [{from: null, warning: m.warning, critical: m.critical}];
+  const starts = stretches.map((s) => (s.from ? epoch(s.from) : -Infinity));
+  const stretchAt = (x) => {
+    let k = 0;
+    for (let i = 0; i < starts.length; i++) if (starts[i] <= x) k = i;
+    return stretches[k];
+  };
+  const slots = new Map();
+  for (const s of stretches) {
+    for (const kind of ["warning", "critical"]) {
+      ((s[kind] && s[kind].lines) || []).forEach((line, i) => slots.set(`${kind} ${line.bound} ${i}`, {kind, bound: line.bound, i}));
     }
+  }
+  for (const slot of slots.values()) {
+    const valueAt = (s) => {
+      const line = s[slot.kind] && s[slot.kind].lines[slot.i];
+      return line && line.bound === slot.bound ? line.value : null;
+    };
+    const values = xs.map((x) => valueAt(stretchAt(x)));
+    const latest = valueAt(stretches[stretches.length - 1]);
+    lineSeries.push({label: `${slot.kind} ${slot.bound} ${fmtNumber(latest)}`, stroke: COLORS[slot.kind], dash: [6, 4], width: 1.5, points: {show: false}, spanGaps: false});
+    data.push(values);
   }
   if (m.baseline !== null && m.baseline !== undefined) {
     lineSeries.push({label: "baseline", stroke: COLORS.baseline, dash: [2, 3], width: 1, points: {show: false}});
@@ -203,8 +223,20 @@ function tickSoak() {
   node.textContent = text;
 }
 
+// A button is enabled only where its action would write a request; otherwise its tooltip says
+// why (the command's own refusal, or what is already in force).
+function applyActions(d) {
+  for (const button of document.querySelectorAll(".actions button")) {
+    const key = button.dataset.full === "true" ? "promoteFull" : button.dataset.action;
+    const state = (d.actions || {})[key];
+    button.disabled = !state || !state.applies;
+    button.title = state && state.why ? state.why : "";
+  }
+}
+
 function render(d) {
   window.ramp.detail = d;
+  applyActions(d);
   document.title = `${d.name} · Ramp`;
   document.getElementById("title").textContent = `${d.namespace}/${d.name}`;
   showError(d.problem || d.error);
@@ -263,7 +295,7 @@ async function act(button) {
     result.textContent = `cannot reach the dashboard: ${error}`;
     result.className = "refused";
   } finally {
-    buttons.forEach((b) => { b.disabled = false; });
+    applyActions(window.ramp.detail);
   }
 }
 
