@@ -13,7 +13,7 @@ function renderList(data) {
     return el("tr", {"data-name": r.name, "data-namespace": r.namespace},
       el("td", {}, r.namespace), el("td", {}, link), el("td", {class: "phase"}, phase),
       el("td", {}, r.step), el("td", {class: "percentage"}, fmtPercent(r.percentage)),
-      el("td", {}, r.health), el("td", {class: "next", "data-at": r.nextPromotionAt}, ""),
+      el("td", {}, r.health), el("td", {class: "next", "data-at": r.nextPromotionAt, "data-phase": r.phase}, ""),
       el("td", {class: "message"}, r.message));
   }));
   document.getElementById("empty").hidden = data.rollouts.length > 0;
@@ -22,8 +22,10 @@ function renderList(data) {
 
 function tickNext() {
   for (const cell of document.querySelectorAll("td.next")) {
-    const at = cell.dataset.at;
-    cell.textContent = at && at !== "null" ? `in ${fmtDuration((new Date(at) - Date.now()) / 1000)}` : "-";
+    const at = cell.dataset.at, left = (new Date(at) - Date.now()) / 1000;
+    // Past its time a promotion is held by something the message names, not "in 0s".
+    if (!at || at === "null" || !["Progressing", "AwaitingApproval"].includes(cell.dataset.phase)) cell.textContent = "-";
+    else cell.textContent = left > 0 ? `in ${fmtDuration(left)}` : "held: see message";
   }
 }
 
