@@ -123,13 +123,16 @@ class Deliveries:
             return True
         ref = targets[index].secret_ref
         label = f"Secret {namespace}/{ref.name}[{ref.key}]"
-        try:
-            url = await asyncio.to_thread(read_secret_value, self.clients, namespace, ref)
-        except SecretValueError as e:
-            logger.error("notification %s of %s/%s not sent: %s", announcement.reason, *key, e)
-            return True
-        if not self.notifier.allows(url):
-            why = refusal(index, label, allow_list_given=bool(self.notifier.allow))
+        allow_list_given = bool(self.notifier.allow)
+        url = None
+        if allow_list_given:  # with none, every URL is refused: the Secret need not be read
+            try:
+                url = await asyncio.to_thread(read_secret_value, self.clients, namespace, ref)
+            except SecretValueError as e:
+                logger.error("notification %s of %s/%s not sent: %s", announcement.reason, *key, e)
+                return True
+        if url is None or not self.notifier.allows(url):
+            why = refusal(index, label, allow_list_given=allow_list_given)
             logger.error("notification %s of %s/%s not sent: %s", announcement.reason, *key, why)
             await asyncio.to_thread(
                 record_event, self.clients, rollout, "Warning", "NotificationRefused", why
