@@ -25,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
@@ -232,6 +233,8 @@ class Notifier:
         """One delivery thread: deliver to ``url`` in order, taking turns with destinations in
         the line after each delivery, until no destination has work."""
         with NoRedirects() as session:
+            # One thread serves many tenants' URLs in turn: keep no cookie one receiver set.
+            session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
             while url is not None:
                 with self._changed:
                     delivery = self._destinations[url].waiting.popleft()

@@ -15,6 +15,7 @@ import pytest
 
 from ramp.metrics.allowlist import AllowList
 from ramp.notifications import FLAG, Notifier
+from tests.support.listener import Listener
 from tests.support.webhooks import rolled_back
 
 SECRET_PATH = "/services/T0KEN-s3cret"
@@ -118,3 +119,20 @@ def test_notify_returns_at_once_while_the_webhook_is_slow(receiver: Receiver) ->
     assert queued_in < 0.5, f"notify blocked for {queued_in:.2f}s"
     assert notifier.drain(10)
     assert len(receiver.bodies) == 3
+
+
+def test_a_cookie_one_receiver_sets_never_reaches_another(webhook: Listener) -> None:
+    setter = Listener()
+    try:
+        setter.answer(200, b"ok")
+        setter.headers = {"Set-Cookie": "tenant=a-s3cret; Path=/"}
+        # One thread delivers to both, one after the other (cookies ignore the port).
+        notifier = Notifier(allow=LOOPBACK, workers=1)
+        notifier.notify(f"{setter.url}/a", rolled_back("a"), label="a")
+        notifier.notify(f"{webhook.url}/b", rolled_back("b"), label="b")
+        assert notifier.drain(5)
+        assert setter.count() == 1
+        assert webhook.count() == 1
+        assert "Cookie" not in webhook.requests[0].headers, webhook.requests[0].headers
+    finally:
+        setter.close()
