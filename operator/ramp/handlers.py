@@ -202,7 +202,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # beyond cpu_count * 5 at once opens (and then drops) a new TLS connection.
     clients.api.rest_client = rest.RESTClientObject(clients.api.configuration)
     count_requests(clients.api)
-    notifier = Notifier(attempts=_settings.notification_attempts)
+    notifier = Notifier.from_settings(_settings)
     reconciler = Reconciler(clients, _settings, notifier)
     index = reconciler.index
     loops = Loops(reconciler.reconcile, indexed_exists(index), _settings, index.version)

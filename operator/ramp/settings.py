@@ -81,6 +81,12 @@ class OperatorSettings:
     Empty: any address, but never with an Authorization header from a Secret (credentials go
     only to addresses listed here). When set, other addresses get no request at all."""
 
+    webhook_allow: tuple[str, ...] = ()
+    """Webhook URLs Rollouts' notifications may be sent to: exact URLs, or prefixes ending in
+    `*` (`https://hooks.slack.com/services/*`), as for prometheus_allow. Empty: no webhook is
+    sent at all, and a Rollout whose spec.notifications names one gets a NotificationRefused
+    Event. A URL no pattern allows gets no request."""
+
     query_reuse: float = 1.0
     """Seconds one Prometheus answer serves every Rollout asking the same query of the same
     server: a burst of identical queries sends one request. Keep it under the scrape
