@@ -254,6 +254,7 @@ class Reconciler:
                 self.index.mark_normalized(key, version)
         refresh = timedelta(seconds=self.settings.status_refresh)
         plan = plan_writes(current, desired, flag.published, wanted, refresh)
+        decided = version  # the version this decision holds for: ours after a write
         lowered = False
         config_map = _ConfigMapSeen(flag.config_map)
         if plan.publish_first is not None:
@@ -277,6 +278,7 @@ class Reconciler:
                     return GONE
                 raise
             self.index.store(key, written)  # decide next on what was written, not its echo
+            decided = written["metadata"]["resourceVersion"]
             rollout["status"] = desired
             for said in decision.announced:  # counted once: the write that recorded them
                 telemetry.transitions.labels(namespace, name, said.reason).inc()
@@ -291,7 +293,7 @@ class Reconciler:
         )
         wake_at = next_wakeup(spec, decision.status, now)
         if not (published or told or lowered):
-            self._expect_routine(key, spec, decision.status, flag, config_map, now)
+            self._expect_routine(key, decided, spec, decision.status, flag, config_map, now)
         if key in self.publish_errors:
             # Nothing is served and soak is held; try the write again, not every second.
             return max(wake_at or now, now + PUBLISH_RETRY)
@@ -306,6 +308,7 @@ class Reconciler:
     def _expect_routine(
         self,
         key: tuple[str, str],
+        decided: str,
         spec: RolloutSpec,
         status: RolloutStatus,
         flag: FlagObservation,
@@ -313,13 +316,18 @@ class Reconciler:
         now: datetime,
     ) -> None:
         """After a whole decision that changed nothing outside: let the next analyses go the
-        routine way (engine.routine) while it and its observations hold."""
+        routine way (engine.routine) while it and its observations hold.
+
+        Filed under ``decided``, the version the decision was made on (or our write of it): an
+        edit that arrived while it waited on its queries or its write is newer, is not covered
+        by this decision, and must be decided in full (I12)."""
         version = self.index.version(key)
         stored = (self.index.bodies.get(key) or {}).get("status") or {}
         analysed = stored.get("lastAnalysisAt")
         seen = flag.config_map
         if (
             version is None
+            or version != decided
             or analysed is None
             or seen is None
             or flag.owner is not None
