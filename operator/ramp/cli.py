@@ -26,7 +26,7 @@ from ramp.actions import Action, ActionNotApplicable
 from ramp.api import GROUP, PLURAL, VERSION
 from ramp.cohort_view import comparisons_table, detection_lines
 from ramp.flags import DEFAULT_SCHEME
-from ramp.k8s.clients import Clients, is_not_found, load_clients
+from ramp.k8s.clients import DEFAULT_API_TIMEOUT, Clients, is_not_found, load_clients
 from ramp.metrics.allowlist import pattern_problem
 from ramp.settings import LeaderElectionSettings, OperatorSettings
 from ramp.steering import steer
@@ -144,6 +144,14 @@ def run(
             "else is written at once. 0: write every analysis.",
         ),
     ] = 300.0,
+    api_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Seconds one Kubernetes API request may take before it fails and its "
+            "reconcile is tried again (the watch streams are not bound by it).",
+        ),
+    ] = DEFAULT_API_TIMEOUT,
     kubeconfig: KubeconfigOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -168,6 +176,7 @@ def run(
         ),
         prometheus_allow=tuple(prometheus_allow or ()),
         status_refresh=status_refresh,
+        api_timeout=api_timeout,
     )
     run_operator(settings, kubeconfig=kubeconfig, verbose=verbose)
 
