@@ -122,7 +122,7 @@ def run(
         int,
         typer.Option(
             min=2,
-            help="Seconds after the leader's last renewal before a standby takes over; the "
+            help="Seconds after a standby last saw the leader renew before it takes over; the "
             "leader stops working after 2/3 of it without a renewal and renews every 2/15.",
         ),
     ] = 15,

@@ -19,8 +19,9 @@ class LeaderElectionSettings:
     """Name of that Lease; `kubectl get lease` shows its holder."""
 
     lease_duration: float = 15.0
-    """Seconds a standby waits after the leader's last renewal before taking the lease: how
-    long a crashed leader's rollouts wait (a leader that stops gracefully releases at once)."""
+    """Seconds a standby waits after it last saw the leader renew (on its own monotonic clock)
+    before taking the lease: how long a crashed leader's rollouts wait (a leader that stops
+    gracefully releases at once)."""
 
     renew_deadline: float = 10.0
     """Seconds the leader keeps trying to renew before it stops all work; shorter than
