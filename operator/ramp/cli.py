@@ -27,7 +27,7 @@ from ramp.api import GROUP, PLURAL, VERSION
 from ramp.cohort_view import comparisons_table, detection_lines
 from ramp.dashboard.guard import DEFAULT_ACCEPT_HOSTS
 from ramp.flags import DEFAULT_SCHEME
-from ramp.k8s.clients import Clients, is_not_found, load_clients
+from ramp.k8s.clients import DEFAULT_API_TIMEOUT, Clients, is_not_found, load_clients
 from ramp.metrics.allowlist import FLAG as PROMETHEUS_ALLOW
 from ramp.metrics.allowlist import pattern_problem
 from ramp.notifications import FLAG as WEBHOOK_ALLOW
@@ -125,7 +125,7 @@ def run(
         int,
         typer.Option(
             min=2,
-            help="Seconds after the leader's last renewal before a standby takes over; the "
+            help="Seconds after a standby last saw the leader renew before it takes over; the "
             "leader stops working after 2/3 of it without a renewal and renews every 2/15.",
         ),
     ] = 15,
@@ -158,6 +158,14 @@ def run(
             "else is written at once. 0: write every analysis.",
         ),
     ] = 300.0,
+    api_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Seconds one Kubernetes API request may take before it fails and its "
+            "reconcile is tried again (the watch streams are not bound by it).",
+        ),
+    ] = DEFAULT_API_TIMEOUT,
     kubeconfig: KubeconfigOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -184,6 +192,7 @@ def run(
         prometheus_allow=tuple(prometheus_allow or ()),
         webhook_allow=tuple(webhook_allow or ()),
         status_refresh=status_refresh,
+        api_timeout=api_timeout,
     )
     run_operator(settings, kubeconfig=kubeconfig, verbose=verbose)
 

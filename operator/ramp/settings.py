@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Self
 
+from ramp.k8s.clients import DEFAULT_API_TIMEOUT
+
 
 @dataclass(frozen=True)
 class LeaderElectionSettings:
@@ -17,8 +19,9 @@ class LeaderElectionSettings:
     """Name of that Lease; `kubectl get lease` shows its holder."""
 
     lease_duration: float = 15.0
-    """Seconds a standby waits after the leader's last renewal before taking the lease: how
-    long a crashed leader's rollouts wait (a leader that stops gracefully releases at once)."""
+    """Seconds a standby waits after it last saw the leader renew (on its own monotonic clock)
+    before taking the lease: how long a crashed leader's rollouts wait (a leader that stops
+    gracefully releases at once)."""
 
     renew_deadline: float = 10.0
     """Seconds the leader keeps trying to renew before it stops all work; shorter than
@@ -67,6 +70,12 @@ class OperatorSettings:
 
     api_threads: int = 32
     """Threads for blocking Kubernetes API calls; bounds concurrent reconciles' I/O."""
+
+    api_timeout: float = DEFAULT_API_TIMEOUT
+    """Seconds one Kubernetes API request may take before it fails (and its reconcile is tried
+    again), so a hung request cannot hold a Rollout's loop while the Lease keeps renewing. A
+    leader's writes get no longer than its renew deadline leaves. Kopf's watch streams
+    long-poll on their own settings and are not bound by it."""
 
     reconciles_in_flight: int = 64
     """Reconciles running at once; more wait, those woken by a change before those woken by
