@@ -34,7 +34,13 @@ from ramp.engine import (
     plan_writes,
     restore_on_deletion,
 )
-from ramp.engine.effects import PublishFlag, RestartConsumers, RestoreWorkers, ScaleWorkers
+from ramp.engine.effects import (
+    PublishFlag,
+    RestartConsumers,
+    RestoreWorkers,
+    ScaleWorkers,
+    WorkerTarget,
+)
 from ramp.engine.observations import MetricSample, Observations, WorkerObservation
 from ramp.engine.routine import Routine, routine_of, routine_readings_of
 from ramp.index import BodyIndex, RolloutIndex
@@ -45,7 +51,7 @@ from ramp.k8s.finalizers import FinalizersMoved, set_finalizer
 from ramp.k8s.ownership import FINALIZER, rollout_labels
 from ramp.k8s.restarts import restart_consumers
 from ramp.k8s.status import status_patch, write_status
-from ramp.k8s.workers import observe_workers, scale_workers
+from ramp.k8s.workers import WorkersMoved, observe_workers, scale_workers
 from ramp.metrics import cohorts
 from ramp.metrics.allowlist import AllowList
 from ramp.metrics.pool import ProviderConfigError, ProviderPool
@@ -428,13 +434,9 @@ class Reconciler:
                 published = await self._publish(rollout, spec, effect, config_map)
             elif isinstance(effect, ScaleWorkers):
                 await self._ensure_finalizer(rollout, present=True)
-                await asyncio.to_thread(
-                    scale_workers, self.clients, namespace, spec, effect.targets, workers
-                )
+                await self._scale(namespace, spec, effect.targets, workers)
             elif isinstance(effect, RestoreWorkers):
-                await asyncio.to_thread(
-                    scale_workers, self.clients, namespace, spec, effect.originals, workers
-                )
+                await self._scale(namespace, spec, effect.originals, workers)
             elif isinstance(effect, RestartConsumers):
                 restarted, missing = await asyncio.to_thread(
                     restart_consumers, self.clients, namespace, spec, effect.revision
@@ -451,6 +453,20 @@ class Reconciler:
         if not decision.status.worker_originals:
             await self._ensure_finalizer(rollout, present=False)
         return published
+
+    async def _scale(
+        self,
+        namespace: str,
+        spec: RolloutSpec,
+        targets: Mapping[str, WorkerTarget],
+        workers: dict[str, WorkerObservation],
+    ) -> None:
+        """Patch worker scale over what was observed; a worker changed since then is observed
+        and decided on again, like the Rollout itself after a conflict."""
+        try:
+            await asyncio.to_thread(scale_workers, self.clients, namespace, spec, targets, workers)
+        except WorkersMoved as e:
+            raise Conflict from e
 
     async def _publish(
         self,
