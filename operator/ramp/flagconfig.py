@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ramp.flags import BUCKETS, DEFAULT_SCHEME, OFF_VARIANT, ON_VARIANT, SCHEMES
@@ -100,6 +100,72 @@ def render_flags_json(
     return json.dumps(document, sort_keys=True, indent=2) + "\n"
 
 
+class NotAFlagSet(ValueError):
+    """flags.json holds something that is not a flagd flag set: Ramp will not write over it."""
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_flag_set(text: str) -> Mapping[str, Any]:
+    """flags.json as a flagd flag set: a JSON object whose ``flags``, when present, is an object.
+    An empty file is an empty set. Cached (every analysis reads the same few files): the result
+    is shared, never to be changed. Raises :class:`NotAFlagSet` saying what is wrong."""
+    if not text.strip():
+        return {}
+    try:
+        document = json.loads(text)
+    except ValueError as e:
+        raise NotAFlagSet(f"not JSON ({e})") from e
+    if not isinstance(document, dict):
+        raise NotAFlagSet(f"a JSON {type(document).__name__}, not an object")
+    if not isinstance(document.get("flags", {}), dict):
+        raise NotAFlagSet('its "flags" is not an object')
+    return document
+
+
+def _sorted(value: Any) -> Any:
+    """A JSON value with the keys of every object in sorted order, as Ramp renders its flag."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Whether two JSON values are the same JSON (Python's ``==`` takes ``true`` for ``1``)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def merge_flag(
+    text: str | None,
+    key: str,
+    flag: Mapping[str, Any],
+    removed: Collection[str] = (),
+) -> str:
+    """flags.json ``text`` (None: no file yet) with flag ``key`` set to ``flag`` and the flags
+    named in ``removed`` taken out; every other flag and top-level key (``$schema``,
+    ``$evaluators``, ``metadata``...) keeps its JSON value and its place. A file that already
+    says exactly this is returned as it is, byte for byte.
+
+    Rendered with indent 2 in document order, Ramp's flag with sorted keys: a file holding only
+    Ramp's flag is byte for byte :func:`render_flags_json`. Raises :class:`NotAFlagSet` when
+    ``text`` is not a flag set (Ramp must not replace someone's file it cannot read).
+    """
+    current = parse_flag_set(text or "")
+    ours = _sorted(dict(flag))
+    flags: dict[str, Any] = dict(current.get("flags") or {})
+    unchanged = key in flags and same_json(flags[key], ours)
+    if text is not None and unchanged and not any(k in flags for k in removed if k != key):
+        return text
+    for gone in removed:
+        if gone != key:
+            flags.pop(gone, None)
+    flags[key] = ours
+    document: dict[str, Any] = dict(current) if current else {"$schema": FLAGD_SCHEMA}
+    document["flags"] = flags
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
 def scheme_of(flag: Mapping[str, Any]) -> str:
     """The scheme a flag definition read from flags.json was written for: the one its metadata
     names, :data:`LEGACY_SCHEME` when it names none (written before schemes existed)."""
@@ -119,8 +185,12 @@ __all__ = [
     "OFF_VARIANT",
     "ON_VARIANT",
     "ON_WEIGHT_TOTAL",
+    "NotAFlagSet",
     "build_flag_definition",
+    "merge_flag",
     "on_weight",
+    "parse_flag_set",
     "render_flags_json",
+    "same_json",
     "scheme_of",
 ]
