@@ -45,11 +45,11 @@ from ramp.k8s.configmap import (
     FlagTaken,
     NotAFlagSet,
     desired_config_map,
-    gone_owners,
+    gone_rollouts,
     observe_flag,
+    owners_in_doubt,
     publish_flag,
     read_config_map,
-    rollout_exists,
 )
 from ramp.k8s.events import record_event
 from ramp.k8s.finalizers import FinalizersMoved, set_finalizer
@@ -416,11 +416,10 @@ class Reconciler:
             current = await asyncio.to_thread(
                 read_config_map, self.clients, namespace, spec.flag.config_map
             )
-        indexed = lambda n: (namespace, n) in self.index  # noqa: E731
-        gone = gone_owners(name, current, indexed)
-        if gone:  # not in the index: ask the API server (a Rollout created a moment ago)
-            exists = rollout_exists(self.clients, namespace, indexed)
-            gone = await asyncio.to_thread(gone_owners, name, current, exists)
+        doubtful = owners_in_doubt(name, current, lambda n: (namespace, n) in self.index)
+        gone = frozenset[str]()
+        if doubtful:  # rare: a Rollout created or deleted a moment ago
+            gone = await asyncio.to_thread(gone_rollouts, self.clients, namespace, doubtful)
         flag = observe_flag(rollout, spec, current, gone)
         if read and current is not None and _watched(current, name):
             # As good as a watch event: trusted for another while, not read every analysis.
@@ -489,21 +488,20 @@ class Reconciler:
         current = config_map.current
         indexed = lambda n: (namespace, n) in self.index  # noqa: E731
         try:
+            # Owners in doubt taken as gone: if that changes nothing, nothing is to write;
+            # else publish_flag asks the API server about them.
+            doubtful = owners_in_doubt(name, current, indexed)
             unchanged = current is not None and (
-                desired_config_map(
-                    rollout, spec, effect, current, gone_owners(name, current, indexed)
-                )
-                is None
+                desired_config_map(rollout, spec, effect, current, doubtful) is None
             )
         except NotAFlagSet:
             unchanged = False  # publish_flag says what is wrong
         if unchanged:
             self.publish_errors.pop(key, None)  # it serves the flag: nothing failed to write
             return False
-        exists = rollout_exists(self.clients, namespace, indexed)
         try:
             published, written = await asyncio.to_thread(
-                publish_flag, self.clients, rollout, spec, effect, current, exists
+                publish_flag, self.clients, rollout, spec, effect, current, indexed
             )
         except FlagTaken as e:
             self.config_maps.forget(config_map_key)

@@ -170,24 +170,42 @@ def rollouts_named(meta: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(names)
 
 
-def _owners_to_check(rollout_name: str, meta: Mapping[str, Any]) -> frozenset[str]:
-    """The other Rollouts whose claims on this ConfigMap count only while they exist."""
-    names = set(key_owners(meta).rollouts())
-    legacy = legacy_owner(rollout_name, meta)
-    if legacy is not None:
-        names.add(legacy)
-    names.discard(rollout_name)
-    return frozenset(names)
-
-
-def gone_owners(
-    rollout_name: str, current: Mapping[str, Any] | None, exists: Callable[[str], bool]
+def owners_in_doubt(
+    rollout_name: str, current: Mapping[str, Any] | None, indexed: Callable[[str], bool]
 ) -> frozenset[str]:
-    """The other Rollouts the ConfigMap names as owners that no longer exist."""
+    """The other Rollouts the ConfigMap ``current`` names as owners whose existence is to be
+    asked of the API server: those not ``indexed`` (the watch does not know them), and in a
+    ConfigMap Ramp created those no longer owner-referenced (garbage collection takes the
+    reference of a deleted Rollout out, possibly before the watch tells of the deletion)."""
     if current is None:
         return frozenset()
-    named = _owners_to_check(rollout_name, current.get("metadata") or {})
-    return frozenset(n for n in named if not exists(n))
+    meta = current.get("metadata") or {}
+    owners = key_owners(meta)
+    named = set(owners.rollouts())
+    if not owners.flags and not owners.env:
+        legacy = legacy_owner(rollout_name, meta)
+        if legacy is not None:
+            named.add(legacy)
+    named.discard(rollout_name)
+    references = meta.get("ownerReferences") or []
+    referenced = {str(r.get("name")) for r in references if r.get("kind") == KIND}
+    created_by_ramp = (meta.get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY
+    return frozenset(
+        n for n in named if not indexed(n) or (created_by_ramp and n not in referenced)
+    )
+
+
+def gone_rollouts(clients: Clients, namespace: str, names: Collection[str]) -> frozenset[str]:
+    """Those of the Rollouts ``names`` that the API server says do not exist (a 404)."""
+    gone = set()
+    for name in names:
+        try:
+            clients.get_rollout(namespace, name)
+        except client.ApiException as e:
+            if not is_not_found(e):
+                raise
+            gone.add(name)
+    return frozenset(gone)
 
 
 def find_clash(
@@ -252,26 +270,6 @@ def read_config_map(clients: Clients, namespace: str, name: str) -> Mapping[str,
     return configmap_body(clients, read)
 
 
-def rollout_exists(
-    clients: Clients, namespace: str, indexed: Callable[[str], bool]
-) -> Callable[[str], bool]:
-    """Whether a Rollout of ``namespace`` exists: ``indexed`` (the watch knows it), else asked
-    of the API server (a 404 is the only "no")."""
-
-    def exists(name: str) -> bool:
-        if indexed(name):
-            return True
-        try:
-            clients.get_rollout(namespace, name)
-        except client.ApiException as e:
-            if is_not_found(e):
-                return False
-            raise
-        return True
-
-    return exists
-
-
 def desired_config_map(
     rollout: Mapping[str, Any],
     spec: RolloutSpec,
@@ -329,17 +327,8 @@ def desired_config_map(
         **KeyOwners(flag_owners, env_owners).annotations(),
     }
     references = list(meta.get("ownerReferences") or [])
-    if created_by_ramp and name not in owners.rollouts():
-        # Taking keys in a ConfigMap Ramp created: garbage collection keeps it while this
-        # Rollout exists. Added once, so a reference a person removed stays removed.
-        uid = rollout["metadata"]["uid"]
-        if not any(r.get("uid") == uid for r in references):
-            references = [
-                r for r in references if not (r.get("kind") == KIND and r.get("name") == name)
-            ]
-            reference = owner_reference(dict(rollout))
-            reference["controller"] = not any(r.get("controller") for r in references)
-            references.append(reference)
+    if created_by_ramp:
+        references = _with_reference(rollout, references, claims=name not in owners.rollouts())
     if (
         written == data
         and annotations == (meta.get("annotations") or {})
@@ -359,6 +348,24 @@ def desired_config_map(
     }
 
 
+def _with_reference(
+    rollout: Mapping[str, Any], references: list[dict[str, Any]], *, claims: bool
+) -> list[dict[str, Any]]:
+    """The owner references of a ConfigMap Ramp created, with one to ``rollout``: garbage
+    collection keeps the ConfigMap while any Rollout sharing it exists. One to a deleted
+    Rollout of the same name is replaced (it would let the ConfigMap be collected); none is
+    added unless the Rollout ``claims`` its keys now, so a reference a person removed stays
+    removed."""
+    name, uid = rollout["metadata"]["name"], rollout["metadata"]["uid"]
+    same_name = [r for r in references if r.get("kind") == KIND and r.get("name") == name]
+    if any(r.get("uid") == uid for r in same_name) or not (same_name or claims):
+        return references
+    others = [r for r in references if r not in same_name]
+    reference = owner_reference(dict(rollout))
+    reference["controller"] = not any(r.get("controller") for r in others)
+    return [*others, reference]
+
+
 class FlagTaken(Exception):
     """Another Rollout took what this one would write, between the read and the write."""
 
@@ -369,7 +376,7 @@ def publish_flag(
     spec: RolloutSpec,
     publish: PublishFlag,
     current: Mapping[str, Any] | None,
-    exists: Callable[[str], bool],
+    indexed: Callable[[str], bool],
 ) -> tuple[bool, Mapping[str, Any] | None]:
     """Make the ConfigMap serve ``publish``, merged over ``current`` (its body as observed this
     reconcile; None: it did not exist), writing only when something differs. Returns whether
@@ -378,13 +385,14 @@ def publish_flag(
     Every write is over the version read (create: none existed), so another writer's update
     is never lost: on a conflict the ConfigMap is read again and the flag merged anew, up to
     WRITE_ATTEMPTS times (then the 409 is raised). Raises :class:`FlagTaken` when another
-    Rollout (one that ``exists``) holds this Rollout's keys in the version read, and
+    Rollout that exists (``indexed``: the watch knows it; else asked of the API server, see
+    :func:`owners_in_doubt`) holds this Rollout's keys in the version read, and
     :class:`ramp.flagconfig.NotAFlagSet` when its flags.json is not a flag set.
     """
     namespace, name = rollout["metadata"]["namespace"], rollout["metadata"]["name"]
     config_map = spec.flag.config_map
     for attempt in range(WRITE_ATTEMPTS):
-        gone = gone_owners(name, current, exists)
+        gone = gone_rollouts(clients, namespace, owners_in_doubt(name, current, indexed))
         if current is not None and find_clash(name, spec, current.get("metadata") or {}, gone):
             raise FlagTaken(f"ConfigMap {namespace}/{config_map}: taken by another Rollout")
         body = desired_config_map(rollout, spec, publish, current, gone)
@@ -419,12 +427,12 @@ __all__ = [
     "configmap_body",
     "desired_config_map",
     "find_clash",
-    "gone_owners",
+    "gone_rollouts",
     "legacy_owner",
     "observe_flag",
+    "owners_in_doubt",
     "publish_flag",
     "read_config_map",
     "read_published",
-    "rollout_exists",
     "rollouts_named",
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from ramp.api import GROUP, KIND, VERSION
@@ -63,14 +65,17 @@ class KeyOwners:
         }
 
 
-def _owner_map(text: str | None) -> dict[str, str]:
+@functools.lru_cache(maxsize=4096)
+def _owner_map(text: str | None) -> Mapping[str, str]:
+    """One owner annotation, parsed (cached: every reconcile reads the same few; read-only)."""
     try:
         value = json.loads(text) if text else {}
     except ValueError:
-        return {}  # edited into nonsense: the next write of each owner records it again
+        value = {}  # edited into nonsense: the next write of each owner records it again
     if not isinstance(value, dict):
-        return {}
-    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+        value = {}
+    owners = {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+    return MappingProxyType(owners)
 
 
 def key_owners(meta: Mapping[str, Any]) -> KeyOwners:

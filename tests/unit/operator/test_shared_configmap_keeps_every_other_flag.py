@@ -23,6 +23,7 @@ from ramp.k8s.configmap import (
     desired_config_map,
     find_clash,
     observe_flag,
+    owners_in_doubt,
     read_published,
 )
 from ramp.k8s.ownership import ENV_OWNERS, FLAG_OWNERS, key_owners, rollout_labels
@@ -236,3 +237,16 @@ def test_keys_a_rollout_no_longer_names_are_taken_out() -> None:
     annotations = after["metadata"]["annotations"]
     assert json.loads(annotations[FLAG_OWNERS]) == {"a2": "a", "b": "b"}
     assert json.loads(annotations[ENV_OWNERS]) == {"A2_PCT": "a", "B_PCT": "b"}
+
+
+def test_an_owner_whose_reference_garbage_collection_took_is_asked_about() -> None:
+    """GC takes a deleted Rollout's reference out, maybe before the watch tells of the deletion:
+    that owner is then asked of the API server, not taken for alive from the index."""
+    both = shared(created_by_ramp=True)
+    assert owners_in_doubt("b", both, lambda name: True) == frozenset()
+    assert owners_in_doubt("b", both, lambda name: name != "a") == {"a"}, "not in the index"
+    meta = both["metadata"]
+    collected = {**both, "metadata": {**meta, "ownerReferences": meta["ownerReferences"][1:]}}
+    assert owners_in_doubt("b", collected, lambda name: True) == {"a"}
+    unlabelled = shared(created_by_ramp=False)
+    assert owners_in_doubt("b", unlabelled, lambda name: True) == frozenset()
