@@ -366,6 +366,27 @@ def _with_reference(
     return [*others, reference]
 
 
+def merge_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch that turns ``current`` into ``desired`` (from
+    :func:`desired_config_map`), over ``current``'s resourceVersion: a precondition, so it is
+    refused with 409 when anyone wrote in between. (A patch, not an update: Ramp's RBAC grants
+    no ``update`` on ConfigMaps.)"""
+    meta, wanted = current.get("metadata") or {}, desired["metadata"]
+    data, written = current.get("data") or {}, desired.get("data") or {}
+    patch: dict[str, Any] = {"metadata": {"resourceVersion": meta.get("resourceVersion")}}
+    changes: dict[str, Any] = {k: v for k, v in written.items() if data.get(k) != v}
+    changes.update({k: None for k in data if k not in written})
+    if changes:
+        patch["data"] = changes
+    before, after = meta.get("annotations") or {}, wanted.get("annotations") or {}
+    annotations = {k: v for k, v in after.items() if before.get(k) != v}
+    if annotations:
+        patch["metadata"]["annotations"] = annotations
+    if (meta.get("ownerReferences") or []) != (wanted.get("ownerReferences") or []):
+        patch["metadata"]["ownerReferences"] = wanted.get("ownerReferences") or None
+    return patch
+
+
 class FlagTaken(Exception):
     """Another Rollout took what this one would write, between the read and the write."""
 
@@ -402,7 +423,12 @@ def publish_flag(
             if current is None:
                 done = clients.core.create_namespaced_config_map(namespace, body)  # type: ignore[arg-type]
             else:
-                done = clients.core.replace_namespaced_config_map(config_map, namespace, body)  # type: ignore[arg-type]
+                done = clients.core.patch_namespaced_config_map(
+                    config_map,
+                    namespace,
+                    merge_patch(current, body),
+                    _content_type="application/merge-patch+json",
+                )
         except client.ApiException as e:
             # Another writer came first (409: changed or created meanwhile; 404: deleted):
             # read what it wrote and merge into that.
@@ -429,6 +455,7 @@ __all__ = [
     "find_clash",
     "gone_rollouts",
     "legacy_owner",
+    "merge_patch",
     "observe_flag",
     "owners_in_doubt",
     "publish_flag",
