@@ -14,6 +14,8 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from ramp.api import RolloutSpec
 from tests.conftest import Cluster
 from tests.integration.conftest import OperatorProcess
@@ -59,9 +61,15 @@ def conditions(cluster: Cluster, namespace: str, name: str) -> dict[str, dict[st
     return {c["type"]: c for c in status(cluster, namespace, name).get("conditions") or []}
 
 
+@pytest.mark.parametrize("existing", [False, True], ids=["created-by-ramp", "existing-unlabelled"])
 def test_two_rollouts_with_distinct_keys_share_and_never_flip_each_other(
-    cluster: Cluster, namespace: str, operator: OperatorProcess
+    cluster: Cluster, namespace: str, operator: OperatorProcess, existing: bool
 ) -> None:
+    """Created by Ramp (the first Rollout's), or existing without Ramp's labels: the latter
+    had no owner at all, and two Rollouts on it overwrote each other back and forth."""
+    if existing:
+        body = {"metadata": {"name": CONFIG_MAP}, "data": {"LOG_LEVEL": "debug"}}
+        cluster.core.create_namespaced_config_map(namespace, body)  # type: ignore[arg-type]
     recorder = Recorder(cluster, namespace).start()
     try:
         for name in ("alpha", "beta"):
