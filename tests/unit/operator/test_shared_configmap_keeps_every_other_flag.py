@@ -26,8 +26,10 @@ from ramp.k8s.configmap import (
     observe_flag,
     owners_in_doubt,
     read_published,
+    rollouts_named,
 )
 from ramp.k8s.ownership import ENV_OWNERS, FLAG_OWNERS, key_owners, rollout_labels
+from ramp.reconcile import _watched
 
 NAMESPACE = "shop"
 
@@ -279,3 +281,13 @@ def test_the_write_is_a_merge_patch_over_the_version_read() -> None:
     assert patched["data"] == after["data"]
     assert patched["metadata"]["annotations"] == after["metadata"]["annotations"]
     assert patched["metadata"]["ownerReferences"] == after["metadata"]["ownerReferences"]
+
+
+def test_every_sharer_is_woken_by_the_configmaps_changes_and_may_go_routine() -> None:
+    """The watch wakes every Rollout a Ramp ConfigMap names, and each sharer counts it as
+    watched (reconcile._watched), which the routine analyses need."""
+    both = shared(created_by_ramp=True)
+    assert rollouts_named(both["metadata"]) == {"a", "b"}
+    assert _watched(both, "a") and _watched(both, "b")
+    assert not _watched(both, "c"), "a Rollout that owns nothing in it is not woken"
+    assert not _watched(shared(created_by_ramp=False), "b"), "the watch sees only Ramp's"
