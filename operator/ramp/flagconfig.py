@@ -122,45 +122,49 @@ def parse_flag_set(text: str) -> Mapping[str, Any]:
     return document
 
 
-def _sorted(value: Any) -> Any:
-    """A JSON value with the keys of every object in sorted order, as Ramp renders its flag."""
-    if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    return value
-
-
-def same_json(a: Any, b: Any) -> bool:
-    """Whether two JSON values are the same JSON (Python's ``==`` takes ``true`` for ``1``)."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-
-
-def merge_flag(
-    text: str | None,
+@functools.lru_cache(maxsize=4096)
+def flag_json(
     key: str,
-    flag: Mapping[str, Any],
-    removed: Collection[str] = (),
+    enabled: bool,
+    percentage: float,
+    bucketing: str | None = None,
+    *,
+    name_scheme: bool = True,
 ) -> str:
-    """flags.json ``text`` (None: no file yet) with flag ``key`` set to ``flag`` and the flags
-    named in ``removed`` taken out; every other flag and top-level key (``$schema``,
-    ``$evaluators``, ``metadata``...) keeps its JSON value and its place. A file that already
-    says exactly this is returned as it is, byte for byte.
+    """Flag ``key``'s definition (:func:`build_flag_definition`) as canonical JSON: sorted keys,
+    the form :func:`flag_in` gives, so comparing the two is comparing strings. Cached."""
+    document = build_flag_definition(key, enabled, percentage, bucketing, name_scheme=name_scheme)
+    return json.dumps(document["flags"][key], sort_keys=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def flag_in(text: str, key: str) -> str | None:
+    """Flag ``key`` of flags.json ``text`` as canonical JSON (sorted keys: two flags are the same
+    JSON exactly when these are equal; Python's ``==`` would take ``true`` for ``1``); None when
+    the file has no such flag. Cached. Raises :class:`NotAFlagSet`."""
+    flag = (parse_flag_set(text).get("flags") or {}).get(key)
+    return None if flag is None else json.dumps(flag, sort_keys=True)
+
+
+def merge_flag(text: str | None, key: str, flag: str, removed: Collection[str] = ()) -> str:
+    """flags.json ``text`` (None: no file yet) with flag ``key`` set to ``flag`` (canonical JSON,
+    :func:`flag_json`) and the flags named in ``removed`` taken out; every other flag and
+    top-level key (``$schema``, ``$evaluators``, ``metadata``...) keeps its JSON value and its
+    place. A file that already says exactly this is returned as it is, byte for byte.
 
     Rendered with indent 2 in document order, Ramp's flag with sorted keys: a file holding only
     Ramp's flag is byte for byte :func:`render_flags_json`. Raises :class:`NotAFlagSet` when
     ``text`` is not a flag set (Ramp must not replace someone's file it cannot read).
     """
     current = parse_flag_set(text or "")
-    ours = _sorted(dict(flag))
     flags: dict[str, Any] = dict(current.get("flags") or {})
-    unchanged = key in flags and same_json(flags[key], ours)
-    if text is not None and unchanged and not any(k in flags for k in removed if k != key):
+    stale = any(k in flags for k in removed if k != key)
+    if text is not None and not stale and flag_in(text, key) == flag:
         return text
     for gone in removed:
         if gone != key:
             flags.pop(gone, None)
-    flags[key] = ours
+    flags[key] = json.loads(flag)  # sorted keys, as the canonical JSON has them
     document: dict[str, Any] = dict(current) if current else {"$schema": FLAGD_SCHEMA}
     document["flags"] = flags
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -187,10 +191,11 @@ __all__ = [
     "ON_WEIGHT_TOTAL",
     "NotAFlagSet",
     "build_flag_definition",
+    "flag_in",
+    "flag_json",
     "merge_flag",
     "on_weight",
     "parse_flag_set",
     "render_flags_json",
-    "same_json",
     "scheme_of",
 ]

@@ -22,10 +22,10 @@ from ramp.flagconfig import (
     ON_VARIANT,
     ON_WEIGHT_TOTAL,
     NotAFlagSet,
-    build_flag_definition,
+    flag_in,
+    flag_json,
     merge_flag,
     parse_flag_set,
-    same_json,
     scheme_of,
 )
 from ramp.k8s.clients import Clients, is_conflict, is_not_found
@@ -64,17 +64,14 @@ def _env_fields(spec: RolloutSpec) -> list[tuple[str, str]]:
     return [(field, key) for field, key in named if key]
 
 
-def _flag_definition(
-    spec: RolloutSpec, publish: PublishFlag, *, name_scheme: bool = True
-) -> dict[str, Any]:
-    document = build_flag_definition(
+def _flag_json(spec: RolloutSpec, publish: PublishFlag, *, name_scheme: bool = True) -> str:
+    return flag_json(
         spec.flag.key,
         publish.enabled,
         publish.percentage,
         publish.bucketing,
         name_scheme=name_scheme,
     )
-    return cast(dict[str, Any], document["flags"][spec.flag.key])
 
 
 def build_flag_data(
@@ -82,7 +79,7 @@ def build_flag_data(
 ) -> dict[str, str]:
     """The keys of a ConfigMap that serves this Rollout's flag alone, with their values.
     ``name_scheme=False``: flags.json as Ramp wrote it before schemes existed (no metadata)."""
-    flag = _flag_definition(spec, publish, name_scheme=name_scheme)
+    flag = _flag_json(spec, publish, name_scheme=name_scheme)
     return {FLAGS_FILE: merge_flag(None, spec.flag.key, flag), **_env_data(spec, publish)}
 
 
@@ -126,7 +123,8 @@ def read_published(spec: RolloutSpec, data: Mapping[str, str]) -> PublishFlag | 
     agree on them, with the scheme its flag names (none named: the legacy one). Other flags in
     the file are not looked at."""
     try:
-        flag = parse_flag_set(data[FLAGS_FILE])["flags"][spec.flag.key]
+        text = data[FLAGS_FILE]
+        flag = parse_flag_set(text)["flags"][spec.flag.key]
         named = isinstance(flag.get("metadata"), dict)
         targeting = flag.get("targeting")
         if targeting is None:
@@ -138,11 +136,12 @@ def read_published(spec: RolloutSpec, data: Mapping[str, str]) -> PublishFlag | 
             on = dict(targeting["fractional"])[ON_VARIANT]
             enabled, percentage = True, float(on) * 100 / ON_WEIGHT_TOTAL
         candidate = PublishFlag(enabled, round(percentage, 2), scheme_of(flag))
-        wanted = _flag_definition(spec, candidate, name_scheme=named)
+        wanted = _flag_json(spec, candidate, name_scheme=named)
         env_wanted = _env_data(spec, candidate)
+        served = flag_in(text, spec.flag.key)
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
-    if not same_json(flag, wanted) or any(data.get(k) != v for k, v in env_wanted.items()):
+    if served != wanted or any(data.get(k) != v for k, v in env_wanted.items()):
         return None
     return candidate
 
@@ -292,7 +291,7 @@ def desired_config_map(
     """
     name = rollout["metadata"]["name"]
     key = spec.flag.key
-    flag = _flag_definition(spec, publish)
+    flag = _flag_json(spec, publish)
     env = _env_data(spec, publish)
     if current is None:
         body = build_flag_configmap(dict(rollout), {FLAGS_FILE: merge_flag(None, key, flag), **env})
@@ -322,10 +321,9 @@ def desired_config_map(
     taken_out = [k for k, o in dropped_flags.items() if removed(o)]
     written[FLAGS_FILE] = merge_flag(data.get(FLAGS_FILE), key, flag, taken_out)
 
-    annotations = {
-        **(meta.get("annotations") or {}),
-        **KeyOwners(flag_owners, env_owners).annotations(),
-    }
+    annotations = meta.get("annotations") or {}
+    if flag_owners != owners.flags or env_owners != owners.env:
+        annotations = {**annotations, **KeyOwners(flag_owners, env_owners).annotations()}
     references = list(meta.get("ownerReferences") or [])
     if created_by_ramp:
         references = _with_reference(rollout, references, claims=name not in owners.rollouts())

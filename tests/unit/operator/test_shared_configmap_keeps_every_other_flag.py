@@ -92,12 +92,14 @@ def test_the_merge_keeps_every_other_flag_and_top_level_key(
     others.pop(key, None)
     before = json.dumps({**top, "flags": others})
     spec = spec_of(key)
-    merged = merge_flag(before, key, ours(spec, publish))
+    merged = merge_flag(before, key, json.dumps(ours(spec, publish), sort_keys=True))
     after = json.loads(merged)
     assert {k: v for k, v in after.items() if k != "flags"} == top, "a top-level key changed"
     assert {k: v for k, v in after["flags"].items() if k != key} == others, "another flag changed"
     assert after["flags"][key] == ours(spec, publish)
-    assert merge_flag(merged, key, ours(spec, publish)) == merged, "merging again rewrote it"
+    assert merge_flag(merged, key, json.dumps(ours(spec, publish), sort_keys=True)) == merged, (
+        "merging again rewrote it"
+    )
     # Disabled, the flag has no targeting: without env keys no percentage is served.
     served = publish if publish.enabled else PublishFlag(False, 0, publish.bucketing)
     assert read_published(spec, {FLAGS_FILE: merged}) == served
@@ -147,9 +149,9 @@ def test_a_publish_into_an_existing_configmap_changes_only_the_rollouts_keys(
 def test_a_file_ramp_wrote_alone_stays_as_it_was_rendered() -> None:
     spec = spec_of("reports")
     publish = PublishFlag(True, 25, "FlagdGoCore")
-    assert merge_flag(None, "reports", ours(spec, publish)) == render_flags_json(
-        "reports", True, 25, "FlagdGoCore"
-    )
+    assert merge_flag(
+        None, "reports", json.dumps(ours(spec, publish), sort_keys=True)
+    ) == render_flags_json("reports", True, 25, "FlagdGoCore")
 
 
 def test_a_file_that_is_not_a_flag_set_is_never_written_over() -> None:
