@@ -123,32 +123,19 @@ def parse_flag_set(text: str) -> Mapping[str, Any]:
 
 
 @functools.lru_cache(maxsize=4096)
-def flag_json(
-    key: str,
-    enabled: bool,
-    percentage: float,
-    bucketing: str | None = None,
-    *,
-    name_scheme: bool = True,
-) -> str:
-    """Flag ``key``'s definition (:func:`build_flag_definition`) as canonical JSON: sorted keys,
-    the form :func:`flag_in` gives, so comparing the two is comparing strings. Cached."""
-    document = build_flag_definition(key, enabled, percentage, bucketing, name_scheme=name_scheme)
-    return json.dumps(document["flags"][key], sort_keys=True)
-
-
-@functools.lru_cache(maxsize=4096)
 def flag_in(text: str, key: str) -> str | None:
     """Flag ``key`` of flags.json ``text`` as canonical JSON (sorted keys: two flags are the same
     JSON exactly when these are equal; Python's ``==`` would take ``true`` for ``1``); None when
-    the file has no such flag. Cached. Raises :class:`NotAFlagSet`."""
+    the file has no such flag. Cached. Raises :class:`NotAFlagSet`.
+
+    ``flag_in(render_flags_json(key, ...), key)`` is the canonical JSON of Ramp's flag."""
     flag = (parse_flag_set(text).get("flags") or {}).get(key)
     return None if flag is None else json.dumps(flag, sort_keys=True)
 
 
 def merge_flag(text: str | None, key: str, flag: str, removed: Collection[str] = ()) -> str:
     """flags.json ``text`` (None: no file yet) with flag ``key`` set to ``flag`` (canonical JSON,
-    :func:`flag_json`) and the flags named in ``removed`` taken out; every other flag and
+    see :func:`flag_in`) and the flags named in ``removed`` taken out; every other flag and
     top-level key (``$schema``, ``$evaluators``, ``metadata``...) keeps its JSON value and its
     place. A file that already says exactly this is returned as it is, byte for byte.
 
@@ -192,7 +179,6 @@ __all__ = [
     "NotAFlagSet",
     "build_flag_definition",
     "flag_in",
-    "flag_json",
     "merge_flag",
     "on_weight",
     "parse_flag_set",

@@ -57,6 +57,18 @@ def settled_at_half(cluster: Cluster, namespace: str, name: str) -> bool:
     )
 
 
+def start_both_and_wait_at_half(cluster: Cluster, namespace: str) -> None:
+    """Rollouts alpha and beta on the shared ConfigMap, each with its own flag and env key."""
+    for name in ("alpha", "beta"):
+        apply(cluster, namespace, rollout_manifest(name, PHASES, flag=flag_of(name)))
+    for name in ("alpha", "beta"):
+        eventually(
+            lambda name=name: settled_at_half(cluster, namespace, name),  # type: ignore[misc]
+            timeout=60,
+            what=f"{name} to hold at 50 % in the shared ConfigMap",
+        )
+
+
 def conditions(cluster: Cluster, namespace: str, name: str) -> dict[str, dict[str, Any]]:
     return {c["type"]: c for c in status(cluster, namespace, name).get("conditions") or []}
 
@@ -72,14 +84,7 @@ def test_two_rollouts_with_distinct_keys_share_and_never_flip_each_other(
         cluster.core.create_namespaced_config_map(namespace, body)  # type: ignore[arg-type]
     recorder = Recorder(cluster, namespace).start()
     try:
-        for name in ("alpha", "beta"):
-            apply(cluster, namespace, rollout_manifest(name, PHASES, flag=flag_of(name)))
-        for name in ("alpha", "beta"):
-            eventually(
-                lambda name=name: settled_at_half(cluster, namespace, name),  # type: ignore[misc]
-                timeout=60,
-                what=f"{name} to hold at 50 % in the shared ConfigMap",
-            )
+        start_both_and_wait_at_half(cluster, namespace)
         settled = cluster.core.read_namespaced_config_map(CONFIG_MAP, namespace)
         window_start = len(recorder.snapshot())
         time.sleep(QUIET_WINDOW)  # the scenario: both hold at 50 % while writes are counted
@@ -152,14 +157,7 @@ def test_a_second_rollout_for_a_taken_key_is_refused_naming_the_owner(
 def test_deleting_one_sharer_takes_its_keys_out_and_the_last_takes_the_configmap(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
-    for name in ("alpha", "beta"):
-        apply(cluster, namespace, rollout_manifest(name, PHASES, flag=flag_of(name)))
-    for name in ("alpha", "beta"):
-        eventually(
-            lambda name=name: settled_at_half(cluster, namespace, name),  # type: ignore[misc]
-            timeout=60,
-            what=f"{name} to hold at 50 % in the shared ConfigMap",
-        )
+    start_both_and_wait_at_half(cluster, namespace)
     references = cluster.core.read_namespaced_config_map(CONFIG_MAP, namespace)
     assert {r.name for r in references.metadata.owner_references} == {"alpha", "beta"}
     beta_flag = json.loads(references.data["flags.json"])["flags"]["beta"]

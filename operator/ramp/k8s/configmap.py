@@ -23,9 +23,9 @@ from ramp.flagconfig import (
     ON_WEIGHT_TOTAL,
     NotAFlagSet,
     flag_in,
-    flag_json,
     merge_flag,
     parse_flag_set,
+    render_flags_json,
     scheme_of,
 )
 from ramp.k8s.clients import Clients, is_conflict, is_not_found
@@ -38,6 +38,7 @@ from ramp.k8s.ownership import (
     owner_reference,
     rollout_labels,
 )
+from ramp.k8s.patches import merge_patch
 
 FLAGS_FILE = "flags.json"
 
@@ -65,13 +66,17 @@ def _env_fields(spec: RolloutSpec) -> list[tuple[str, str]]:
 
 
 def _flag_json(spec: RolloutSpec, publish: PublishFlag, *, name_scheme: bool = True) -> str:
-    return flag_json(
+    """The Rollout's flag definition as canonical JSON (both steps cached)."""
+    document = render_flags_json(
         spec.flag.key,
         publish.enabled,
         publish.percentage,
         publish.bucketing,
         name_scheme=name_scheme,
     )
+    flag = flag_in(document, spec.flag.key)
+    assert flag is not None
+    return flag
 
 
 def build_flag_data(
@@ -364,24 +369,25 @@ def _with_reference(
     return [*others, reference]
 
 
-def merge_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+def _written_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    meta = body.get("metadata") or {}
+    return {
+        "data": body.get("data") or {},
+        "metadata": {
+            "annotations": meta.get("annotations") or {},
+            "ownerReferences": meta.get("ownerReferences") or [],
+        },
+    }
+
+
+def config_map_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON merge patch that turns ``current`` into ``desired`` (from
-    :func:`desired_config_map`), over ``current``'s resourceVersion: a precondition, so it is
-    refused with 409 when anyone wrote in between. (A patch, not an update: Ramp's RBAC grants
-    no ``update`` on ConfigMaps.)"""
-    meta, wanted = current.get("metadata") or {}, desired["metadata"]
-    data, written = current.get("data") or {}, desired.get("data") or {}
-    patch: dict[str, Any] = {"metadata": {"resourceVersion": meta.get("resourceVersion")}}
-    changes: dict[str, Any] = {k: v for k, v in written.items() if data.get(k) != v}
-    changes.update({k: None for k in data if k not in written})
-    if changes:
-        patch["data"] = changes
-    before, after = meta.get("annotations") or {}, wanted.get("annotations") or {}
-    annotations = {k: v for k, v in after.items() if before.get(k) != v}
-    if annotations:
-        patch["metadata"]["annotations"] = annotations
-    if (meta.get("ownerReferences") or []) != (wanted.get("ownerReferences") or []):
-        patch["metadata"]["ownerReferences"] = wanted.get("ownerReferences") or None
+    :func:`desired_config_map`) in what Ramp writes (data, annotations, owner references), over
+    ``current``'s resourceVersion: a precondition, so it is refused with 409 when anyone wrote
+    in between. (A patch, not an update: Ramp's RBAC grants no ``update`` on ConfigMaps.)"""
+    patch = merge_patch(_written_fields(current), _written_fields(desired))
+    version = (current.get("metadata") or {}).get("resourceVersion")
+    patch.setdefault("metadata", {})["resourceVersion"] = version
     return patch
 
 
@@ -424,7 +430,7 @@ def publish_flag(
                 done = clients.core.patch_namespaced_config_map(
                     config_map,
                     namespace,
-                    merge_patch(current, body),
+                    config_map_patch(current, body),
                     _content_type="application/merge-patch+json",
                 )
         except client.ApiException as e:
@@ -448,12 +454,12 @@ __all__ = [
     "NotAFlagSet",
     "build_flag_configmap",
     "build_flag_data",
+    "config_map_patch",
     "configmap_body",
     "desired_config_map",
     "find_clash",
     "gone_rollouts",
     "legacy_owner",
-    "merge_patch",
     "observe_flag",
     "owners_in_doubt",
     "publish_flag",

@@ -20,9 +20,9 @@ from ramp.engine import PublishFlag
 from ramp.flagconfig import NotAFlagSet, build_flag_definition, merge_flag, render_flags_json
 from ramp.k8s.configmap import (
     FLAGS_FILE,
+    config_map_patch,
     desired_config_map,
     find_clash,
-    merge_patch,
     observe_flag,
     owners_in_doubt,
     read_published,
@@ -30,6 +30,7 @@ from ramp.k8s.configmap import (
 )
 from ramp.k8s.ownership import ENV_OWNERS, FLAG_OWNERS, key_owners, rollout_labels
 from ramp.reconcile import _watched
+from tests.support.patches import apply_merge_patch
 
 NAMESPACE = "shop"
 
@@ -257,26 +258,13 @@ def test_an_owner_whose_reference_garbage_collection_took_is_asked_about() -> No
     assert owners_in_doubt("b", unlabelled, lambda name: True) == frozenset()
 
 
-def apply_merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386, as the API server applies application/merge-patch+json."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = apply_merge_patch(result.get(key), value)
-    return result
-
-
 def test_the_write_is_a_merge_patch_over_the_version_read() -> None:
     both = shared(created_by_ramp=True)
     both["metadata"]["resourceVersion"] = "2"
     b = spec_of("b", {"percentage": "B_PCT"})
     after = desired_config_map(rollout_of("b", b), b, PublishFlag(True, 75), both, gone={"a"})
     assert after is not None
-    patch = merge_patch(both, after)
+    patch = config_map_patch(both, after)
     assert patch["metadata"]["resourceVersion"] == "2", "no precondition on the version read"
     assert patch["data"]["A_PCT"] is None, "a key to take out is not nulled"
     patched = apply_merge_patch(both, patch)
