@@ -91,3 +91,28 @@ def test_existing_configmap_keeps_another_teams_flag_through_publish_progress_an
     assert meta.labels == {"team": "payments"}, "labels of a ConfigMap Ramp did not create changed"
     assert not meta.owner_references, "Ramp took ownership of a ConfigMap it did not create"
     assert json.loads(meta.annotations["ramp.dev/flag-owners"]) == {"reports": "reports"}
+
+
+def test_a_flags_json_that_is_not_a_flag_set_is_left_alone_and_the_rollout_says_so(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    broken = '{"flags": {"payments-v2": {"state": "ENABLED",'  # cut short by a bad edit
+    cluster.core.create_namespaced_config_map(
+        namespace,
+        {"metadata": {"name": CONFIG_MAP}, "data": {"flags.json": broken}},  # type: ignore[arg-type]
+    )
+    flag = {"key": "reports", "configMap": CONFIG_MAP}
+    apply(cluster, namespace, rollout_manifest("reports", PHASES, flag=flag))
+
+    def said() -> str:
+        conditions = status(cluster, namespace, "reports").get("conditions") or []
+        published = next((c for c in conditions if c["type"] == "Published"), {})
+        return str(published.get("message", "")) if published.get("status") == "False" else ""
+
+    message = eventually(
+        lambda: "not a flagd flag set" in said() and said(),
+        timeout=30,
+        what="the Published condition to say flags.json is not a flag set",
+    )
+    assert "team-flags" in message and "fix or remove" in message, message
+    assert flag_data(cluster, namespace, CONFIG_MAP) == {"flags.json": broken}, "Ramp wrote over it"
