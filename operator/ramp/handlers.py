@@ -26,8 +26,9 @@ from ramp.gate import CHANGED, TIMED, Gate
 from ramp.index import RolloutIndex
 from ramp.k8s.accounting import count_requests
 from ramp.k8s.clients import Clients, WriteFence, bound_requests, load_clients
+from ramp.k8s.configmap import rollouts_named
 from ramp.k8s.lease import LeaseLock
-from ramp.k8s.ownership import MANAGED_BY, MANAGED_BY_LABEL, ROLLOUT_LABEL
+from ramp.k8s.ownership import MANAGED_BY, MANAGED_BY_LABEL
 from ramp.leadership import LeaderElection, candidate_identity
 from ramp.notifications import Notifier
 from ramp.reconcile import Reconciler
@@ -260,7 +261,6 @@ async def flag_configmap_changed(
     event: Mapping[str, Any],
     namespace: str | None,
     name: str,
-    labels: Mapping[str, str],
     memo: Any,
     **_: Any,
 ) -> None:
@@ -272,8 +272,8 @@ async def flag_configmap_changed(
     deleted = event.get("type") == "DELETED"
     if not memo.config_maps.observe(namespace, name, event["object"], deleted):
         return  # the echo of our own write, whose result is kept already
-    # Someone edited or deleted a flag ConfigMap: let its Rollout put it right. A standby
-    # ignores it: on taking over, the new leader reconciles every Rollout anyway.
-    owner = labels.get(ROLLOUT_LABEL)
-    if owner:
+    # Someone edited or deleted a flag ConfigMap: let the Rollouts that own keys in it put it
+    # right (and drop a deleted one's keys). A standby ignores it: on taking over, the new
+    # leader reconciles every Rollout anyway.
+    for owner in sorted(rollouts_named(event["object"].get("metadata") or {})):
         memo.loops.wake(namespace, owner)
