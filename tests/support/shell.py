@@ -20,7 +20,8 @@ from kubernetes import client, watch
 
 from ramp.handlers import Loops, indexed_exists
 from ramp.k8s.clients import Clients, load_clients
-from ramp.k8s.ownership import MANAGED_BY, MANAGED_BY_LABEL, ROLLOUT_LABEL
+from ramp.k8s.configmap import rollouts_named
+from ramp.k8s.ownership import MANAGED_BY, MANAGED_BY_LABEL
 from ramp.notifications import Notifier
 from ramp.reconcile import Reconciler
 from ramp.settings import OperatorSettings
@@ -143,8 +144,7 @@ class Shell:
         if self.reconciler.config_maps.observe(
             meta["namespace"], meta["name"], event.body, deleted
         ):
-            owner = (meta.get("labels") or {}).get(ROLLOUT_LABEL)
-            if owner:
+            for owner in sorted(rollouts_named(meta)):
                 self.loops.wake(meta["namespace"], owner)
 
 
