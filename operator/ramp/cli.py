@@ -432,7 +432,11 @@ def act(
 def promote(
     name: str,
     full: Annotated[
-        bool, typer.Option("--full", help="Skip to the last phase (skips the later soaks).")
+        bool,
+        typer.Option(
+            "--full",
+            help="Skip to the last phase, past the later soaks and gates (recorded with who).",
+        ),
     ] = False,
     skip_soak: Annotated[
         bool,

@@ -204,6 +204,13 @@ def take_promote(step: Step, request: PromoteRequest | None) -> PromoteRequest |
         return None
     step.control.promote = None
     if request.phase_index != step.index or request.phase not in (None, step.phase.name):
+        asked = request.phase or f"phase {request.phase_index}"
+        step.announce(
+            "Normal",
+            "PromoteDropped",
+            f"`ramp promote` asked at {asked} dropped: the rollout is in {step.phase.name} now",
+            notify=False,
+        )
         return None
     if request.skip_soak and not request.by:
         step.announce(

@@ -58,6 +58,25 @@ def test_a_promote_asked_while_the_phase_soaks_is_dropped_not_a_skip() -> None:
     assert (run.phase, run.status.current_phase) == ("AwaitingApproval", "quarter")
 
 
+def test_a_promote_asked_at_the_gate_already_passed_approves_nothing_and_says_so() -> None:
+    """Failed before the fix: the repeated request vanished without an Event."""
+    run = at_gate()
+    asked(run, by="alice")
+    stale = run.status.control
+    assert stale is not None and stale.promote is not None
+    run.step()
+    assert run.status.current_phase == "quarter"
+    run.with_control(promote=stale.promote.model_dump(by_alias=True, mode="json"))
+    run.step(seconds(2))
+    assert (run.status.current_phase, run.status.control) == ("quarter", None)
+    dropped = [a.message for a in run.decisions[-1].announced if a.reason == "PromoteDropped"]
+    assert dropped == ["`ramp promote` asked at canary dropped: the rollout is in quarter now"], (
+        dropped
+    )
+    run.step(minutes(4 * 60))
+    assert (run.phase, run.status.current_phase) == ("AwaitingApproval", "quarter")
+
+
 def test_an_approval_that_finds_the_phase_held_again_is_dropped() -> None:
     """Failed before the fix: asked at the gate, it promoted past a metric crossing its
     critical threshold (inside its `for` window) that had held the phase meanwhile."""
