@@ -3,7 +3,7 @@
 ramp run [--all-namespaces | --namespace NS ...]
 ramp list [-n NS | -A]
 ramp status NAME [-n NS] [--watch]
-ramp promote NAME [--full] | pause NAME | resume NAME | abort NAME | retry NAME
+ramp promote NAME [--full] [--skip-soak] | pause NAME | resume NAME | abort NAME | retry NAME
 ramp simulate ROLLOUT.yaml --metrics SCRIPT.yaml
 ramp dashboard [-n NS | -A] [--port 3100] [--accept-hosts RE,...] [--prometheus-allow URL ...]
 """
@@ -442,11 +442,12 @@ def act(
     kubeconfig: str | None,
     context: str | None,
     full: bool = False,
+    skip_soak: bool = False,
 ) -> None:
     clients, ns = connect(kubeconfig, context, namespace)
     rollout = read_rollout(clients, ns, name)
     try:
-        plan = steer(clients, rollout, action, full=full, component="ramp-cli")
+        plan = steer(clients, rollout, action, full=full, skip_soak=skip_soak, component="ramp-cli")
     except ActionNotApplicable as e:
         raise fail(str(e)) from e
     console.print(plan.message)
@@ -455,13 +456,27 @@ def act(
 @app.command()
 def promote(
     name: str,
-    full: Annotated[bool, typer.Option("--full", help="Skip to the last phase.")] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Skip to the last phase, past the later soaks and gates (recorded with who).",
+        ),
+    ] = False,
+    skip_soak: Annotated[
+        bool,
+        typer.Option(
+            "--skip-soak",
+            help="Promote now although the phase still soaks; the history records who skipped.",
+        ),
+    ] = False,
     namespace: NamespaceOpt = None,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
 ) -> None:
-    """Open the gate of the current phase (Manual approval) or skip its remaining soak."""
-    act("promote", name, namespace, kubeconfig, context, full=full)
+    """Approve the phase awaiting approval (Manual gate); refused while it soaks, unless
+    --skip-soak."""
+    act("promote", name, namespace, kubeconfig, context, full=full, skip_soak=skip_soak)
 
 
 @app.command()

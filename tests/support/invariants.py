@@ -7,7 +7,7 @@ times the operator finished a reconcile, when the metric was breaching, the CLI 
 person took). The model-based test of the engine and the chaos run on the real testbed record
 the same trace and call the same functions, so a rule is written once.
 
-A violation raises AssertionError naming the invariant (I1..I11), the moment and what was
+A violation raises AssertionError naming the invariant (I1..I13), the moment and what was
 expected. Each function raises from its own line, so hypothesis reports distinct invariants as
 distinct failures.
 """
@@ -21,6 +21,7 @@ from itertools import pairwise
 
 from ramp.api import RolloutSpec, RolloutStatus
 from ramp.api.spec import Compare, Phase
+from ramp.api.status import PromoteRequest
 from ramp.engine import PublishFlag, sequential
 from ramp.engine.observations import MetricSample
 from ramp.engine.thresholds import crossed
@@ -102,8 +103,8 @@ def check_trace(
     breaching: Sequence[Breaching] = (),
     reconciles: Sequence[datetime] = (),
 ) -> None:
-    """I1..I7 (with I3b), I10 and I11 over the whole trace (I8 and I9 need their own records, see
-    below)."""
+    """I1..I7 (with I3b), I10, I11 and I13 over the whole trace (I8 and I9 need their own
+    records, I12 the shell's timing; see below)."""
     check_exposure_earned(trace)
     check_disabled_flag_stays_off(trace, actions)
     check_created_paused_publishes_nothing(trace)
@@ -114,6 +115,7 @@ def check_trace(
     check_history_records_each_transition_once(trace)
     check_soak_counts_only_while_served(trace)
     check_bucketing_kept_while_exposed(trace)
+    check_phase_left_through_gate_and_soak(trace)
 
 
 # --- helpers shared by the invariants ------------------------------------------------------
@@ -166,8 +168,13 @@ class Promotion:
     started: int
     """The moment at which ``out_of`` became the current phase."""
 
-    explicit: bool
-    """A `ramp promote` for that phase (or --full) was waiting in status.control."""
+    request: PromoteRequest | None
+    """The `ramp promote` for that phase that was waiting in status.control, if any."""
+
+    @property
+    def skipped(self) -> bool:
+        """Promoted by a `ramp promote --skip-soak` (I13 checks it names who asked)."""
+        return self.request is not None and self.request.skip_soak
 
 
 def phase_starts(trace: Sequence[Moment]) -> list[int]:
@@ -207,9 +214,9 @@ def promotions(trace: Sequence[Moment]) -> list[Promotion]:
         ):
             continue
         request = prev.status.control.promote if prev.status.control else None
-        explicit = request is not None and (request.full or request.phase_index == at)
+        asked = request if request is not None and request.phase_index == at else None
         assert out_of is not None
-        found.append(Promotion(i, out_of, starts[i - 1], explicit))
+        found.append(Promotion(i, out_of, starts[i - 1], asked))
     return found
 
 
@@ -451,12 +458,13 @@ PROMOTING = ("Promoted", "Completed")
 def check_promotion_on_fresh_healthy_values(
     trace: Sequence[Moment], analysed: Sequence[Analysed]
 ) -> None:
-    """I5: every automatic promotion was decided on an evaluation taken after the phase's soak
-    ended (phase start + duration), at most one analysis interval before the promotion, in
-    which no metric had a query error, no data (unless onNoData: Ignore), or a value crossing
-    its critical threshold (phase overrides applied)."""
+    """I5: every promotion but a soak skip (automatic, or through a Manual gate) was decided on
+    an evaluation taken after the phase's soak ended (phase start + duration), at most one
+    analysis interval before the promotion, in which no metric had a query error, no data
+    (unless onNoData: Ignore), or a value crossing its critical threshold (phase overrides
+    applied)."""
     for promotion in promotions(trace):
-        if promotion.explicit:
+        if promotion.skipped:
             continue
         m = trace[promotion.at]
         analysis = m.spec.analysis
@@ -649,11 +657,12 @@ def check_history_records_each_transition_once(trace: Sequence[Moment]) -> None:
 
 
 def check_soak_counts_only_while_served(trace: Sequence[Moment]) -> None:
-    """I10: for every automatic promotion out of phase X, the ConfigMap served X (enabled, at
-    a percentage X had since it started) for at least X's duration between X's start and the
-    promotion, not counting time in which the stored status was Paused."""
+    """I10: for every promotion out of phase X but a soak skip (automatic, or through a
+    Manual gate), the ConfigMap served X (enabled, at a percentage X had since it started) for
+    at least X's duration between X's start and the promotion, not counting time in which the
+    stored status was Paused."""
     for promotion in promotions(trace):
-        if promotion.explicit:
+        if promotion.skipped:
             continue
         m = trace[promotion.at]
         phase = _phase(m.spec, promotion.out_of)
@@ -675,6 +684,44 @@ def check_soak_counts_only_while_served(trace: Sequence[Moment]) -> None:
             raise AssertionError(
                 f"I10 violated at {describe(trace, promotion.at)}: promoted out of "
                 f"{phase.name} after serving it for {served} of its {phase.duration}"
+            )
+
+
+def check_phase_left_through_gate_and_soak(trace: Sequence[Moment]) -> None:
+    """I13: a phase is left only through its gate and soak, or by a soak skip that names who
+    asked. Every promotion out of phase X goes to the next phase (or completes after the last),
+    and out of a Manual X only with a `ramp promote` for X waiting in status.control (I10
+    checks the soak was served); or it is a `ramp promote --skip-soak` for X, or a `--full` one
+    jumping over the later phases, whose request says who asked and whose history entry names
+    them. A promote asked at an earlier phase (a repeated or late one) approves nothing."""
+    for promotion in promotions(trace):
+        m = trace[promotion.at]
+        out_of = _index(m.spec, promotion.out_of)
+        into = _index(m.spec, m.status.current_phase)
+        assert out_of is not None
+        phase = m.spec.phases[out_of]
+        completed = m.status.phase == "Completed"
+        jumped = (not completed and into is not None and into > out_of + 1) or (
+            completed and out_of < len(m.spec.phases) - 1
+        )
+        request = promotion.request
+        where = f"I13 violated at {describe(trace, promotion.at)}: promoted out of {phase.name}"
+        if jumped and (request is None or not request.full):
+            raise AssertionError(f"{where} past the next phase without `ramp promote --full`")
+        if promotion.skipped or jumped:
+            assert request is not None
+            entry = next(
+                (h for h in reversed(m.status.history or []) if h.reason in PROMOTING), None
+            )
+            if not request.by or entry is None or request.by not in entry.message:
+                raise AssertionError(
+                    f"{where} skipping a soak, and the history does not name who asked "
+                    f"(by={request.by!r}, entry={entry.message if entry else None!r})"
+                )
+            continue
+        if phase.approval == "Manual" and request is None:
+            raise AssertionError(
+                f"{where}, a Manual phase, without a `ramp promote` asked at {phase.name}"
             )
 
 
