@@ -278,8 +278,8 @@ def test_the_shell_decides_every_edit_in_time(cluster: Cluster, rollout_crd: str
     run_state_machine_as_test(
         ShellModel,
         settings=settings(
-            max_examples=3,
-            stateful_step_count=6,
+            max_examples=5,
+            stateful_step_count=8,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             derandomize=bool(os.environ.get("CI")),
