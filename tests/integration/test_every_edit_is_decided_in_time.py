@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from contextlib import closing, suppress
+from contextlib import suppress
 from typing import Any
 
 import pytest
@@ -30,7 +30,7 @@ from ramp.actions import ActionNotApplicable
 from ramp.api import RolloutSpec, RolloutStatus
 from ramp.engine.bucketing import publish_of
 from ramp.engine.published import serves
-from ramp.k8s.clients import load_clients
+from ramp.k8s.clients import Clients
 from ramp.settings import OperatorSettings
 from ramp.steering import steer
 from tests.conftest import Cluster, create_namespace
@@ -116,8 +116,8 @@ def edit(cluster: Cluster, namespace: str, name: str, change: str) -> None:
     if change == "ramp pause or resume":  # a person's request, in status.control
         paused = (rollout.get("status") or {}).get("control", {}).get("pause")
         # Not applicable (say, resume while disabled): nothing is written, nothing to decide.
-        with closing(load_clients(cluster.kubeconfig)) as clients, suppress(ActionNotApplicable):
-            steer(clients, rollout, "resume" if paused else "pause")
+        with suppress(ActionNotApplicable):
+            steer(Clients(cluster.api_client), rollout, "resume" if paused else "pause")
         return
     if change == "annotation":  # a GitOps tool's bookkeeping: no new generation
         patch = {"metadata": {"annotations": {"example.com/synced-at": str(time.time())}}}
