@@ -73,7 +73,12 @@ def auth_secret(cluster: Cluster, namespace: str, value: bytes = TOKEN.encode())
 
 
 def rollout(
-    name: str, address: str, *, authorization: bool = False, error_limit: int = 4
+    name: str,
+    address: str,
+    *,
+    authorization: bool = False,
+    error_limit: int = 4,
+    soak: str = "2s",
 ) -> dict[str, Any]:
     prometheus: dict[str, Any] = {"address": address, "timeout": "2s"}
     if authorization:
@@ -81,7 +86,7 @@ def rollout(
     return rollout_manifest(
         name,
         [
-            {"name": "canary", "percentage": 10, "duration": "2s"},
+            {"name": "canary", "percentage": 10, "duration": soak},
             {"name": "everyone", "percentage": 100},
         ],
         analysis={
@@ -178,7 +183,21 @@ def test_listener_answers_never_reach_status_events_or_logs(
     cluster: Cluster, namespace: str, start_operator: StartOperator, listener: Listener
 ) -> None:
     operator = start_operator()  # no allow-list: any address may be queried without credentials
-    apply(cluster, namespace, rollout("probing", listener.url, error_limit=8))
+    # Answered once, so that it starts (before the start, errors only hold it at 0 %)...
+    listener.answer_prometheus_value(0)
+    apply(cluster, namespace, rollout("probing", listener.url, error_limit=8, soak="1h"))
+    eventually(
+        lambda: status(cluster, namespace, "probing").get("currentPhase") == "canary",
+        timeout=30,
+        what="the first phase started on a clean analysis",
+    )
+    # ...then the listener answers errors whose bodies carry its secret.
+    listener.answer(
+        400,
+        json.dumps(
+            {"status": "error", "errorType": "bad_data", "error": SECRET_BODY_TEXT}
+        ).encode(),
+    )
 
     message = wait_message(cluster, namespace, "probing", "refused the query")
     assert SECRET_BODY_TEXT not in message

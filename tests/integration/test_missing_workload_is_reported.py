@@ -1,12 +1,20 @@
 """A worker Deployment or HPA that does not exist is a status condition and an Event that name
-it, not a crash loop; creating it lets the rollout go on."""
+it, not a crash loop; the rollout waits at 0 % for it (I3b), and creating it lets the rollout
+start."""
 
 from __future__ import annotations
 
 from tests.conftest import Cluster
 from tests.integration.conftest import OperatorProcess
 from tests.support.eventually import eventually
-from tests.support.rollouts import apply, event_reasons, events, rollout_manifest, status
+from tests.support.rollouts import (
+    apply,
+    event_reasons,
+    events,
+    published_percentage,
+    rollout_manifest,
+    status,
+)
 from tests.support.workloads import deployment, replicas
 
 
@@ -37,11 +45,20 @@ def test_missing_deployment_is_named_in_status_and_event(
         what="an Event naming Deployment/absent",
     )
     assert operator.proc is not None and operator.proc.poll() is None, "the operator crashed"
+    waiting = status(cluster, namespace, "ghost")
+    assert waiting["phase"] == "Pending" and not waiting.get("phaseStartedAt"), waiting
+    assert "waiting at 0 % to start" in waiting["message"]
+    assert published_percentage(cluster, namespace, "ghost-flag") in (None, "0")
 
     deployment(cluster, namespace, "absent", replicas=1)
     eventually(
         lambda: replicas(cluster, namespace, "absent") == 3,
         timeout=30,
         what="the worker scaled once it exists",
+    )
+    eventually(
+        lambda: published_percentage(cluster, namespace, "ghost-flag") == "10",
+        timeout=30,
+        what="the first phase started by itself once the worker exists",
     )
     assert event_reasons(cluster, namespace, "ghost")

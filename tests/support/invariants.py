@@ -104,11 +104,12 @@ def check_trace(
     breaching: Sequence[Breaching] = (),
     reconciles: Sequence[datetime] = (),
 ) -> None:
-    """I1..I7, I10 and I11 over the whole trace (I8 and I9 need their own records, see
+    """I1..I7 (with I3b), I10 and I11 over the whole trace (I8 and I9 need their own records, see
     below)."""
     check_exposure_earned(trace)
     check_disabled_flag_stays_off(trace, actions)
     check_created_paused_publishes_nothing(trace)
+    check_first_exposure_after_a_clean_analysis(trace, analysed)
     check_no_increase_while_held(trace)
     check_promotion_on_fresh_healthy_values(trace, analysed)
     check_breach_keeps_stepping_down(trace, actions, breaching, reconciles)
@@ -392,6 +393,24 @@ def check_created_paused_publishes_nothing(trace: Sequence[Moment]) -> None:
                 f"I3 violated at {describe(trace, i)}: created paused, it must serve 0 % and "
                 "start nothing until spec.paused is false"
             )
+
+
+def check_first_exposure_after_a_clean_analysis(
+    trace: Sequence[Moment], analysed: Sequence[Analysed]
+) -> None:
+    """I3b: a Rollout with metrics exposes nobody before one analysis of all of them was answered
+    without an error (no data is an answer)."""
+    first = next((i for i, m in enumerate(trace) if exposure(m.published) > 0), None)
+    if first is None or trace[first].spec.analysis is None:
+        return
+    at = trace[first].at
+    if not any(
+        a.at <= at and all(sample.error is None for sample in a.samples.values()) for a in analysed
+    ):
+        raise AssertionError(
+            f"I3b violated at {describe(trace, first)}: users exposed before any analysis was "
+            "answered without an error"
+        )
 
 
 def check_no_increase_while_held(trace: Sequence[Moment]) -> None:

@@ -17,6 +17,10 @@ failed health check and `kstatus` as Failed."""
 CONFIG_MAP_CONFLICT = "ConfigMapConflict"
 """Published reason of a Rollout refused another Rollout's ConfigMap: stalled until renamed."""
 
+WAITING_TO_START = "waiting at 0 % to start"
+"""How the message of a Pending rollout held before its first phase begins (progress.start_waits):
+the Progressing condition's reason is then WaitingToStart."""
+
 
 def condition(step: Step, type_: str, status: bool, reason: str, message: str) -> Condition:
     """A condition whose lastTransitionTime moves only when its status does."""
@@ -75,7 +79,15 @@ def build_conditions(
     kstatus = summary(phase, message, paused, published[1])
     conditions = [
         *(condition(step, type_, *value) for type_, value in kstatus.items()),
-        condition(step, "Progressing", phase in ACTIVE, phase, message),
+        condition(
+            step,
+            "Progressing",
+            phase in ACTIVE,
+            "WaitingToStart"
+            if phase == "Pending" and message.startswith(WAITING_TO_START)
+            else phase,
+            message,
+        ),
         condition(
             step,
             "Healthy",

@@ -7,7 +7,7 @@ from ramp.api.status import MetricValue, Request, Snapshot
 from ramp.engine import cohorts
 from ramp.engine.published import format_percentage
 from ramp.engine.step import Step
-from ramp.engine.thresholds import Breach
+from ramp.engine.thresholds import Breach, baseline_metrics
 
 
 def failure_pause_message(breach: str | None) -> str:
@@ -142,6 +142,27 @@ def retry(step: Step) -> None:
     nxt.enabled = True
     nxt.metrics = None
     nxt.last_analysis_at = None
+    uncaptured = [m.name for m in baseline_metrics(step.spec) if m.name not in (nxt.baseline or {})]
+    never_started = nxt.phase_started_at is None  # aborted while Pending
+    if never_started or (uncaptured and not nxt.percentage):
+        # Back to Pending, where the first phase waits until the rollout can be checked (I3b)
+        # and a baseline can be captured: only where nobody is exposed. A baseline bound added
+        # mid-rollout has nothing to be judged against until then.
+        nxt.current_phase = nxt.current_phase_index = None
+        nxt.phase_started_at = nxt.next_promotion_at = nxt.paused_at = None
+        nxt.percentage = 0.0
+        step.index = 0
+        step.transition(
+            "Pending",
+            "Retried",
+            "retrying from the start: "
+            + (
+                f"capturing the baseline of {', '.join(uncaptured)} at 0 % before the first phase"
+                if uncaptured
+                else "the first phase starts once the rollout can be checked"
+            ),
+        )
+        return
     step.start_phase(step.index)
     step.transition(
         "Progressing",

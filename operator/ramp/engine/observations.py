@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +28,25 @@ class MetricSample:
 
     until: datetime | None = None
     """For a compare metric: the end of the window the counts cover (the query's time)."""
+
+    def __post_init__(self) -> None:
+        value = self.value
+        if value is not None and not math.isfinite(value):
+            # NaN is no data. An infinite value is a value (1/0: every request failed) and
+            # breaches like one, but JSON has no Infinity: a status holding it could not be
+            # written, so it is kept as the largest float, which crosses every bound alike.
+            object.__setattr__(
+                self,
+                "value",
+                None if math.isnan(value) else math.copysign(sys.float_info.max, value),
+            )
+
+
+def show_value(value: float) -> str:
+    """A reading as people read it: an infinite one (kept as the largest float) as +Inf/-Inf."""
+    if abs(value) == sys.float_info.max:
+        return "+Inf" if value > 0 else "-Inf"
+    return f"{value:g}"
 
 
 @dataclass(frozen=True)

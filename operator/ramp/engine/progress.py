@@ -13,6 +13,7 @@ from datetime import timedelta
 from ramp.api.spec import RolloutSpec
 from ramp.api.status import Control, Snapshot
 from ramp.engine.bucketing import publish_of
+from ramp.engine.conditions import WAITING_TO_START
 from ramp.engine.effects import PublishFlag
 from ramp.engine.failure import fail, failure_pause_message, forget_windows
 from ramp.engine.observations import Observations
@@ -40,11 +41,24 @@ def advance(step: Step, assessment: Assessment, seen: Observations) -> None:
             if nxt.phase != "Paused" or nxt.message != message:
                 step.transition("Paused", "Paused", message)
             return
+        paused = nxt.phase == "Paused"
         nxt.phase = "Pending"
         waiting = [m.name for m in baseline_metrics(spec) if m.name not in (nxt.baseline or {})]
-        if waiting:
+        # I3b: nobody is exposed before the analysis has been answered and every worker
+        # exists; a rollout that cannot be checked waits at 0 %, not in its first phase.
+        waits = start_waits(step, seen)
+        if waiting or waits:
             nxt.percentage = 0.0
-            nxt.message = f"capturing the baseline of {', '.join(waiting)} before the first phase"
+            message = (
+                f"capturing the baseline of {', '.join(waiting)} before the first phase"
+                if waiting
+                else f"{WAITING_TO_START}: {'; '.join(waits)}; the first phase starts by "
+                "itself once this holds"
+            )
+            if paused:  # the pause ended, and the rollout is waiting again: I7
+                step.transition("Pending", "Resumed", message, notify=False)
+            else:
+                nxt.message = message
             return
         step.start_phase(0)
         forget_windows(step)
@@ -64,6 +78,24 @@ def advance(step: Step, assessment: Assessment, seen: Observations) -> None:
 
     if not hold_or_resume(step, pause):
         progress(step, control, assessment, seen)
+
+
+def start_waits(step: Step, seen: Observations) -> list[str]:
+    """What the first phase waits for: every named worker to exist, and every metric to have
+    been answered without an error (no data is an answer; its policy applies once started)."""
+    waits = []
+    missing = sorted(m for w in seen.workers.values() for m in w.missing)
+    if missing:
+        waits.append(f"{', '.join(missing)} not found in the Rollout's namespace")
+    if step.spec.analysis is not None:
+        readings = {m.name: m for m in step.next.metrics or []}
+        for metric in step.spec.analysis.metrics:
+            reading = readings.get(metric.name)
+            if reading is None:
+                waits.append(f"{metric.name} has not been analysed yet")
+            elif reading.verdict == "Error":
+                waits.append(f"{metric.name} {reading.message}")
+    return waits
 
 
 def resumed(step: Step) -> bool:

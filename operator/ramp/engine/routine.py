@@ -13,7 +13,6 @@ tests/unit/engine/test_routine_analyses_need_no_whole_decision.py checks against
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -172,7 +171,7 @@ def routine_readings_of(
         if sample is None or sample.error is not None or sample.counts is not None:
             return None
         value = sample.value
-        if value is None or math.isnan(value):
+        if value is None:  # NaN is None already (MetricSample)
             if not metric.without_data:
                 return None
             documents.append({**metric.stored, "observedAt": at})

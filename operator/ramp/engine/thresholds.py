@@ -7,7 +7,6 @@ end a window; they have their own rules (`onNoData`, `errorLimit`).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,13 +15,21 @@ from ramp.api.durations import format_duration
 from ramp.api.spec import Compare, Metric, NoDataPolicy, RolloutSpec, Threshold
 from ramp.api.status import MetricStatus, Verdict
 from ramp.engine import cohorts
-from ramp.engine.observations import MetricSample
+from ramp.engine.observations import MetricSample, show_value
 
 WITHIN_THRESHOLDS = "within thresholds"
 """The message of a metric that passed on a value."""
 
 NO_DATA_IGNORED = "no data (ignored: onNoData is Ignore)"
 """The message of a metric that passed without data."""
+
+NO_BASELINE = (
+    "cannot be judged: no baseline was captured (baselines are captured at 0 % before the "
+    "first phase, and this baseline bound came later); promotion waits. Remove the bound, or "
+    "`ramp abort` and then `ramp retry`, which captures the baseline at 0 % before the first "
+    "phase starts again"
+)
+"""The message of a metric whose baseline bound has no baseline to be judged against."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,10 @@ def describe(threshold: Threshold, baseline: float | None) -> str:
     return " or ".join(parts)
 
 
+def _needs_baseline(threshold: Threshold) -> bool:
+    return threshold.above_baseline_ratio is not None or threshold.below_baseline_ratio is not None
+
+
 def _of(baseline: float | None) -> str:
     return "" if baseline is None else f" {baseline:g}"
 
@@ -134,8 +145,6 @@ def evaluate(
     warning_since = before.warning_since if before else None
     errors = 0
     value = sample.value
-    if value is not None and math.isnan(value):
-        value = None
     breach: Breach | None = None
     hold: str | None = None
     verdict: Verdict
@@ -189,12 +198,13 @@ def evaluate(
             lasted = now - critical_since
             if lasted >= metric.critical.sustain:
                 verdict = "Critical"
-                message = f"{value:g} is {bound} (for {format_duration(lasted)})"
+                message = f"{show_value(value)} is {bound} (for {format_duration(lasted)})"
                 breach = Breach(metric.name, "CriticalBreach", f"{metric.name} {message}")
             else:
                 verdict = "Warning"
                 message = (
-                    f"{value:g} is {bound} since {format_duration(lasted)} ago; critical once "
+                    f"{show_value(value)} is {bound} since {format_duration(lasted)} ago; "
+                    "critical once "
                     f"it lasts {format_duration(metric.critical.sustain)}"
                 )
                 hold = f"{metric.name} is {bound}"
@@ -205,9 +215,18 @@ def evaluate(
             warning_since = warning_since or now
             if now - warning_since >= metric.warning.sustain and verdict == "Pass":
                 verdict = "Warning"
-                message = f"{value:g} is {describe(metric.warning, baseline)} (warning)"
+                message = f"{show_value(value)} is {describe(metric.warning, baseline)} (warning)"
         else:
             warning_since = None
+        unjudged = [
+            t for t in (metric.critical, metric.warning) if t is not None and _needs_baseline(t)
+        ]
+        if unjudged and baseline is None:
+            # A bound that cannot be judged is never a pass: the bound was added after the
+            # start, and a baseline taken now would be the treatment's own value.
+            hold = f"{metric.name} has no baseline for its {describe(unjudged[0], None)} bound"
+            if verdict == "Pass":
+                verdict, message = "Warning", NO_BASELINE
     since = before.since if before is not None and before.verdict == verdict else now
     status = MetricStatus(
         name=metric.name,

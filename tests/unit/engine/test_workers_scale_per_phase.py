@@ -57,8 +57,9 @@ def test_hpa_gets_min_and_max() -> None:
 
 def test_missing_worker_is_a_condition_and_one_event_and_holds_promotion() -> None:
     spec = make_spec(PHASES, workers=[{"deployment": "ghost"}])
-    run = Run(spec, workers={"ghost": WorkerObservation(missing=("Deployment/ghost",))})
+    run = Run(spec, workers={"ghost": WorkerObservation(replicas=2)})
     run.step()
+    run.workers = {"ghost": WorkerObservation(missing=("Deployment/ghost",))}  # deleted
     run.step(minutes(5))
     run.step(minutes(5))
     assert run.status.current_phase == "canary"
