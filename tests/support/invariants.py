@@ -367,7 +367,10 @@ def check_disabled_flag_stays_off(
                     f"I2 violated at {describe(trace, i)}: the failure policy disabled the "
                     "flag and the ConfigMap serves enabled=true again with nobody acting"
                 )
-        elif cur.spec.enabled and prev.spec.enabled:
+        elif cur.spec.failure_policy.disable_flag and cur.spec.enabled and prev.spec.enabled:
+            # Without disableFlag no failure policy turns the flag off: a flag turned off under
+            # an enabled spec is then a decision on an earlier generation (spec.enabled false,
+            # undone since), which the next decision undoes.
             stored_off = prev.status.enabled is not False and cur.status.enabled is False
             published_off = (
                 prev.published is not None
