@@ -97,6 +97,10 @@ class ChaosPlan:
     """Seconds a Rollout stays disabled or paused before the edit is undone."""
     slow_share: float = 0.3
     """Share of Prometheus queries the proxy answers late (by up to 0.9 x the query timeout)."""
+    synced: float = 0.5
+    """Share of edits that come as a GitOps sync: an annotation changed first."""
+    sync_lead: tuple[float, float] = (0.1, 1.0)
+    """Seconds from a sync's annotation to its spec edit."""
 
 
 @dataclass(frozen=True)
@@ -130,8 +134,10 @@ class ChaosReport:
     """From the apiserver's restart to its /readyz answering again."""
     edits: int = 0
     """Random spec edits the apiserver accepted (each a new generation)."""
+    queries: int = 0
+    """Prometheus queries through the proxy."""
     slow_answers: int = 0
-    """Prometheus queries the proxy held before answering."""
+    """Of those, the ones it held before answering."""
     decision_lags: list[invariants.DecisionLag] = field(default_factory=list)
     """I12: every generation of both Rollouts, with how long it waited for its decision."""
     decision_bound: timedelta = timedelta(0)
@@ -340,7 +346,11 @@ def run_chaos(cluster: Cluster, namespace: str, log: Path, plan: ChaosPlan) -> C
         recorder.dump(log.with_suffix(".trace.jsonl"))
         report.stream_breaks = recorder.broken_streams
         report.relists = len(recorder.relists)
-        report.edits, report.slow_answers = edits.made, proxy.delayed
+        report.edits, report.queries, report.slow_answers = (
+            edits.made,
+            proxy.answered,
+            proxy.delayed,
+        )
         outages = leading.down + ([report.apiserver_down] if report.apiserver_down else [])
         for name in (STEADY, BREACH):
             trace = moments(versions, name)
@@ -415,8 +425,9 @@ class LeaderWatch:
 
 class SpecEdits:
     """A person editing both specs at random (seeded): the kill switch off and on again a
-    moment later, spec.paused on and off, the critical threshold changed. Edits the apiserver
-    refuses (it restarts during the run) are not retried, undoing a hold is."""
+    moment later, spec.paused on and off, the critical threshold changed; some edits come as a
+    GitOps sync, an annotation changed just before. Edits the apiserver refuses (it restarts
+    during the run) are not retried, undoing a hold is."""
 
     def __init__(
         self,
@@ -429,6 +440,7 @@ class SpecEdits:
         self.metrics = {name: m["spec"]["analysis"]["metrics"] for name, m in manifests.items()}
         self.rng = random.Random(f"{plan.seed} edits")  # not the kills' sequence
         self.made = 0
+        self.syncs = 0
         self.held: dict[str, tuple[dict[str, Any], float]] = {}
         """Rollout -> (the spec patch that undoes its hold, when to undo it, monotonic)."""
         self._stopping = threading.Event()
@@ -448,17 +460,20 @@ class SpecEdits:
 
     def _undo(self, name: str, undo: dict[str, Any]) -> None:
         eventually(
-            lambda: self._patch(name, undo), timeout=60, what=f"{name} enabled and un-paused"
+            lambda: self._patch(name, {"spec": undo}),
+            timeout=60,
+            what=f"{name} enabled and un-paused",
         )
 
-    def _patch(self, name: str, spec: dict[str, Any]) -> bool:
+    def _patch(self, name: str, patch: dict[str, Any]) -> bool:
         try:
             self.cluster.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURAL, name, {"spec": spec}
+                GROUP, VERSION, self.namespace, PLURAL, name, patch
             )
         except Exception:
             return False  # the apiserver may be restarting
-        self.made += 1
+        if "spec" in patch:
+            self.made += 1
         return True
 
     def _edit(self) -> None:
@@ -471,7 +486,7 @@ class SpecEdits:
             for name, (undo, at) in list(self.held.items()):
                 if at > now:
                     continue
-                if self._patch(name, undo):
+                if self._patch(name, {"spec": undo}):
                     del self.held[name]
                 else:  # the apiserver restarting: try again in a moment
                     self.held[name] = (undo, now + 0.5)
@@ -481,6 +496,15 @@ class SpecEdits:
 
     def _one_edit(self) -> None:
         name = self.rng.choice(sorted(self.metrics))
+        if self.rng.random() < self.plan.synced:
+            # As a GitOps tool syncing does: an annotation first (no new generation, yet the
+            # operator decides again in whole), the spec edit a moment later, often while
+            # that decision waits on its query.
+            self.syncs += 1
+            touched = {"annotations": {"ramp.test/synced": str(self.syncs)}}
+            self._patch(name, {"metadata": touched})
+            if self._stopping.wait(self.rng.uniform(*self.plan.sync_lead)):
+                return
         kind = self.rng.choice(("enabled", "paused", "threshold"))
         if name in self.held:
             kind = "threshold"  # one hold at a time per Rollout; it is undone on schedule
@@ -488,11 +512,11 @@ class SpecEdits:
             metric = self.metrics[name][0]
             above = self.rng.choice([t for t in THRESHOLDS if t != metric["critical"]["above"]])
             edited = [{**metric, "critical": {**metric["critical"], "above": above}}]
-            if self._patch(name, {"analysis": {"metrics": edited}}):
+            if self._patch(name, {"spec": {"analysis": {"metrics": edited}}}):
                 self.metrics[name] = edited
             return
         hold, undo = HOLDS[kind]
-        if self._patch(name, hold):
+        if self._patch(name, {"spec": hold}):
             self.held[name] = (undo, time.monotonic() + self.rng.uniform(*self.plan.hold))
 
 
@@ -795,6 +819,7 @@ def summary(reports: list[ChaosReport]) -> dict[str, Any]:
         "operator crashes": sum(len(r.crashes) for r in reports),
         "recorder relists": sum(r.relists for r in reports),
         "spec edits": sum(r.edits for r in reports),
+        "Prometheus queries": sum(r.queries for r in reports),
         "slow Prometheus answers": sum(r.slow_answers for r in reports),
         "edits decided late": sum(r.edits_late for r in reports),
         "max decision lag s": max(lags) if lags else None,
