@@ -5,7 +5,7 @@ ramp list [-n NS | -A]
 ramp status NAME [-n NS] [--watch]
 ramp promote NAME [--full] | pause NAME | resume NAME | abort NAME | retry NAME
 ramp simulate ROLLOUT.yaml --metrics SCRIPT.yaml
-ramp dashboard [-n NS | -A] [--port 3100]
+ramp dashboard [-n NS | -A] [--port 3100] [--accept-hosts RE,...] [--prometheus-allow URL ...]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from rich.text import Text
 from ramp.actions import Action, ActionNotApplicable
 from ramp.api import GROUP, PLURAL, VERSION
 from ramp.cohort_view import comparisons_table, detection_lines
+from ramp.dashboard.guard import DEFAULT_ACCEPT_HOSTS
 from ramp.flags import DEFAULT_SCHEME
 from ramp.k8s.clients import Clients, is_not_found, load_clients
 from ramp.metrics.allowlist import pattern_problem
@@ -540,17 +541,46 @@ def dashboard(
     ] = False,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 3100,
     address: Annotated[
-        str, typer.Option(help="Address to bind (the dashboard acts with your credentials).")
+        str,
+        typer.Option(
+            help="Address to bind (the dashboard acts with your credentials). Beyond loopback, "
+            "every request needs the token printed at start."
+        ),
     ] = "127.0.0.1",
+    accept_hosts: Annotated[
+        str,
+        typer.Option(
+            "--accept-hosts",
+            help="Comma-separated regular expressions, as kubectl proxy's: a request whose Host "
+            "header (without its port) matches none of them is refused.",
+        ),
+    ] = DEFAULT_ACCEPT_HOSTS,
+    prometheus_allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--prometheus-allow",
+            help="Prometheus address the charts may query (repeatable), as `ramp run "
+            "--prometheus-allow`: an exact base URL, or a prefix ending in '*'. When given, "
+            "other addresses get no request; an Authorization header read from a Secret with "
+            "your credentials is sent only to addresses listed here, never without the flag.",
+        ),
+    ] = None,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
 ) -> None:
     """Serve a web UI of rollouts, live, with promote/pause/resume/abort/retry buttons."""
+    from ramp.dashboard.guard import Guard
     from ramp.dashboard.server import MissingAssets, serve
+    from ramp.metrics.allowlist import AllowList
 
+    try:
+        allow = AllowList.parse(prometheus_allow or ())
+        guard = Guard.for_address(address, port, accept_hosts)
+    except ValueError as e:
+        raise fail(str(e)) from e
     clients, ns = connect(kubeconfig, context, namespace)
     try:
-        serve(clients, None if all_namespaces else ns, address, port)
+        serve(clients, None if all_namespaces else ns, address, port, guard=guard, allow=allow)
     except MissingAssets as e:
         raise fail(str(e)) from e
     except OSError as e:

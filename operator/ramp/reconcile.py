@@ -29,10 +29,10 @@ from ramp.engine import (
     Decision,
     analysis_due,
     decide,
-    lowers,
-    may_stay_unwritten,
+    invalid_spec_status,
     next_wakeup,
-    routine_readings,
+    plan_writes,
+    restore_on_deletion,
 )
 from ramp.engine.effects import PublishFlag, RestartConsumers, RestoreWorkers, ScaleWorkers
 from ramp.engine.observations import MetricSample, Observations, WorkerObservation
@@ -245,12 +245,6 @@ class Reconciler:
         )
         decision = decide(spec, status, now, seen, generation=meta.get("generation"))
         wanted = next((e for e in decision.effects if isinstance(e, PublishFlag)), None)
-        lowered = False
-        config_map = _ConfigMapSeen(flag.config_map)
-        if wanted is not None and lowers(flag.published, wanted):
-            # Fewer users first: a crash before the status write must not leave more users
-            # exposed than the status records (I1); the next decision records it again.
-            lowered = await self._publish(rollout, spec, wanted, config_map)
         desired = decision.status.model_dump(by_alias=True, exclude_none=True, mode="json")
         if stored is None:
             current = raw_status
@@ -259,11 +253,15 @@ class Reconciler:
             if current == raw_status:
                 self.index.mark_normalized(key, version)
         refresh = timedelta(seconds=self.settings.status_refresh)
-        if desired == current:
+        plan = plan_writes(current, desired, flag.published, wanted, refresh)
+        lowered = False
+        config_map = _ConfigMapSeen(flag.config_map)
+        if plan.publish_first is not None:
+            lowered = await self._publish(rollout, spec, plan.publish_first, config_map)
+        if plan.status == "unchanged":
             self.index.keep_unwritten(key, version, None)
-        elif may_stay_unwritten(current, desired, refresh):
-            # Only the readings moved: a crash loses them like a crash before a write would.
-            self.index.keep_unwritten(key, version, routine_readings(desired))
+        elif plan.status == "unwritten":
+            self.index.keep_unwritten(key, version, plan.readings)
             telemetry.unwritten_analyses.inc()
         else:
             patch = status_patch(raw_status, desired)
@@ -516,7 +514,9 @@ class Reconciler:
             spec = None
         if spec is not None and status.worker_originals:
             seen = observe_workers(self.clients, meta["namespace"], spec)
-            originals = {key: value.to_target() for key, value in status.worker_originals.items()}
+            originals = restore_on_deletion(spec, status, seen)
+            if not originals:
+                return
             scale_workers(self.clients, meta["namespace"], spec, originals, seen)
             record_event(
                 self.clients,
@@ -537,19 +537,12 @@ class Reconciler:
             )
         else:
             problems = f"spec: {error}"
-        if raw_status.get("phase") == "Failed" and raw_status.get("message") == problems:
+        patch = invalid_spec_status(raw_status, problems, meta.get("generation"))
+        if patch is None:
             return
         try:
             write_status(
-                self.clients,
-                meta["namespace"],
-                meta["name"],
-                meta["resourceVersion"],
-                {
-                    "phase": "Failed",
-                    "message": problems,
-                    "observedGeneration": meta.get("generation"),
-                },
+                self.clients, meta["namespace"], meta["name"], meta["resourceVersion"], patch
             )
         except client.ApiException as e:
             if is_conflict(e):

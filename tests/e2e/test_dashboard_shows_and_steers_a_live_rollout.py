@@ -1,7 +1,8 @@
 """`ramp dashboard` in a real browser (Debian's headless Chromium) against the testbed, the real
 operator and Prometheus: the list and a Rollout's page follow the live rollout without a reload,
 Promote opens a Manual gate exactly as `ramp promote` does, a rollback shows on the chart, and an
-action that cannot apply shows the CLI's refusal."""
+action that cannot apply shows the CLI's refusal. A page whose host name was rebound to
+127.0.0.1 (DNS rebinding) gets nothing from the dashboard and cannot steer a Rollout."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from tests.conftest import Cluster
 from tests.integration.conftest import OperatorProcess, free_port
 from tests.support.analysis import analysed_rollout, error_rate
-from tests.support.browser import ARTIFACTS, DashboardProcess, chromium
+from tests.support.browser import ARTIFACTS, chromium
+from tests.support.dashboard import DashboardProcess
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter
-from tests.support.rollouts import apply, delivered_event_reasons, status
+from tests.support.rollouts import apply, delivered_event_reasons, rollout_manifest, status
 
 PHASES = [
     {"name": "canary", "percentage": 10, "duration": "1s", "approval": "Manual"},
@@ -30,7 +32,9 @@ PHASES = [
 
 @pytest.fixture
 def dashboard(cluster: Cluster, namespace: str, tmp_path: Path) -> Iterator[DashboardProcess]:
-    process = DashboardProcess(cluster, namespace, free_port(), tmp_path / "dashboard.log")
+    process = DashboardProcess(
+        cluster.kubeconfig, namespace, free_port(), tmp_path / "dashboard.log"
+    )
     yield process
     process.stop()
 
@@ -166,3 +170,43 @@ def test_dashboard_follows_promotes_and_shows_a_rollback(
             what="the page to fit a 390 px wide screen",
         )
         screenshot(browser, "rollout-phone")
+
+
+ABORT = """
+const [url, done] = arguments;
+fetch(url, {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"})
+  .then(async (r) => done([r.status, await r.text()]), (e) => done([0, String(e)]));
+"""
+
+
+def test_a_page_on_a_rebound_host_name_cannot_steer_a_rollout(
+    cluster: Cluster, rollout_crd: str, namespace: str, dashboard: DashboardProcess
+) -> None:
+    apply(cluster, namespace, rollout_manifest("checkout", [{"name": "all", "percentage": 100}]))
+    # attacker.example resolves to 127.0.0.1, as after a DNS rebinding: to the browser, a page
+    # of attacker.example and the dashboard's API are then one origin.
+    rebound = f"http://attacker.example:{dashboard.port}"
+    with chromium(flags=("--host-resolver-rules=MAP attacker.example 127.0.0.1",)) as browser:
+        browser.get(f"{rebound}/rollouts/{namespace}/checkout")
+        page = text_of(browser, "body")
+        assert "Host 'attacker.example' is not accepted" in page, page
+        status_code, answer = browser.execute_async_script(
+            ABORT, f"{rebound}/api/rollouts/{namespace}/checkout/abort"
+        )
+        assert status_code == 403, answer
+        assert not (status(cluster, namespace, "checkout").get("control") or {}).get("abort")
+
+        # The dashboard's own page still aborts.
+        browser.get(f"{dashboard.url}/rollouts/{namespace}/checkout")
+        eventually(
+            lambda: text_of(browser, "#phase") == "Pending",
+            timeout=20,
+            what="the rollout page to show checkout Pending",
+        )
+        browser.find_element(By.CSS_SELECTOR, 'button[data-action="abort"]').click()
+        eventually(
+            lambda: text_of(browser, "#action-result").startswith("abort of checkout requested"),
+            timeout=10,
+            what="the dashboard to answer Abort",
+        )
+        assert (status(cluster, namespace, "checkout").get("control") or {}).get("abort")

@@ -75,6 +75,14 @@ class Listener:
         with self._lock:
             self.status, self.body = 200, json.dumps(body).encode()
 
+    def answer_prometheus_range(self, at: float, value: float) -> None:
+        """From now on, answer every query with one series of one point, as Prometheus answers
+        a range query."""
+        result = [{"metric": {}, "values": [[at, str(value)]]}]
+        body = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+        with self._lock:
+            self.status, self.body = 200, json.dumps(body).encode()
+
     def answer(self, status: int, body: bytes) -> None:
         with self._lock:
             self.status, self.body = status, body

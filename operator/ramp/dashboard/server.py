@@ -3,6 +3,9 @@
 Pages are static files (package data); they read JSON from /api and follow changes over
 Server-Sent Events fed by the store's watch. Actions go through `ramp.steering.steer`, the CLI's
 own code path, so a button and `ramp promote` write the same `status.control` request.
+
+Every request passes the guard first (`guard.py`: Host, Origin, token), and every answer tells
+browsers not to show it inside another site's frame, where a click could be stolen.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args
@@ -19,9 +23,11 @@ from kubernetes import client
 
 from ramp.actions import Action, ActionNotApplicable
 from ramp.dashboard import views
+from ramp.dashboard.guard import Guard, accepted_hosts_text
 from ramp.dashboard.series import metric_series
 from ramp.dashboard.store import RolloutStore
 from ramp.k8s.clients import Clients
+from ramp.metrics.allowlist import AllowList
 from ramp.steering import steer
 
 logger = logging.getLogger("ramp.dashboard")
@@ -36,23 +42,39 @@ ACTIONS: tuple[str, ...] = get_args(Action)
 
 STORE = web.AppKey("store", RolloutStore)
 CLIENTS = web.AppKey("clients", Clients)
+GUARD = web.AppKey("guard", Guard)
+ALLOW = web.AppKey("allow", AllowList)
+
+GUARD_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+"""On every answer: no other site may frame a page (and steal a click on Abort), and no answer
+is read as anything but its declared type."""
 
 
 class MissingAssets(Exception):
     """The chart library was not copied into the package (`make assets`)."""
 
 
-def build_app(clients: Clients, namespace: str | None) -> web.Application:
-    """The dashboard application for ``namespace`` (None: every namespace)."""
+def build_app(
+    clients: Clients, namespace: str | None, *, guard: Guard, allow: AllowList
+) -> web.Application:
+    """The dashboard application for ``namespace`` (None: every namespace), answering what
+    ``guard`` lets through and querying the Prometheus addresses ``allow`` allows."""
     if not CHART_LIBRARY.exists():
         raise MissingAssets(
             f"{CHART_LIBRARY} is missing: the dashboard's chart library is installed from npm at "
             "build time; run `make assets` (or `make venv`) in the Ramp repository"
         )
-    app = web.Application()
+    app = web.Application(middlewares=[refuse_foreign_requests])
     store = RolloutStore(clients, namespace)
     app[STORE] = store
     app[CLIENTS] = clients
+    app[GUARD] = guard
+    app[ALLOW] = allow
+    app.on_response_prepare.append(add_guard_headers)
 
     async def start_store(_: web.Application) -> None:
         store.start()
@@ -72,6 +94,31 @@ def build_app(clients: Clients, namespace: str | None) -> web.Application:
     app.router.add_post("/api/rollouts/{namespace}/{name}/{action}", rollout_action)
     app.router.add_static("/static/", STATIC)
     return app
+
+
+@web.middleware
+async def refuse_foreign_requests(request: web.Request, handler: Any) -> web.StreamResponse:
+    guard = request.app[GUARD]
+    problem = guard.refusal(
+        request.method,
+        request.path,
+        request.headers,
+        request.query.get("token"),
+        request.cookies.get(guard.cookie),
+    )
+    if problem is not None:
+        return web.Response(status=403, text=problem + "\n")
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+async def add_guard_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """No framing by other sites; the token's cookie when the request carried the token."""
+    response.headers.update(GUARD_HEADERS)
+    guard = request.app[GUARD]
+    if guard.is_token(request.query.get("token")):
+        # Headers, not response.set_cookie: aiohttp renders cookies before this hook runs.
+        response.headers.add("Set-Cookie", guard.set_cookie_header())
 
 
 def page(filename: str) -> Any:
@@ -160,15 +207,18 @@ async def rollout_series(request: web.Request) -> web.Response:
     spec, problem = views.parse_spec(rollout)
     if spec is None:
         return web.json_response({"series": {}, "error": problem})
-    series = await asyncio.to_thread(metric_series, request.app[CLIENTS], rollout, spec)
+    series = await asyncio.to_thread(
+        metric_series, request.app[CLIENTS], rollout, spec, request.app[ALLOW]
+    )
     return web.json_response(series)
 
 
 async def rollout_action(request: web.Request) -> web.Response:
     """POST /api/rollouts/NS/NAME/ACTION with a JSON body ({"full": bool} for promote).
 
-    Only JSON is accepted: a page from another origin cannot send it without a CORS preflight,
-    which this server never grants, so no other site can steer rollouts through it.
+    The guard let through only a POST from the dashboard's own origin. Only JSON is accepted
+    too: a page from another origin cannot send it without a CORS preflight, which this server
+    never grants.
     """
     action = request.match_info["action"]
     if action not in ACTIONS:
@@ -229,13 +279,47 @@ async def event_stream(
     return response
 
 
-def serve(clients: Clients, namespace: str | None, host: str, port: int) -> None:
+def serve(
+    clients: Clients,
+    namespace: str | None,
+    host: str,
+    port: int,
+    *,
+    guard: Guard,
+    allow: AllowList,
+) -> None:
     """Run until interrupted."""
-    app = build_app(clients, namespace)
+    app = build_app(clients, namespace, guard=guard, allow=allow)
     where = "every namespace" if namespace is None else f"namespace {namespace}"
+    shown = browsable_host(host)
+    url = f"http://{shown}:{port}/"
+    if guard.token is not None:
+        url += f"?token={guard.token}"
     print(
-        f"Ramp dashboard for {where} on http://{host}:{port}/ "
+        f"Ramp dashboard for {where} on {url} "
         f"(started {datetime.now(UTC):%H:%M:%S}; Ctrl-C to stop)",
         flush=True,
     )
+    if guard.token is not None:
+        print(
+            f"It listens on {host}, beyond this machine: every request needs the token above, "
+            f"and its Host must match --accept-hosts ({accepted_hosts_text(guard.accept_hosts)}).",
+            flush=True,
+        )
+    if not guard.accepts_host(shown):
+        print(
+            f"warning: {shown} is not accepted by --accept-hosts; browsers opening this URL are "
+            "refused. Add it to the list: "
+            f"--accept-hosts '{accepted_hosts_text(guard.accept_hosts)},^{re.escape(shown)}$'",
+            flush=True,
+        )
     web.run_app(app, host=host, port=port, print=None, access_log=None)
+
+
+def browsable_host(address: str) -> str:
+    """The host to print in the URL: the bound address, or 127.0.0.1 when it is every one."""
+    if address in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if address == "::":
+        return "[::1]"
+    return f"[{address}]" if ":" in address and not address.startswith("[") else address

@@ -14,8 +14,14 @@ from ramp.engine.outbox import delivery_key, pending_deliveries
 from ramp.engine.policy import Decision, analysing, decide
 from ramp.engine.published import flag_revision, format_percentage, lowers, serves, stamp
 from ramp.engine.schedule import analysis_due, next_wakeup
-from ramp.engine.workers import worker_key
-from ramp.engine.writes import may_stay_unwritten, routine_readings
+from ramp.engine.workers import restore_on_deletion, worker_key
+from ramp.engine.writes import (
+    WritePlan,
+    invalid_spec_status,
+    may_stay_unwritten,
+    plan_writes,
+    routine_readings,
+)
 
 __all__ = [
     "Decision",
@@ -28,16 +34,20 @@ __all__ = [
     "ScaleWorkers",
     "WorkerObservation",
     "WorkerTarget",
+    "WritePlan",
     "analysing",
     "analysis_due",
     "decide",
     "delivery_key",
     "flag_revision",
     "format_percentage",
+    "invalid_spec_status",
     "lowers",
     "may_stay_unwritten",
     "next_wakeup",
     "pending_deliveries",
+    "plan_writes",
+    "restore_on_deletion",
     "routine_readings",
     "serves",
     "stamp",

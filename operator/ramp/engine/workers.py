@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ramp.api.spec import WorkerRef
-from ramp.api.status import WorkerScale
+from ramp.api.spec import RolloutSpec, WorkerRef
+from ramp.api.status import RolloutStatus, WorkerScale
 from ramp.engine.effects import WorkerTarget
 from ramp.engine.observations import WorkerObservation
 from ramp.engine.step import Step
@@ -129,3 +129,25 @@ def matches(observed: WorkerObservation, target: WorkerTarget) -> bool:
             (target.max_replicas, observed.max_replicas),
         )
     )
+
+
+def restore_on_deletion(
+    spec: RolloutSpec, status: RolloutStatus, seen: Mapping[str, WorkerObservation]
+) -> dict[str, WorkerTarget]:
+    """The Rollout is being deleted: the original scale to give back to each worker Ramp
+    changed, by worker key. A worker that is gone, already has its original, or that Ramp
+    stopped setting because another controller kept changing it back (contested) is left
+    alone, as at the end of a rollout."""
+    corrections = status.worker_corrections or {}
+    restores = {}
+    for worker in spec.workers or []:
+        key = worker_key(worker)
+        recorded = (status.worker_originals or {}).get(key)
+        observed = seen.get(key)
+        if recorded is None or observed is None or observed.missing:
+            continue
+        original = recorded.to_target()
+        if matches(observed, original) or corrections.get(key, 0) > CORRECTION_LIMIT:
+            continue
+        restores[key] = original
+    return restores

@@ -13,8 +13,12 @@ than the refresh interval.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
+
+from ramp.engine.effects import PublishFlag
+from ramp.engine.published import lowers
 
 ROUTINE_METRIC_FIELDS = ("value", "observedAt")
 """What a metric's status says about the reading itself, not about the verdict."""
@@ -62,3 +66,51 @@ def routine_readings(desired: Mapping[str, Any]) -> dict[str, Any]:
     analysed, and the metrics with their values). Laid over the stored document, they give
     that status back; keeping only these is a tenth of the memory of the whole status."""
     return {key: desired[key] for key in ("lastAnalysisAt", "metrics") if key in desired}
+
+
+StatusWrite = Literal["unchanged", "unwritten", "write"]
+"""What becomes of the decided status: nothing changed; only readings moved (kept in memory,
+`may_stay_unwritten`); or it is written over the version it was decided on."""
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """How the shell applies one decision, in this order."""
+
+    publish_first: PublishFlag | None
+    """A decrease to serve before the status records it (I1): fewer users is always allowed,
+    and a crash between the two must not leave more users exposed than the status records.
+    A raise is the other way round: recorded first, served after (the decision's effects)."""
+
+    status: StatusWrite
+    readings: dict[str, Any] | None = None
+    """For ``unwritten``: what to keep in memory over the stored status (`routine_readings`)."""
+
+
+def plan_writes(
+    stored: Mapping[str, Any],
+    desired: Mapping[str, Any],
+    published: PublishFlag | None,
+    wanted: PublishFlag | None,
+    refresh: timedelta,
+) -> WritePlan:
+    """The order of work for a decision whose status document is ``desired`` over ``stored``
+    (both as the API server stores them), with ``published`` served now and ``wanted`` the
+    decision's publish."""
+    first = wanted if wanted is not None and lowers(published, wanted) else None
+    if desired == stored:
+        return WritePlan(first, "unchanged")
+    if may_stay_unwritten(stored, desired, refresh):
+        return WritePlan(first, "unwritten", routine_readings(desired))
+    return WritePlan(first, "write")
+
+
+def invalid_spec_status(
+    stored: Mapping[str, Any], problems: str, generation: int | None
+) -> dict[str, Any] | None:
+    """The status patch of a spec the engine cannot read (admission should have refused it: an
+    older CRD): `Failed`, naming the fields; None when that is recorded already. Nothing else
+    changes: what is published stays as it is until a person fixes the spec."""
+    if stored.get("phase") == "Failed" and stored.get("message") == problems:
+        return None
+    return {"phase": "Failed", "message": problems, "observedGeneration": generation}

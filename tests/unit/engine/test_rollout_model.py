@@ -3,17 +3,19 @@ whatever interleaving of spec edits, CLI actions, metric values, clock, crashes 
 restarts happens.
 
 The model plays the shell the way the operator does: read the stored status, evaluate the
-metrics when `analysis_due` says so, `decide`, write the status, then publish the ConfigMap.
-A status that differs from the stored one only by a routine re-analysis (`may_stay_unwritten`)
+metrics when `analysis_due` says so, `decide`, and apply the decision in the order the engine
+plans it (`plan_writes`): a decrease is served first, then the status is written, then the
+ConfigMap published. A status that differs from the stored one only by a routine re-analysis
+(`may_stay_unwritten`)
 stays in memory on top of the stored version, as the operator keeps it: a person's action or
 spec edit (a new resourceVersion) and a restart lose it. After a whole decision that published
 and announced nothing, the next analyses go the routine way while they find what it allows
 (`engine.routine`: readings only, no whole decision), as the operator takes them; each one is
 checked against the whole decision on the same inputs.
 A crash can fall between the status write and the publish (the status is stored, the ConfigMap
-is not updated) or before the status write (nothing is stored). What survives a restart is the
-status as the API server stores it (JSON). After every step the model records a `Moment` and
-checks every invariant over the whole trace.
+is not updated) or before the status write (nothing is stored but a decrease served first).
+What survives a restart is the status as the API server stores it (JSON). After every step
+the model records a `Moment` and checks every invariant over the whole trace.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ from pydantic import ValidationError
 
 from ramp.actions import ActionNotApplicable, plan_action
 from ramp.api import RolloutSpec, RolloutStatus
-from ramp.engine import Observations, PublishFlag, analysis_due, decide, may_stay_unwritten
+from ramp.engine import (
+    Observations,
+    PublishFlag,
+    WritePlan,
+    analysis_due,
+    decide,
+    plan_writes,
+)
 from ramp.engine.observations import MetricSample
 from ramp.engine.routine import Routine, routine_of, routine_readings_of
 from ramp.flags import SCHEMES
@@ -233,13 +242,22 @@ class RolloutModel(RuleBasedStateMachine):
         flags = [e for e in decision.effects if isinstance(e, PublishFlag)]
         return decision.status, (flags[-1] if flags else None), analysed, True
 
-    def write(self, status: RolloutStatus) -> None:
-        """Store the decided status, or keep it in memory when only the readings moved."""
+    def plan(self, status: RolloutStatus, flag: PublishFlag | None) -> WritePlan:
+        """The decision's order of work (engine.plan_writes), as the operator applies it; a
+        decrease is served at once, before anything else (I1)."""
         stored_now, decided = (
             s.model_dump(by_alias=True, exclude_none=True, mode="json")
             for s in (self.status, status)
         )
-        if may_stay_unwritten(stored_now, decided, self.refresh):
+        plan = plan_writes(stored_now, decided, self.published, flag, self.refresh)
+        if plan.publish_first is not None:
+            self.published = plan.publish_first
+            self.record()
+        return plan
+
+    def write(self, status: RolloutStatus, plan: WritePlan) -> None:
+        """Store the decided status, or keep it in memory when only the readings moved."""
+        if plan.status == "unwritten":
             self.unwritten = status
             self.unwritten_kept += 1
         else:
@@ -247,7 +265,7 @@ class RolloutModel(RuleBasedStateMachine):
 
     def reconcile(self) -> None:
         status, flag, analysed, whole = self.decide()
-        self.write(status)
+        self.write(status, self.plan(status, flag))
         if analysed is not None:
             self.analysed.append(analysed)
         if whole:
@@ -325,12 +343,13 @@ class RolloutModel(RuleBasedStateMachine):
     def operator_restarts(self, when: str) -> None:
         """The operator is killed (and started again, reading what the API server stores)."""
         if when == "between status write and publish":
-            status, _, analysed, _ = self.decide()
-            self.write(status)
+            status, flag, analysed, _ = self.decide()
+            self.write(status, self.plan(status, flag))
             if analysed is not None:
                 self.analysed.append(analysed)
         elif when == "before status write":
-            self.decide()
+            status, flag, _, _ = self.decide()
+            self.plan(status, flag)  # a decrease was served; the status write never happened
         self.status, self.unwritten = stored(self.status), None
         self.routine, self.delivered = None, frozenset()
         self.record()

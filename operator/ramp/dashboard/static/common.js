@@ -51,6 +51,14 @@ function showError(text) {
   node.textContent = text || "";
 }
 
+// A JSON answer as an object; a refusal of the dashboard's guard (plain text: foreign Host,
+// missing token after a restart) as {error: its text}, so the page shows why.
+async function answerOf(response) {
+  const type = response.headers.get("Content-Type") || "";
+  if (type.includes("application/json")) return response.json();
+  return {error: (await response.text()).trim() || `HTTP ${response.status}`};
+}
+
 // Follow a Server-Sent Events stream; the browser reconnects by itself after an error.
 function follow(url, onData, onGone) {
   const live = document.getElementById("live");

@@ -118,6 +118,7 @@ function renderMetricChart(m, series) {
   const node = document.getElementById(`chart-${m.name}`);
   if (!node) return;
   const found = series && series.series[m.name];
+  if (!found && series && series.error) { node.replaceChildren(el("p", {class: "error"}, series.error)); return; }
   if (!found) { node.replaceChildren(el("p", {class: "muted"}, "loading values from Prometheus…")); return; }
   if (found.error) { node.replaceChildren(el("p", {class: "error"}, found.error)); return; }
   const xs = found.points.map((p) => p[0]);
@@ -237,7 +238,8 @@ async function refreshSeries(d) {
   seriesFor = key; seriesAsked = Date.now();
   try {
     const response = await fetch(`${base}/series`);
-    window.ramp.series = await response.json();
+    window.ramp.series = await answerOf(response);
+    if (!window.ramp.series.series) window.ramp.series.series = {};
   } catch (error) {
     window.ramp.series = {series: {}, error: String(error)};
   }
@@ -254,7 +256,7 @@ async function act(button) {
       method: "POST", headers: {"Content-Type": "application/json"},
       body: JSON.stringify({full: button.dataset.full === "true"}),
     });
-    const body = await response.json();
+    const body = await answerOf(response);
     result.textContent = body.message || body.error;
     result.className = response.ok ? "ok" : "refused";
   } catch (error) {
