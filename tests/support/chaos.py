@@ -101,6 +101,8 @@ class ChaosPlan:
     """Share of edits that come as a GitOps sync: an annotation changed first."""
     sync_lead: tuple[float, float] = (0.1, 1.0)
     """Seconds from a sync's annotation to its spec edit."""
+    calm: float = 20.0
+    """Seconds of edits after the last kill, under one operator that keeps leading."""
 
 
 @dataclass(frozen=True)
@@ -138,17 +140,17 @@ class ChaosReport:
     """Prometheus queries through the proxy."""
     slow_answers: int = 0
     """Of those, the ones it held before answering."""
-    decision_lags: list[invariants.DecisionLag] = field(default_factory=list)
+    decision_lags: list[tuple[str, invariants.DecisionLag]] = field(default_factory=list)
     """I12: every generation of both Rollouts, with how long it waited for its decision."""
     decision_bound: timedelta = timedelta(0)
 
     @property
     def edits_late(self) -> int:
-        return sum(1 for lag in self.decision_lags if lag.lag > self.decision_bound)
+        return sum(1 for _, lag in self.decision_lags if lag.lag > self.decision_bound)
 
     @property
     def max_decision_lag(self) -> float | None:
-        return max((lag.lag.total_seconds() for lag in self.decision_lags), default=None)
+        return max((lag.lag.total_seconds() for _, lag in self.decision_lags), default=None)
 
     @property
     def restarts_survived(self) -> int:
@@ -326,6 +328,10 @@ def run_chaos(cluster: Cluster, namespace: str, log: Path, plan: ChaosPlan) -> C
                     testbed.restart(tb, "prometheus")
                     report.restarts.append(("prometheus", time.monotonic() - began))
                     prometheus_down = (down, datetime.now(UTC))
+            # Edits go on under the last operator, which keeps leading: each kill above cuts a
+            # leadership short of I12's bound, which then runs from the next one (the schedule,
+            # not synchronisation).
+            time.sleep(plan.calm)
             # Every Rollout enabled and un-paused again before they are left to end.
             edits.stop()
             settle(cluster, namespace, report, receiver)
@@ -358,9 +364,10 @@ def run_chaos(cluster: Cluster, namespace: str, log: Path, plan: ChaosPlan) -> C
             seen_breach = breaching(breach.fired_at, prometheus_down) if name == BREACH else []
             problems = check_invariants(trace, seen_breach)
             problems += check_decided_in_time(
-                trace, generations(versions, name), recorded_until, outages, report
+                name, trace, generations(versions, name), recorded_until, outages, report
             )
             report.violations += [f"{name}: {problem}" for problem in problems]
+        dump_decisions(log.with_suffix(".decisions.json"), outages, report)
         final = {name: final_status(versions, name) for name in (STEADY, BREACH)}
         report.duplicate_transitions = sum(duplicates(s) for s in final.values())
         lost, duplicated = compare_deliveries(final, receiver.deliveries)
@@ -736,7 +743,30 @@ def generations(versions: list[Version], rollout: str) -> list[int]:
     return found
 
 
+def dump_decisions(
+    path: Path, outages: list[tuple[datetime, datetime]], report: ChaosReport
+) -> None:
+    """I12's record, for reading a run afterwards: the outages and every generation's lag."""
+    record = {
+        "outages": [[down.isoformat(), up.isoformat()] for down, up in outages],
+        "bound": report.decision_bound.total_seconds(),
+        "lags": [
+            {
+                "rollout": name,
+                "generation": lag.generation,
+                "seen": lag.seen.isoformat(),
+                "since": lag.since.isoformat(),
+                "decided": lag.decided.isoformat() if lag.decided else None,
+                "lag": lag.lag.total_seconds(),
+            }
+            for name, lag in report.decision_lags
+        ],
+    }
+    path.write_text(json.dumps(record, indent=1))
+
+
 def check_decided_in_time(
+    name: str,
     trace: list[invariants.Moment],
     generations: list[int],
     until: datetime,
@@ -753,9 +783,10 @@ def check_decided_in_time(
     assert analysis is not None
     bound = analysis.every + timedelta(seconds=analysis.prometheus.timeout_seconds) + DECISION_SLACK
     report.decision_bound = bound
-    report.decision_lags += invariants.decision_lags(
+    lags = invariants.decision_lags(
         trace, generations, until=until, bound=bound, down_windows=outages
     )
+    report.decision_lags += [(name, lag) for lag in lags]
     try:
         invariants.check_every_edit_decided_in_time(
             trace, generations, until=until, bound=bound, down_windows=outages
