@@ -27,8 +27,10 @@ from ramp.api import GROUP, PLURAL, VERSION
 from ramp.cohort_view import comparisons_table, detection_lines
 from ramp.dashboard.guard import DEFAULT_ACCEPT_HOSTS
 from ramp.flags import DEFAULT_SCHEME
-from ramp.k8s.clients import Clients, is_not_found, load_clients
+from ramp.k8s.clients import DEFAULT_API_TIMEOUT, Clients, is_not_found, load_clients
+from ramp.metrics.allowlist import FLAG as PROMETHEUS_ALLOW
 from ramp.metrics.allowlist import pattern_problem
+from ramp.notifications import FLAG as WEBHOOK_ALLOW
 from ramp.settings import LeaderElectionSettings, OperatorSettings
 from ramp.steering import steer
 
@@ -123,7 +125,7 @@ def run(
         int,
         typer.Option(
             min=2,
-            help="Seconds after the leader's last renewal before a standby takes over; the "
+            help="Seconds after a standby last saw the leader renew before it takes over; the "
             "leader stops working after 2/3 of it without a renewal and renews every 2/15.",
         ),
     ] = 15,
@@ -132,8 +134,19 @@ def run(
         typer.Option(
             "--prometheus-allow",
             help="Prometheus address Rollouts may query (repeatable): an exact base URL, or a "
-            "prefix ending in '*'. When given, other addresses get no request; Authorization "
-            "headers from Secrets are sent only to addresses listed here.",
+            "prefix ending in '*' after ':' or '/' (http://prometheus.monitoring:*). When "
+            "given, other addresses get no request; Authorization headers from Secrets are sent "
+            "only to addresses listed here.",
+        ),
+    ] = None,
+    webhook_allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--webhook-allow",
+            help="Webhook URL Rollouts' spec.notifications may post to (repeatable): an exact "
+            "URL, or a prefix ending in '*' after ':' or '/' "
+            "(https://hooks.slack.com/services/*). Other URLs get no request; without this "
+            "flag no webhook is sent, and such Rollouts get a NotificationRefused Event.",
         ),
     ] = None,
     status_refresh: Annotated[
@@ -145,6 +158,14 @@ def run(
             "else is written at once. 0: write every analysis.",
         ),
     ] = 300.0,
+    api_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Seconds one Kubernetes API request may take before it fails and its "
+            "reconcile is tried again (the watch streams are not bound by it).",
+        ),
+    ] = DEFAULT_API_TIMEOUT,
     kubeconfig: KubeconfigOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -155,10 +176,11 @@ def run(
         raise fail("--namespace and --all-namespaces exclude each other")
     if not namespace and not all_namespaces:
         raise fail("say which namespaces to watch: --namespace NS (repeatable) or --all-namespaces")
-    for pattern in prometheus_allow or ():
-        problem = pattern_problem(pattern)
-        if problem is not None:
-            raise fail(problem)
+    for flag, patterns in ((PROMETHEUS_ALLOW, prometheus_allow), (WEBHOOK_ALLOW, webhook_allow)):
+        for pattern in patterns or ():
+            problem = pattern_problem(pattern, flag)
+            if problem is not None:
+                raise fail(problem)
     settings = OperatorSettings(
         namespaces=tuple(namespace or ()),
         health_port=health_port,
@@ -168,7 +190,9 @@ def run(
             leader_elect, lease_name, lease_namespace, lease_duration, tuple(namespace or ())
         ),
         prometheus_allow=tuple(prometheus_allow or ()),
+        webhook_allow=tuple(webhook_allow or ()),
         status_refresh=status_refresh,
+        api_timeout=api_timeout,
     )
     run_operator(settings, kubeconfig=kubeconfig, verbose=verbose)
 

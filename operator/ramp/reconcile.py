@@ -34,7 +34,13 @@ from ramp.engine import (
     plan_writes,
     restore_on_deletion,
 )
-from ramp.engine.effects import PublishFlag, RestartConsumers, RestoreWorkers, ScaleWorkers
+from ramp.engine.effects import (
+    PublishFlag,
+    RestartConsumers,
+    RestoreWorkers,
+    ScaleWorkers,
+    WorkerTarget,
+)
 from ramp.engine.observations import MetricSample, Observations, WorkerObservation
 from ramp.engine.routine import Routine, routine_of, routine_readings_of
 from ramp.index import BodyIndex, RolloutIndex
@@ -45,7 +51,7 @@ from ramp.k8s.finalizers import FinalizersMoved, set_finalizer
 from ramp.k8s.ownership import FINALIZER, rollout_labels
 from ramp.k8s.restarts import restart_consumers
 from ramp.k8s.status import status_patch, write_status
-from ramp.k8s.workers import observe_workers, scale_workers
+from ramp.k8s.workers import WorkersMoved, observe_workers, scale_workers
 from ramp.metrics import cohorts
 from ramp.metrics.allowlist import AllowList
 from ramp.metrics.pool import ProviderConfigError, ProviderPool
@@ -254,6 +260,7 @@ class Reconciler:
                 self.index.mark_normalized(key, version)
         refresh = timedelta(seconds=self.settings.status_refresh)
         plan = plan_writes(current, desired, flag.published, wanted, refresh)
+        decided = version  # the version this decision holds for: ours after a write
         lowered = False
         config_map = _ConfigMapSeen(flag.config_map)
         if plan.publish_first is not None:
@@ -277,6 +284,7 @@ class Reconciler:
                     return GONE
                 raise
             self.index.store(key, written)  # decide next on what was written, not its echo
+            decided = written["metadata"]["resourceVersion"]
             rollout["status"] = desired
             for said in decision.announced:  # counted once: the write that recorded them
                 telemetry.transitions.labels(namespace, name, said.reason).inc()
@@ -291,7 +299,7 @@ class Reconciler:
         )
         wake_at = next_wakeup(spec, decision.status, now)
         if not (published or told or lowered):
-            self._expect_routine(key, spec, decision.status, flag, config_map, now)
+            self._expect_routine(key, decided, spec, decision.status, flag, config_map, now)
         if key in self.publish_errors:
             # Nothing is served and soak is held; try the write again, not every second.
             return max(wake_at or now, now + PUBLISH_RETRY)
@@ -306,6 +314,7 @@ class Reconciler:
     def _expect_routine(
         self,
         key: tuple[str, str],
+        decided: str,
         spec: RolloutSpec,
         status: RolloutStatus,
         flag: FlagObservation,
@@ -313,13 +322,18 @@ class Reconciler:
         now: datetime,
     ) -> None:
         """After a whole decision that changed nothing outside: let the next analyses go the
-        routine way (engine.routine) while it and its observations hold."""
+        routine way (engine.routine) while it and its observations hold.
+
+        Filed under ``decided``, the version the decision was made on (or our write of it): an
+        edit that arrived while it waited on its queries or its write is newer, is not covered
+        by this decision, and must be decided in full (I12)."""
         version = self.index.version(key)
         stored = (self.index.bodies.get(key) or {}).get("status") or {}
         analysed = stored.get("lastAnalysisAt")
         seen = flag.config_map
         if (
             version is None
+            or version != decided
             or analysed is None
             or seen is None
             or flag.owner is not None
@@ -420,13 +434,9 @@ class Reconciler:
                 published = await self._publish(rollout, spec, effect, config_map)
             elif isinstance(effect, ScaleWorkers):
                 await self._ensure_finalizer(rollout, present=True)
-                await asyncio.to_thread(
-                    scale_workers, self.clients, namespace, spec, effect.targets, workers
-                )
+                await self._scale(namespace, spec, effect.targets, workers)
             elif isinstance(effect, RestoreWorkers):
-                await asyncio.to_thread(
-                    scale_workers, self.clients, namespace, spec, effect.originals, workers
-                )
+                await self._scale(namespace, spec, effect.originals, workers)
             elif isinstance(effect, RestartConsumers):
                 restarted, missing = await asyncio.to_thread(
                     restart_consumers, self.clients, namespace, spec, effect.revision
@@ -443,6 +453,20 @@ class Reconciler:
         if not decision.status.worker_originals:
             await self._ensure_finalizer(rollout, present=False)
         return published
+
+    async def _scale(
+        self,
+        namespace: str,
+        spec: RolloutSpec,
+        targets: Mapping[str, WorkerTarget],
+        workers: dict[str, WorkerObservation],
+    ) -> None:
+        """Patch worker scale over what was observed; a worker changed since then is observed
+        and decided on again, like the Rollout itself after a conflict."""
+        try:
+            await asyncio.to_thread(scale_workers, self.clients, namespace, spec, targets, workers)
+        except WorkersMoved as e:
+            raise Conflict from e
 
     async def _publish(
         self,

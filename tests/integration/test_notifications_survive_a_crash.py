@@ -16,6 +16,8 @@ from tests.support.eventually import eventually
 from tests.support.listener import Listener
 from tests.support.rollouts import apply, event_reasons, rollout_manifest, status
 
+OPERATOR_ARGS = ("--webhook-allow", "http://127.0.0.1:*")
+
 
 @pytest.fixture
 def webhook() -> Iterator[Listener]:

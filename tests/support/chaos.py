@@ -291,7 +291,10 @@ def run_chaos(cluster: Cluster, namespace: str, log: Path, plan: ChaosPlan) -> C
     tb = testbed.Testbed(dir=cluster.dir)
     with quiet_retries(), scenario(cluster, namespace, plan) as (exporters, receiver, proxy):
         recorder = Recorder(cluster, namespace).start()
-        operator = OperatorProcess(cluster, [namespace], log)
+        # The receiver is on loopback; without the flag the operator would post no webhook.
+        operator = OperatorProcess(
+            cluster, [namespace], log, ("--webhook-allow", "http://127.0.0.1:*")
+        )
         leading = LeaderWatch(operator)
         operator.start()
         breach = BreachTrigger(cluster, namespace, exporters[BREACH])

@@ -5,6 +5,10 @@ waits on the network; errors are reported per metric as text that never contains
 Authorization header, nor anything the server answered: a Rollout's author chooses the address,
 so an answer's text could be anyone's data, and errors end up in status and Events. An error
 says the HTTP status and a fixed reason; the body goes to a DEBUG log line at most.
+
+Redirects are never followed: the allow-list (`--prometheus-allow`) judged the address a Rollout
+names, and an answer from there must not send the query, or its Authorization header, anywhere
+else. A redirect is an error that says so.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from ramp.engine.observations import MetricSample
+from ramp.metrics.allowlist import NoRedirects
 from ramp.metrics.sharing import SharedQueries
 
 logger = logging.getLogger("ramp.metrics.prometheus")
@@ -47,12 +52,15 @@ class PrometheusProvider:
         self._shared = SharedQueries(self.sample, reuse=reuse, limit=in_flight)
         # Retries are the engine's business (errorLimit); a retrying client would stretch one
         # evaluation past the analysis interval while Prometheus is down.
+        session = NoRedirects()
+        session.verify = not insecure_skip_verify  # PrometheusConnect sets it only on its own
         self._client = PrometheusConnect(
             url=self.address,
             headers=dict(headers or {}),
             disable_ssl=insecure_skip_verify,
             retry=Retry(total=0, read=False, raise_on_status=False),
             timeout=timeout,  # type: ignore[arg-type]  # requests takes float seconds
+            session=session,
         )
 
     async def evaluate(self, queries: Mapping[str, str]) -> dict[str, MetricSample]:
@@ -178,6 +186,14 @@ def describe_error(error: Exception, address: str, timeout: float) -> str:
     if isinstance(error, requests.ConnectionError):
         return f"cannot reach Prometheus at {address}"
     if isinstance(error, PrometheusApiClientException):
+        code = http_status(str(error))
+        if code is not None and 300 <= code < 400:
+            # Never the Location: it is the server's answer, and could be anyone's data.
+            return (
+                f"Prometheus at {address} redirected the query (HTTP {code}), and redirects are "
+                "not followed: fix spec.analysis.prometheus.address to the URL Prometheus "
+                "answers at itself"
+            )
         return f"Prometheus at {address} refused the query: {refusal_reason(str(error))}"
     return f"query to Prometheus at {address} failed: {type(error).__name__}"
 
@@ -198,15 +214,20 @@ REFUSALS = {
 def refusal_reason(client_message: str) -> str:
     """A fixed reason for an HTTP error from the client's "HTTP Status Code N (b'<body>')"."""
     logger.debug("Prometheus refused a query: %s", client_message)
-    found = re.match(r"HTTP Status Code (\d{3})\b", client_message)
-    if found is None:
+    code = http_status(client_message)
+    if code is None:
         return "unexpected answer"
-    code = int(found.group(1))
     if code in REFUSALS:
         return REFUSALS[code]
     if code >= 500:
         return f"server error (HTTP {code})"
     return f"unexpected answer (HTTP {code})"
+
+
+def http_status(client_message: str) -> int | None:
+    """The HTTP status in the client's "HTTP Status Code N (b'<body>')", if there is one."""
+    found = re.match(r"HTTP Status Code (\d{3})\b", client_message)
+    return None if found is None else int(found.group(1))
 
 
 def _number(text: str) -> float | None:
