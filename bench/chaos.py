@@ -5,10 +5,11 @@ Runs the chaos scenario of tests/e2e/test_chaos_keeps_invariants.py (tests/suppo
 own: the real operator SIGKILLed ``--kills`` times 0.5-3 s apart, kube-apiserver restarted once
 and Prometheus once, one Rollout healthy (must complete) and one breaching (must roll back), both
 edited at random (kill switch, pause, threshold; during the kills and 20 s after them) and
-analysed through a Prometheus proxy that answers some queries late. Prints, over all runs: kills survived, restarts survived, the time
-from the restarted apiserver answering /readyz to the operator's next write (p50 / max),
-invariant violations, duplicate transitions, notifications lost, edits decided late (these four
-must be 0) and the max decision lag (I12). Exits 1 when any run broke a rule.
+analysed through a Prometheus proxy that answers some queries late. Prints, over all runs:
+kills survived, restarts survived, the time from the restarted apiserver answering /readyz to
+the operator's next write (p50 / max), invariant violations, duplicate transitions,
+notifications lost, edits decided late (these four must be 0) and the max decision lag (I12).
+Exits 1 when any run broke a rule.
 
 Usage: .venv/bin/python bench/chaos.py [--runs 3] [--seed N] [--kills 10]
 

@@ -31,7 +31,8 @@ def test_crash_loop_and_control_plane_restarts_keep_every_invariant(
     restarted = {name for name, _ in report.restarts}
     assert restarted == {"kube-apiserver", "prometheus"}, report.restarts
     assert report.moments > 0, "the recorder saw nothing"
-    assert report.edits > 0 and report.slow_answers > 0, (report.edits, report.slow_answers)
+    assert report.edits > 0, "no spec edit was made"
+    assert report.queries > 0, "no query went through the slow Prometheus proxy"
     # The tests that run after this one need the control plane whole again.
     testbed = load_testbed()
     tb = testbed.Testbed(dir=cluster.dir)
