@@ -2,7 +2,8 @@
 
 Actions never touch `spec` or metadata (Argo CD and Flux would see drift): each one is a merge
 patch of `status.control`, which only the CLI writes and the engine reads and clears. Each is
-idempotent: asking twice is the same as asking once.
+idempotent: asking twice is the same as asking once. A promote names the phase it approves, so
+asking again after the rollout moved on never approves the next phase too.
 
 One rule for what a person is told: a request that is recorded, or whose effect is already in
 force, is a plan (the CLI exits 0); one that cannot apply raises `ActionNotApplicable` with the
@@ -14,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+
+from ramp.api.durations import format_duration
 
 Action = Literal["promote", "pause", "resume", "abort", "retry"]
 
@@ -72,31 +75,15 @@ def plan_action(
     now: datetime,
     *,
     full: bool = False,
+    skip_soak: bool = False,
+    by: str | None = None,
     spec_paused: bool = False,
 ) -> ActionPlan:
     phase = status.get("phase") or "Pending"
     control: dict[str, Any] = status.get("control") or {}
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     if action == "promote":
-        if phase not in ("Progressing", "AwaitingApproval"):
-            hint = "; resume it first" if phase == "Paused" else ""
-            raise ActionNotApplicable(f"cannot promote {name}: it is {phase}{hint}")
-        index = int(status.get("currentPhaseIndex") or 0)
-        step = status.get("currentPhase") or f"phase {index}"
-        wanted = {"phaseIndex": index, "full": full}
-        if status.get("currentPhase"):
-            wanted["phase"] = status["currentPhase"]
-        existing = control.get("promote") or {}
-        what = "to the last phase" if full else f"past {step}"
-        if {k: existing.get(k) for k in wanted} == wanted:
-            return ActionPlan(
-                {}, "PromoteRequested", f"promotion of {name} {what} already requested"
-            )
-        return ActionPlan(
-            {"promote": {**wanted, "requestedAt": stamp}},
-            "PromoteRequested",
-            f"promotion of {name} {what} requested",
-        )
+        return _plan_promote(name, status, control, stamp, now, full, skip_soak, by)
     pending = waiting_for_an_operator(name) if unreconciled(status) else ""
     if action == "pause":
         if phase in TERMINAL:
@@ -150,3 +137,70 @@ def plan_action(
             f"retry of {name} requested",
         )
     raise ValueError(f"unknown action {action!r}")
+
+
+def _plan_promote(
+    name: str,
+    status: dict[str, Any],
+    control: dict[str, Any],
+    stamp: str,
+    now: datetime,
+    full: bool,
+    skip_soak: bool,
+    by: str | None,
+) -> ActionPlan:
+    """A promote approves the phase the rollout awaits approval at, named in the request so a
+    repeated or late one never approves the next phase; while the phase soaks it is refused
+    unless the soak is skipped on purpose (`--skip-soak`), which the history records with `by`.
+    """
+    phase = status.get("phase") or "Pending"
+    if phase not in ("Progressing", "AwaitingApproval"):
+        hint = "; resume it first" if phase == "Paused" else ""
+        raise ActionNotApplicable(f"cannot promote {name}: it is {phase}{hint}")
+    index = int(status.get("currentPhaseIndex") or 0)
+    step = status.get("currentPhase") or f"phase {index}"
+    # Awaiting approval, the soak is over: the request is an approval, whatever was asked.
+    skip_soak = skip_soak and phase == "Progressing"
+    if phase == "Progressing" and not skip_soak:
+        raise ActionNotApplicable(
+            f"cannot promote {name}: {_not_awaiting(status, step, now)}; "
+            f"`ramp promote {name} --skip-soak` promotes now and records that you skipped it"
+        )
+    wanted: dict[str, Any] = {"phaseIndex": index, "full": full, "skipSoak": skip_soak}
+    if status.get("currentPhase"):
+        wanted["phase"] = status["currentPhase"]
+    existing = control.get("promote") or {}
+    what = "to the last phase" if full else f"past {step}"
+    if skip_soak:
+        what += " (skipping its soak)"
+    if {k: existing.get(k, False if k in ("full", "skipSoak") else None) for k in wanted} == wanted:
+        return ActionPlan({}, "PromoteRequested", f"promotion of {name} {what} already requested")
+    return ActionPlan(
+        {"promote": {**wanted, "by": by, "requestedAt": stamp}},
+        "PromoteRequested",
+        f"promotion of {name} {what} requested" + (f" by {by}" if skip_soak and by else ""),
+    )
+
+
+def _not_awaiting(status: dict[str, Any], step: str, now: datetime) -> str:
+    """Why a Progressing phase is not awaiting approval, in the person's terms."""
+    due = _time(status.get("nextPromotionAt"))
+    if due is not None and due > now:
+        why = f"{step} is still soaking ({format_duration(due - now)} left)"
+    else:
+        why = f"{step} is not awaiting approval ({status.get('message') or 'Progressing'})"
+    last = (status.get("history") or [{}])[-1]
+    entered = _time(last.get("time"))
+    if last.get("reason") == "Promoted" and last.get("step") == step and entered is not None:
+        # The second of two `ramp promote`s: say that the first one already moved the rollout.
+        why += f"; it was promoted to {step} {format_duration(now - entered)} ago"
+    return why
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

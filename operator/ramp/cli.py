@@ -3,7 +3,7 @@
 ramp run [--all-namespaces | --namespace NS ...]
 ramp list [-n NS | -A]
 ramp status NAME [-n NS] [--watch]
-ramp promote NAME [--full] | pause NAME | resume NAME | abort NAME | retry NAME
+ramp promote NAME [--full] [--skip-soak] | pause NAME | resume NAME | abort NAME | retry NAME
 ramp simulate ROLLOUT.yaml --metrics SCRIPT.yaml
 ramp dashboard [-n NS | -A] [--port 3100] [--accept-hosts RE,...] [--prometheus-allow URL ...]
 """
@@ -30,13 +30,16 @@ from ramp.api import GROUP, PLURAL, VERSION
 from ramp.cohort_view import comparisons_table, detection_lines
 from ramp.dashboard.guard import DEFAULT_ACCEPT_HOSTS
 from ramp.flags import DEFAULT_SCHEME
-from ramp.k8s.clients import Clients, is_not_found, load_clients
+from ramp.k8s.clients import DEFAULT_API_TIMEOUT, Clients, is_not_found, load_clients
+from ramp.metrics.allowlist import FLAG as PROMETHEUS_ALLOW
 from ramp.metrics.allowlist import pattern_problem
+from ramp.notifications import FLAG as WEBHOOK_ALLOW
 from ramp.settings import LeaderElectionSettings, OperatorSettings
 from ramp.steering import steer
 
-HELP_WIDTH = 100
-"""Columns of --help when the output is no terminal."""
+HELP_WIDTH = 120
+"""Columns of --help when the output is no terminal: room for the help of `ramp run`'s long
+options beside their names, with the URLs in it whole."""
 
 
 def help_type(option: TyperOption, ctx: Any) -> str | None:
@@ -180,7 +183,7 @@ def run(
         int,
         typer.Option(
             min=2,
-            help="Seconds after the leader's last renewal before a standby takes over; the "
+            help="Seconds after a standby last saw the leader renew before it takes over; the "
             "leader stops working after 2/3 of it without a renewal and renews every 2/15.",
         ),
     ] = 15,
@@ -189,8 +192,19 @@ def run(
         typer.Option(
             "--prometheus-allow",
             help="Prometheus address Rollouts may query (repeatable): an exact base URL, or a "
-            "prefix ending in '*'. When given, other addresses get no request; Authorization "
-            "headers from Secrets are sent only to addresses listed here.",
+            "prefix ending in '*' after ':' or '/' (http://prometheus.monitoring:*). When "
+            "given, other addresses get no request; Authorization headers from Secrets are sent "
+            "only to addresses listed here.",
+        ),
+    ] = None,
+    webhook_allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--webhook-allow",
+            help="Webhook URL Rollouts' spec.notifications may post to (repeatable): an exact "
+            "URL, or a prefix ending in '*' after ':' or '/' "
+            "(https://hooks.slack.com/services/*). Other URLs get no request; without this "
+            "flag no webhook is sent, and such Rollouts get a NotificationRefused Event.",
         ),
     ] = None,
     status_refresh: Annotated[
@@ -202,6 +216,14 @@ def run(
             "else is written at once. 0: write every analysis.",
         ),
     ] = 300.0,
+    api_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Seconds one Kubernetes API request may take before it fails and its "
+            "reconcile is tried again (the watch streams are not bound by it).",
+        ),
+    ] = DEFAULT_API_TIMEOUT,
     kubeconfig: KubeconfigOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -212,10 +234,11 @@ def run(
         raise fail("--namespace and --all-namespaces exclude each other")
     if not namespace and not all_namespaces:
         raise fail("say which namespaces to watch: --namespace NS (repeatable) or --all-namespaces")
-    for pattern in prometheus_allow or ():
-        problem = pattern_problem(pattern)
-        if problem is not None:
-            raise fail(problem)
+    for flag, patterns in ((PROMETHEUS_ALLOW, prometheus_allow), (WEBHOOK_ALLOW, webhook_allow)):
+        for pattern in patterns or ():
+            problem = pattern_problem(pattern, flag)
+            if problem is not None:
+                raise fail(problem)
     settings = OperatorSettings(
         namespaces=tuple(namespace or ()),
         health_port=health_port,
@@ -225,7 +248,9 @@ def run(
             leader_elect, lease_name, lease_namespace, lease_duration, tuple(namespace or ())
         ),
         prometheus_allow=tuple(prometheus_allow or ()),
+        webhook_allow=tuple(webhook_allow or ()),
         status_refresh=status_refresh,
+        api_timeout=api_timeout,
     )
     try:
         run_operator(settings, kubeconfig=kubeconfig, verbose=verbose)
@@ -506,11 +531,12 @@ def act(
     kubeconfig: str | None,
     context: str | None,
     full: bool = False,
+    skip_soak: bool = False,
 ) -> None:
     clients, ns = connect(kubeconfig, context, namespace)
     rollout = read_rollout(clients, ns, name)
     try:
-        plan = steer(clients, rollout, action, full=full, component="ramp-cli")
+        plan = steer(clients, rollout, action, full=full, skip_soak=skip_soak, component="ramp-cli")
     except ActionNotApplicable as e:
         raise fail(str(e)) from e
     console.print(plan.message)
@@ -519,13 +545,27 @@ def act(
 @app.command()
 def promote(
     name: str,
-    full: Annotated[bool, typer.Option("--full", help="Skip to the last phase.")] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Skip to the last phase, past the later soaks and gates (recorded with who).",
+        ),
+    ] = False,
+    skip_soak: Annotated[
+        bool,
+        typer.Option(
+            "--skip-soak",
+            help="Promote now although the phase still soaks; the history records who skipped.",
+        ),
+    ] = False,
     namespace: NamespaceOpt = None,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
 ) -> None:
-    """Open the gate of the current phase (Manual approval) or skip its remaining soak."""
-    act("promote", name, namespace, kubeconfig, context, full=full)
+    """Approve the phase awaiting approval (Manual gate); refused while it soaks, unless
+    --skip-soak."""
+    act("promote", name, namespace, kubeconfig, context, full=full, skip_soak=skip_soak)
 
 
 @app.command()

@@ -5,6 +5,11 @@ module delivers and remembers, in memory, what was confirmed until a status writ
 makes the memory unnecessary. A crash loses only that memory: the announcement is then delivered
 again under the same id (an Event of the same name is refused as a duplicate, and webhooks get
 the same `X-Ramp-Delivery` header), so every announcement is told at least once (I8).
+
+A webhook whose URL the operator's admin does not allow (`ramp run --webhook-allow`) is settled
+without a request, like one whose Secret cannot be used: a Warning Event `NotificationRefused`
+on the Rollout and a log line say which notification (by its index in spec.notifications) and
+which flag, never the URL.
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from ramp.api import RolloutSpec
 from ramp.api.status import Announcement, RolloutStatus
 from ramp.engine import delivery_key, pending_deliveries
 from ramp.k8s.clients import Clients
-from ramp.k8s.events import deliver_event
+from ramp.k8s.events import deliver_event, record_event
 from ramp.k8s.secrets import SecretValueError, read_secret_value
-from ramp.notifications import Notifier, build_payload
+from ramp.notifications import CHART_VALUE, FLAG, Notifier, build_payload
 
 logger = logging.getLogger("ramp.delivery")
 
@@ -31,6 +36,21 @@ Key = tuple[str, str]
 def delivery_id(rollout: dict[str, Any], announcement: Announcement, target: str) -> str:
     """Stable across restarts and unique across Rollouts (a re-created one has a new uid)."""
     return f"{rollout['metadata'].get('uid', '')}/{announcement.seq}/{target}"
+
+
+def refusal(index: int, label: str, *, allow_list_given: bool) -> str:
+    """Why notification ``index`` gets no request, naming where its URL came from (``label``)
+    and the admin's setting, never the URL (it is a credential)."""
+    where = f"spec.notifications[{index}]: the webhook URL in {label}"
+    if not allow_list_given:
+        return (
+            f"{where} was not sent: this operator sends no webhooks, its admin allowed none "
+            f"({FLAG}, chart value {CHART_VALUE}); ask the admin to allow this webhook"
+        )
+    return (
+        f"{where} is not allowed by this operator's {FLAG} list (chart value {CHART_VALUE}); "
+        "nothing was sent: use an allowed webhook, or ask the admin to allow this one"
+    )
 
 
 @dataclass
@@ -103,10 +123,20 @@ class Deliveries:
             return True
         ref = targets[index].secret_ref
         label = f"Secret {namespace}/{ref.name}[{ref.key}]"
-        try:
-            url = await asyncio.to_thread(read_secret_value, self.clients, namespace, ref)
-        except SecretValueError as e:
-            logger.error("notification %s of %s/%s not sent: %s", announcement.reason, *key, e)
+        allow_list_given = bool(self.notifier.allow)
+        url = None
+        if allow_list_given:  # with none, every URL is refused: the Secret need not be read
+            try:
+                url = await asyncio.to_thread(read_secret_value, self.clients, namespace, ref)
+            except SecretValueError as e:
+                logger.error("notification %s of %s/%s not sent: %s", announcement.reason, *key, e)
+                return True
+        if url is None or not self.notifier.allows(url):
+            why = refusal(index, label, allow_list_given=allow_list_given)
+            logger.error("notification %s of %s/%s not sent: %s", announcement.reason, *key, why)
+            await asyncio.to_thread(
+                record_event, self.clients, rollout, "Warning", "NotificationRefused", why
+            )
             return True
         payload = build_payload(
             namespace=namespace,

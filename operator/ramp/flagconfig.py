@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ramp.flags import BUCKETS, DEFAULT_SCHEME, OFF_VARIANT, ON_VARIANT, SCHEMES
@@ -100,6 +100,63 @@ def render_flags_json(
     return json.dumps(document, sort_keys=True, indent=2) + "\n"
 
 
+class NotAFlagSet(ValueError):
+    """flags.json holds something that is not a flagd flag set: Ramp will not write over it."""
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_flag_set(text: str) -> Mapping[str, Any]:
+    """flags.json as a flagd flag set: a JSON object whose ``flags``, when present, is an object.
+    An empty file is an empty set. Cached (every analysis reads the same few files): the result
+    is shared, never to be changed. Raises :class:`NotAFlagSet` saying what is wrong."""
+    if not text.strip():
+        return {}
+    try:
+        document = json.loads(text)
+    except ValueError as e:
+        raise NotAFlagSet(f"not JSON ({e})") from e
+    if not isinstance(document, dict):
+        raise NotAFlagSet(f"a JSON {type(document).__name__}, not an object")
+    if not isinstance(document.get("flags", {}), dict):
+        raise NotAFlagSet('its "flags" is not an object')
+    return document
+
+
+@functools.lru_cache(maxsize=4096)
+def flag_in(text: str, key: str) -> str | None:
+    """Flag ``key`` of flags.json ``text`` as canonical JSON (sorted keys: two flags are the same
+    JSON exactly when these are equal; Python's ``==`` would take ``true`` for ``1``); None when
+    the file has no such flag. Cached. Raises :class:`NotAFlagSet`.
+
+    ``flag_in(render_flags_json(key, ...), key)`` is the canonical JSON of Ramp's flag."""
+    flag = (parse_flag_set(text).get("flags") or {}).get(key)
+    return None if flag is None else json.dumps(flag, sort_keys=True)
+
+
+def merge_flag(text: str | None, key: str, flag: str, removed: Collection[str] = ()) -> str:
+    """flags.json ``text`` (None: no file yet) with flag ``key`` set to ``flag`` (canonical JSON,
+    see :func:`flag_in`) and the flags named in ``removed`` taken out; every other flag and
+    top-level key (``$schema``, ``$evaluators``, ``metadata``...) keeps its JSON value and its
+    place. A file that already says exactly this is returned as it is, byte for byte.
+
+    Rendered with indent 2 in document order, Ramp's flag with sorted keys: a file holding only
+    Ramp's flag is byte for byte :func:`render_flags_json`. Raises :class:`NotAFlagSet` when
+    ``text`` is not a flag set (Ramp must not replace someone's file it cannot read).
+    """
+    current = parse_flag_set(text or "")
+    flags: dict[str, Any] = dict(current.get("flags") or {})
+    stale = any(k in flags for k in removed if k != key)
+    if text is not None and not stale and flag_in(text, key) == flag:
+        return text
+    for gone in removed:
+        if gone != key:
+            flags.pop(gone, None)
+    flags[key] = json.loads(flag)  # sorted keys, as the canonical JSON has them
+    document: dict[str, Any] = dict(current) if current else {"$schema": FLAGD_SCHEMA}
+    document["flags"] = flags
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
 def scheme_of(flag: Mapping[str, Any]) -> str:
     """The scheme a flag definition read from flags.json was written for: the one its metadata
     names, :data:`LEGACY_SCHEME` when it names none (written before schemes existed)."""
@@ -119,8 +176,12 @@ __all__ = [
     "OFF_VARIANT",
     "ON_VARIANT",
     "ON_WEIGHT_TOTAL",
+    "NotAFlagSet",
     "build_flag_definition",
+    "flag_in",
+    "merge_flag",
     "on_weight",
+    "parse_flag_set",
     "render_flags_json",
     "scheme_of",
 ]

@@ -19,16 +19,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from kubernetes.client import rest
 
 from ramp import telemetry
 from ramp.api import GROUP, PLURAL, VERSION
 from ramp.gate import CHANGED, TIMED, Gate
 from ramp.index import RolloutIndex
 from ramp.k8s.accounting import count_requests
-from ramp.k8s.clients import Clients, load_clients
+from ramp.k8s.clients import Clients, WriteFence, bound_requests, load_clients
+from ramp.k8s.configmap import rollouts_named
 from ramp.k8s.lease import LeaseLock
-from ramp.k8s.ownership import MANAGED_BY, MANAGED_BY_LABEL, ROLLOUT_LABEL
+from ramp.k8s.ownership import MANAGED_BY, MANAGED_BY_LABEL
 from ramp.leadership import LeaderElection, candidate_identity
 from ramp.notifications import Notifier
 from ramp.reconcile import Reconciler
@@ -198,11 +198,14 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     )
     clients: Clients = load_clients()
     clients.api.configuration.connection_pool_maxsize = _settings.api_threads
-    # The pool is made with the client: make it again for the new size, or every request
-    # beyond cpu_count * 5 at once opens (and then drops) a new TLS connection.
-    clients.api.rest_client = rest.RESTClientObject(clients.api.configuration)
+    election = _settings.leader_election
+    # A leader's writes pass only while it surely holds the Lease; alone, it always leads.
+    fence = None if election is None else WriteFence()
+    # Makes the pool again, for the new size too: or every request beyond cpu_count * 5 at
+    # once opens (and then drops) a new TLS connection.
+    bound_requests(clients.api, _settings.api_timeout, fence)
     count_requests(clients.api)
-    notifier = Notifier(attempts=_settings.notification_attempts)
+    notifier = Notifier.from_settings(_settings)
     reconciler = Reconciler(clients, _settings, notifier)
     index = reconciler.index
     loops = Loops(reconciler.reconcile, indexed_exists(index), _settings, index.version)
@@ -213,13 +216,18 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     memo.notifier = notifier
     memo.election = None
     memo.campaign = None
-    election = _settings.leader_election
     if election is None:
         telemetry.leader.set(1)
         await loops.lead()
         return
-    lock = LeaseLock(clients, election.lease_namespace, election.lease_name, candidate_identity())
-    memo.election = LeaderElection(lock, election, started=loops.lead, stopped=loops.stop)
+    # The election's own client, not fenced: its Lease writes are what open the fence.
+    lease_clients = load_clients(timeout=_settings.api_timeout)
+    count_requests(lease_clients.api)
+    identity = candidate_identity()
+    lock = LeaseLock(lease_clients, election.lease_namespace, election.lease_name, identity)
+    memo.election = LeaderElection(
+        lock, election, started=loops.lead, stopped=loops.stop, fence=fence
+    )
     memo.campaign = asyncio.create_task(memo.election.run(), name="leader election")
 
 
@@ -253,7 +261,6 @@ async def flag_configmap_changed(
     event: Mapping[str, Any],
     namespace: str | None,
     name: str,
-    labels: Mapping[str, str],
     memo: Any,
     **_: Any,
 ) -> None:
@@ -265,8 +272,8 @@ async def flag_configmap_changed(
     deleted = event.get("type") == "DELETED"
     if not memo.config_maps.observe(namespace, name, event["object"], deleted):
         return  # the echo of our own write, whose result is kept already
-    # Someone edited or deleted a flag ConfigMap: let its Rollout put it right. A standby
-    # ignores it: on taking over, the new leader reconciles every Rollout anyway.
-    owner = labels.get(ROLLOUT_LABEL)
-    if owner:
+    # Someone edited or deleted a flag ConfigMap: let the Rollouts that own keys in it put it
+    # right (and drop a deleted one's keys). A standby ignores it: on taking over, the new
+    # leader reconciles every Rollout anyway.
+    for owner in sorted(rollouts_named(event["object"].get("metadata") or {})):
         memo.loops.wake(namespace, owner)

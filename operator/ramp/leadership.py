@@ -1,12 +1,21 @@
 """Leader election on a Lease, timed as controller-runtime does it.
 
 One replica leads and runs the reconcile loops; the others stand by, reading the Lease every
-`retry_period` and taking it once it is free (released) or expired (`renewTime` +
-`leaseDurationSeconds` in the past). The leader renews every `retry_period`; when it has not
-managed to renew for `renew_deadline` it stops leading (stops its loops, writes nothing more)
-and goes back to campaigning. `renew_deadline` < `lease_duration`, so it has stopped before any
-standby can consider the lease expired. The replicas' clocks are assumed to agree to well
-within `lease_duration - renew_deadline` (NTP), as for every Lease-based election.
+`retry_period` and taking it once it is free (released) or expired. Expired is judged as
+client-go's leaderelection does, on the standby's own monotonic clock: the record has not
+changed for `leaseDurationSeconds` since this standby saw it change. The holder's `renewTime` is
+never compared with the standby's wall clock, so replicas whose clocks disagree (by any amount)
+never lead at once; only the rate of their clocks matters.
+
+The leader renews every `retry_period`; when it has not managed to renew for `renew_deadline`
+(measured from when its last confirmed renewal began, so before the apiserver stamped it) it
+stops leading (stops its loops, writes nothing more) and goes back to campaigning.
+`renew_deadline` < `lease_duration`, so it has stopped before any standby, which saw that
+renewal only after it began, can consider the lease expired.
+
+Its writes are fenced (`ramp.k8s.clients.WriteFence`): each is sent only while the renew deadline
+has not passed by the leader's monotonic clock and the lease was not lost or released, however
+late the loops hear of it. Threads still working for a cancelled loop are refused at the write.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,7 +34,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ramp import telemetry
-from ramp.k8s.lease import Attempt, LeaseLock
+from ramp.k8s.clients import WriteFence
+from ramp.k8s.lease import Attempt, LeaseLock, LeaseRecord
 from ramp.settings import LeaderElectionSettings
 
 logger = logging.getLogger("ramp.leadership")
@@ -60,16 +71,56 @@ Hook = Callable[[], Awaitable[None]]
 T = TypeVar("T")
 
 
+class LeaseObserver:
+    """When this candidate last saw the Lease's record change, by its own monotonic clock.
+
+    Another holder's hold stands until its record has stayed the same for its
+    `leaseDurationSeconds` since this candidate saw it change (client-go's observedRecord and
+    observedTime). A candidate that has just started waits a whole lease duration for a holder it
+    never saw renew: it cannot tell an old renewTime from a clock that runs behind.
+    """
+
+    def __init__(self, identity: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.identity = identity
+        self.clock = clock
+        self._record: LeaseRecord | None = None
+        self._since = 0.0
+        self._lock = threading.Lock()  # tries run in threads, one abandoned may still finish
+
+    def held_by_other(self, record: LeaseRecord) -> bool:
+        now = self.clock()
+        with self._lock:
+            if record != self._record:
+                self._record, self._since = record, now
+            since = self._since
+        if not record.holder or record.holder == self.identity:
+            return False
+        return now < since + record.duration.total_seconds()
+
+
 class LeaderElection:
-    """Campaign for the Lease forever; call `started` on winning it and `stopped` on losing it."""
+    """Campaign for the Lease forever; call `started` on winning it and `stopped` on losing it.
+
+    ``fence`` is opened while this candidate surely leads and closed as soon as it may not
+    (give the same fence to the clients the loops write with); ``clock`` is the monotonic clock
+    all its timing runs on."""
 
     def __init__(
-        self, lock: LeaseLock, timing: LeaderElectionSettings, started: Hook, stopped: Hook
+        self,
+        lock: LeaseLock,
+        timing: LeaderElectionSettings,
+        started: Hook,
+        stopped: Hook,
+        fence: WriteFence | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.lock = lock
         self.timing = timing
         self.started = started
         self.stopped = stopped
+        self.clock = clock
+        self.fence = fence if fence is not None else WriteFence(clock)
+        self.observer = LeaseObserver(lock.identity, clock)
         self.leading = False
         # Its own threads: a renewal must never queue behind reconciles' blocking API calls.
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ramp-lease")
@@ -80,12 +131,14 @@ class LeaderElection:
         try:
             while True:
                 renewed = await self._acquire()
+                self.fence.open_until(renewed + self.timing.renew_deadline)
                 self.leading = True
                 telemetry.leader.set(1)
                 logger.info("%s: acquired; this operator leads", self.lock.describe())
                 await self.started()
                 await self._keep(renewed)
                 # Stop before anything else: past renew_deadline another replica may soon lead.
+                self.fence.close()
                 await self.stopped()
                 self.leading = False
                 telemetry.leader.set(0)
@@ -99,6 +152,7 @@ class LeaderElection:
 
     async def release(self) -> None:
         """Give the lease up (after the loops stopped), so a standby takes over at once."""
+        self.fence.close()  # nothing a stopped loop left in a thread may land after this
         if not self.leading:
             return
         self.leading = False
@@ -116,7 +170,7 @@ class LeaderElection:
         holder = None
         while True:
             try:
-                sent = time.monotonic()
+                sent = self.clock()
                 if await self._try(self.timing.renew_deadline) is Attempt.TAKEN:
                     return sent
                 seen = await self._call(self.lock.read, self.timing.retry_period)
@@ -135,7 +189,7 @@ class LeaderElection:
         while True:
             await asyncio.sleep(self.timing.retry_period)
             while True:
-                sent = time.monotonic()
+                sent = self.clock()
                 remaining = renewed + self.timing.renew_deadline - sent
                 if remaining <= 0:
                     return
@@ -143,6 +197,7 @@ class LeaderElection:
                     attempt = await self._try(remaining)
                     if attempt is Attempt.TAKEN:
                         renewed = sent
+                        self.fence.open_until(renewed + self.timing.renew_deadline)
                         break
                     if attempt is Attempt.HELD:
                         logger.warning("%s: another candidate holds it", self.lock.describe())
@@ -150,12 +205,14 @@ class LeaderElection:
                     logger.info("%s: changed while renewing; trying again", self.lock.describe())
                 except Exception as e:
                     logger.warning("%s: renewal failed: %s", self.lock.describe(), e)
-                left = renewed + self.timing.renew_deadline - time.monotonic()
+                left = renewed + self.timing.renew_deadline - self.clock()
                 await asyncio.sleep(max(0.0, min(self.timing.retry_period, left)))
 
     async def _try(self, timeout: float) -> Attempt:
         duration = timedelta(seconds=self.timing.lease_duration)
-        call = self._call(self.lock.try_acquire_or_renew, duration, timeout)
+        call = self._call(
+            self.lock.try_acquire_or_renew, duration, timeout, self.observer.held_by_other
+        )
         # The request timeout bounds each HTTP call; wait_for bounds the whole try (a read and a
         # write), so a hanging apiserver cannot keep a leader past its renew deadline.
         return await asyncio.wait_for(call, timeout=timeout)

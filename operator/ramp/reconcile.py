@@ -34,18 +34,35 @@ from ramp.engine import (
     plan_writes,
     restore_on_deletion,
 )
-from ramp.engine.effects import PublishFlag, RestartConsumers, RestoreWorkers, ScaleWorkers
+from ramp.engine.effects import (
+    PublishFlag,
+    RestartConsumers,
+    RestoreWorkers,
+    ScaleWorkers,
+    WorkerTarget,
+)
 from ramp.engine.observations import MetricSample, Observations, WorkerObservation
 from ramp.engine.routine import Routine, routine_of, routine_readings_of
 from ramp.index import BodyIndex, RolloutIndex
 from ramp.k8s.clients import Clients, is_conflict, is_not_found
-from ramp.k8s.configmap import FlagObservation, flag_changes, observe_flag, publish_flag
+from ramp.k8s.configmap import (
+    FLAGS_FILE,
+    FlagObservation,
+    FlagTaken,
+    NotAFlagSet,
+    desired_config_map,
+    gone_rollouts,
+    observe_flag,
+    owners_in_doubt,
+    publish_flag,
+    read_config_map,
+)
 from ramp.k8s.events import record_event
 from ramp.k8s.finalizers import FinalizersMoved, set_finalizer
-from ramp.k8s.ownership import FINALIZER, rollout_labels
+from ramp.k8s.ownership import FINALIZER, MANAGED_BY, MANAGED_BY_LABEL, ROLLOUT_LABEL, key_owners
 from ramp.k8s.restarts import restart_consumers
 from ramp.k8s.status import status_patch, write_status
-from ramp.k8s.workers import observe_workers, scale_workers
+from ramp.k8s.workers import WorkersMoved, observe_workers, scale_workers
 from ramp.metrics import cohorts
 from ramp.metrics.allowlist import AllowList
 from ramp.metrics.pool import ProviderConfigError, ProviderPool
@@ -75,12 +92,16 @@ class _ConfigMapSeen:
 
 
 def _watched(config_map: Mapping[str, Any] | None, rollout: str) -> bool:
-    """Whether the ConfigMap's changes wake this Rollout (Ramp's labels, as on those it creates;
-    see handlers.flag_configmap_changed)."""
+    """Whether the ConfigMap's changes wake this Rollout: labelled as Ramp's (as those it
+    creates, the ones the watch sees), and naming the Rollout as its creator or as an owner of
+    keys in it (see handlers.flag_configmap_changed)."""
     if config_map is None:
         return False  # its creation by someone else would not be seen either
-    labels = (config_map.get("metadata") or {}).get("labels") or {}
-    return all(labels.get(k) == v for k, v in rollout_labels(rollout).items())
+    meta = config_map.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    if labels.get(MANAGED_BY_LABEL) != MANAGED_BY:
+        return False
+    return labels.get(ROLLOUT_LABEL) == rollout or rollout in key_owners(meta).rollouts()
 
 
 @dataclass(slots=True)
@@ -240,6 +261,7 @@ class Reconciler:
             workers=workers,
             published=flag.published,
             config_map_owner=flag.owner,
+            config_map_clash=flag.clash,
             publish_error=self.publish_errors.get(key),
             delivered=delivered,
         )
@@ -254,6 +276,7 @@ class Reconciler:
                 self.index.mark_normalized(key, version)
         refresh = timedelta(seconds=self.settings.status_refresh)
         plan = plan_writes(current, desired, flag.published, wanted, refresh)
+        decided = version  # the version this decision holds for: ours after a write
         lowered = False
         config_map = _ConfigMapSeen(flag.config_map)
         if plan.publish_first is not None:
@@ -277,6 +300,7 @@ class Reconciler:
                     return GONE
                 raise
             self.index.store(key, written)  # decide next on what was written, not its echo
+            decided = written["metadata"]["resourceVersion"]
             rollout["status"] = desired
             for said in decision.announced:  # counted once: the write that recorded them
                 telemetry.transitions.labels(namespace, name, said.reason).inc()
@@ -291,7 +315,7 @@ class Reconciler:
         )
         wake_at = next_wakeup(spec, decision.status, now)
         if not (published or told or lowered):
-            self._expect_routine(key, spec, decision.status, flag, config_map, now)
+            self._expect_routine(key, decided, spec, decision.status, flag, config_map, now)
         if key in self.publish_errors:
             # Nothing is served and soak is held; try the write again, not every second.
             return max(wake_at or now, now + PUBLISH_RETRY)
@@ -306,6 +330,7 @@ class Reconciler:
     def _expect_routine(
         self,
         key: tuple[str, str],
+        decided: str,
         spec: RolloutSpec,
         status: RolloutStatus,
         flag: FlagObservation,
@@ -313,13 +338,18 @@ class Reconciler:
         now: datetime,
     ) -> None:
         """After a whole decision that changed nothing outside: let the next analyses go the
-        routine way (engine.routine) while it and its observations hold."""
+        routine way (engine.routine) while it and its observations hold.
+
+        Filed under ``decided``, the version the decision was made on (or our write of it): an
+        edit that arrived while it waited on its queries or its write is newer, is not covered
+        by this decision, and must be decided in full (I12)."""
         version = self.index.version(key)
         stored = (self.index.bodies.get(key) or {}).get("status") or {}
         analysed = stored.get("lastAnalysisAt")
         seen = flag.config_map
         if (
             version is None
+            or version != decided
             or analysed is None
             or seen is None
             or flag.owner is not None
@@ -387,15 +417,25 @@ class Reconciler:
         return await asyncio.to_thread(observe_workers, self.clients, namespace, spec)
 
     async def _observe_flag(self, rollout: dict[str, Any], spec: RolloutSpec) -> FlagObservation:
-        """From the watched ConfigMap while its watch is trusted, else read from the API."""
-        key = (rollout["metadata"]["namespace"], spec.flag.config_map)
-        known = self.config_maps.confirmed_within(key, self.settings.config_map_trust)
-        if known is not None:
-            return observe_flag(self.clients, rollout, spec, known)
-        flag = await asyncio.to_thread(observe_flag, self.clients, rollout, spec, None)
-        if flag.config_map is not None and _watched(flag.config_map, rollout["metadata"]["name"]):
+        """From the watched ConfigMap while its watch is trusted, else read from the API. Other
+        Rollouts it names as owners count only while they exist: the watch's index says so, or
+        else the API server."""
+        namespace, name = rollout["metadata"]["namespace"], rollout["metadata"]["name"]
+        key = (namespace, spec.flag.config_map)
+        current = self.config_maps.confirmed_within(key, self.settings.config_map_trust)
+        read = current is None
+        if read:
+            current = await asyncio.to_thread(
+                read_config_map, self.clients, namespace, spec.flag.config_map
+            )
+        doubtful = owners_in_doubt(name, current, lambda n: (namespace, n) in self.index)
+        gone = frozenset[str]()
+        if doubtful:  # rare: a Rollout created or deleted a moment ago
+            gone = await asyncio.to_thread(gone_rollouts, self.clients, namespace, doubtful)
+        flag = observe_flag(rollout, spec, current, gone)
+        if read and current is not None and _watched(current, name):
             # As good as a watch event: trusted for another while, not read every analysis.
-            self.config_maps.store(key, flag.config_map)
+            self.config_maps.store(key, current)
         return flag
 
     async def _provider(self, namespace: str, spec: RolloutSpec) -> PrometheusProvider:
@@ -420,13 +460,9 @@ class Reconciler:
                 published = await self._publish(rollout, spec, effect, config_map)
             elif isinstance(effect, ScaleWorkers):
                 await self._ensure_finalizer(rollout, present=True)
-                await asyncio.to_thread(
-                    scale_workers, self.clients, namespace, spec, effect.targets, workers
-                )
+                await self._scale(namespace, spec, effect.targets, workers)
             elif isinstance(effect, RestoreWorkers):
-                await asyncio.to_thread(
-                    scale_workers, self.clients, namespace, spec, effect.originals, workers
-                )
+                await self._scale(namespace, spec, effect.originals, workers)
             elif isinstance(effect, RestartConsumers):
                 restarted, missing = await asyncio.to_thread(
                     restart_consumers, self.clients, namespace, spec, effect.revision
@@ -444,6 +480,20 @@ class Reconciler:
             await self._ensure_finalizer(rollout, present=False)
         return published
 
+    async def _scale(
+        self,
+        namespace: str,
+        spec: RolloutSpec,
+        targets: Mapping[str, WorkerTarget],
+        workers: dict[str, WorkerObservation],
+    ) -> None:
+        """Patch worker scale over what was observed; a worker changed since then is observed
+        and decided on again, like the Rollout itself after a conflict."""
+        try:
+            await asyncio.to_thread(scale_workers, self.clients, namespace, spec, targets, workers)
+        except WorkersMoved as e:
+            raise Conflict from e
+
     async def _publish(
         self,
         rollout: dict[str, Any],
@@ -451,27 +501,45 @@ class Reconciler:
         effect: PublishFlag,
         config_map: _ConfigMapSeen,
     ) -> bool:
-        """Write the ConfigMap where it differs; True when it wrote. A failure is remembered
-        for the Published condition, not raised: the engine holds the soak meanwhile."""
-        namespace = rollout["metadata"]["namespace"]
-        key = (namespace, rollout["metadata"]["name"])
+        """Merge the flag into the ConfigMap where it differs; True when it wrote. A failure is
+        remembered for the Published condition, not raised: the engine holds the soak
+        meanwhile. Another Rollout taking the keys meanwhile is a conflict: decided anew."""
+        namespace, name = rollout["metadata"]["namespace"], rollout["metadata"]["name"]
+        key = (namespace, name)
         config_map_key = (namespace, spec.flag.config_map)
         current = config_map.current
-        if current is not None and not flag_changes(spec, effect, current):
+        indexed = lambda n: (namespace, n) in self.index  # noqa: E731
+        try:
+            # Owners in doubt taken as gone: if that changes nothing, nothing is to write;
+            # else publish_flag asks the API server about them.
+            doubtful = owners_in_doubt(name, current, indexed)
+            unchanged = current is not None and (
+                desired_config_map(rollout, spec, effect, current, doubtful) is None
+            )
+        except NotAFlagSet:
+            unchanged = False  # publish_flag says what is wrong
+        if unchanged:
             self.publish_errors.pop(key, None)  # it serves the flag: nothing failed to write
             return False
         try:
             published, written = await asyncio.to_thread(
-                publish_flag, self.clients, rollout, spec, effect, current
+                publish_flag, self.clients, rollout, spec, effect, current, indexed
             )
-        except client.ApiException as e:
+        except FlagTaken as e:
+            self.config_maps.forget(config_map_key)
+            raise Conflict from e
+        except (client.ApiException, NotAFlagSet) as e:
             if is_conflict(e):
-                # Written over a version that is no longer current: read it next time.
+                # Still written over by others after every merge: read it next time.
                 self.config_maps.forget(config_map_key)
                 raise Conflict from e
+            if isinstance(e, NotAFlagSet):
+                why = f"its {FLAGS_FILE} is not a flagd flag set ({e}); fix or remove that key"
+            else:
+                why = f"{e.reason} (HTTP {e.status})"
             problem = (
-                f"cannot write ConfigMap {namespace}/{spec.flag.config_map}: "
-                f"{e.reason} (HTTP {e.status}); the soak waits until it serves the flag"
+                f"cannot write ConfigMap {namespace}/{spec.flag.config_map}: {why}; "
+                "the soak waits until it serves the flag"
             )
             if self.publish_errors.get(key) != problem:
                 logger.warning("%s/%s: %s", *key, problem)
@@ -479,7 +547,7 @@ class Reconciler:
             return False
         self.publish_errors.pop(key, None)
         config_map.current = written
-        if published and _watched(written, key[1]):
+        if published and written is not None and _watched(written, name):
             # Decide next on what was written, not on the version before it (its echo from
             # the watch may come later).
             self.config_maps.store(config_map_key, written)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Self
 
+from ramp.k8s.clients import DEFAULT_API_TIMEOUT
+
 
 @dataclass(frozen=True)
 class LeaderElectionSettings:
@@ -17,8 +19,9 @@ class LeaderElectionSettings:
     """Name of that Lease; `kubectl get lease` shows its holder."""
 
     lease_duration: float = 15.0
-    """Seconds a standby waits after the leader's last renewal before taking the lease: how
-    long a crashed leader's rollouts wait (a leader that stops gracefully releases at once)."""
+    """Seconds a standby waits after it last saw the leader renew (on its own monotonic clock)
+    before taking the lease: how long a crashed leader's rollouts wait (a leader that stops
+    gracefully releases at once)."""
 
     renew_deadline: float = 10.0
     """Seconds the leader keeps trying to renew before it stops all work; shorter than
@@ -69,6 +72,12 @@ class OperatorSettings:
     api_threads: int = 32
     """Threads for blocking Kubernetes API calls; bounds concurrent reconciles' I/O."""
 
+    api_timeout: float = DEFAULT_API_TIMEOUT
+    """Seconds one Kubernetes API request may take before it fails (and its reconcile is tried
+    again), so a hung request cannot hold a Rollout's loop while the Lease keeps renewing. A
+    leader's writes get no longer than its renew deadline leaves. Kopf's watch streams
+    long-poll on their own settings and are not bound by it."""
+
     reconciles_in_flight: int = 64
     """Reconciles running at once; more wait, those woken by a change before those woken by
     their own timer. Bounds what a burst (thousands of Rollouts created together, or all of
@@ -81,6 +90,12 @@ class OperatorSettings:
     """Prometheus addresses Rollouts may query: exact base URLs, or prefixes ending in `*`.
     Empty: any address, but never with an Authorization header from a Secret (credentials go
     only to addresses listed here). When set, other addresses get no request at all."""
+
+    webhook_allow: tuple[str, ...] = ()
+    """Webhook URLs Rollouts' notifications may be sent to: exact URLs, or prefixes ending in
+    `*` (`https://hooks.slack.com/services/*`), as for prometheus_allow. Empty: no webhook is
+    sent at all, and a Rollout whose spec.notifications names one gets a NotificationRefused
+    Event. A URL no pattern allows gets no request."""
 
     query_reuse: float = 1.0
     """Seconds one Prometheus answer serves every Rollout asking the same query of the same

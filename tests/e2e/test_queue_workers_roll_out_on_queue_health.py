@@ -71,7 +71,7 @@ def test_backlog_pauses_without_rolling_back_and_resume_goes_on(
         timeout=30,
         what="the operator to take the resume",
     )
-    ramp(cluster, "promote", "backlog", "-n", namespace)
+    ramp(cluster, "promote", "backlog", "-n", namespace, "--skip-soak")
     eventually(
         lambda: step_of(cluster, namespace, "backlog") == ("Progressing", "half"),
         timeout=30,

@@ -1,4 +1,5 @@
-"""A rollback is announced on the webhook named by a Secret, Slack-compatible, once."""
+"""A rollback is announced on the webhook named by a Secret, Slack-compatible, once, when the
+operator's admin allows the webhook's address (`--webhook-allow`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from tests.support.analysis import analysed_rollout, error_rate, step_of
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter
 from tests.support.rollouts import apply
+
+OPERATOR_ARGS = ("--webhook-allow", "http://127.0.0.1:*")
 
 
 class Webhook:

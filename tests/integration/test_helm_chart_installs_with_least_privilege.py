@@ -274,21 +274,39 @@ def test_rendered_chart_aggregates_rollout_permissions_into_admin_edit_and_view(
     assert not any(aggregated(off, to) for to in ("admin", "edit", "view"))
 
 
-def test_rendered_deployment_passes_the_prometheus_allow_list(
-    helm: Helm, namespace: str, tmp_path: Path
+@pytest.mark.parametrize(
+    ("section", "key", "flag", "allowed"),
+    [
+        (
+            "prometheus",
+            "allowedAddresses",
+            "--prometheus-allow",
+            ["http://prometheus.monitoring:9090", "https://thanos.example/tenant-a/*"],
+        ),
+        (
+            "webhooks",
+            "allowedURLs",
+            "--webhook-allow",
+            ["https://hooks.slack.com/services/*", "http://alerts.monitoring:8080/ramp"],
+        ),
+    ],
+)
+def test_rendered_deployment_passes_the_allow_lists(
+    helm: Helm,
+    namespace: str,
+    tmp_path: Path,
+    section: str,
+    key: str,
+    flag: str,
+    allowed: list[str],
 ) -> None:
     assert not any(
-        a.startswith("--prometheus-allow")
+        a.startswith(flag)
         for a in operator_args(render(helm, namespace, values_file(tmp_path, {})))
     )
-    allowed = ["http://prometheus.monitoring:9090", "https://thanos.example/tenant-a/*"]
-    docs = render(
-        helm, namespace, values_file(tmp_path, {"prometheus": {"allowedAddresses": allowed}})
-    )
+    docs = render(helm, namespace, values_file(tmp_path, {section: {key: allowed}}))
     args = operator_args(docs)
-    assert [a for a in args if a.startswith("--prometheus-allow")] == [
-        f"--prometheus-allow={address}" for address in allowed
-    ]
+    assert [a for a in args if a.startswith(flag)] == [f"{flag}={pattern}" for pattern in allowed]
 
 
 @pytest.mark.parametrize(
@@ -296,6 +314,9 @@ def test_rendered_deployment_passes_the_prometheus_allow_list(
     [
         ("prometheus.allowedAddresses={prometheus:9090}", "prometheus/allowedAddresses"),
         ("prometheus.allowedAddresses={http://*.example/}", "prometheus/allowedAddresses"),
+        ("prometheus.allowedAddresses={http://prometheus.monitoring*}", "prometheus/allowed"),
+        ("webhooks.allowedURLs={http://hooks.example*}", "webhooks/allowedURLs"),
+        ("webhooks.allowedURL={https://hooks.example/*}", "webhooks"),
         ("aggregateRoles.enabled=maybe", "aggregateRoles/enabled"),
         ("watchNamespaces=x", "watchNamespaces"),
         ("secretNames=hook", "secretNames"),

@@ -135,7 +135,7 @@ def test_upgrade_mid_rollout_keeps_the_users_exposed_and_promotion_only_adds(
         assert "the scheme in use (status.bucketing) is always accepted" in str(refused.value.body)
         set_bucketing(cluster, namespace, PYTHON_PROVIDER_CBOR)
 
-        ramp(cluster, "promote", NAME, "-n", namespace)
+        ramp(cluster, "promote", NAME, "-n", namespace, "--skip-soak")
         wait_published(cluster, namespace, CONFIG_MAP, "50", timeout=30)
         promoted = users_on(cluster, namespace, tmp_path)
         assert before <= promoted, f"{len(before - promoted)} users lost the feature"

@@ -7,7 +7,7 @@ times the operator finished a reconcile, when the metric was breaching, the CLI 
 person took). The model-based test of the engine and the chaos run on the real testbed record
 the same trace and call the same functions, so a rule is written once.
 
-A violation raises AssertionError naming the invariant (I1..I11), the moment and what was
+A violation raises AssertionError naming the invariant (I1..I13), the moment and what was
 expected. Each function raises from its own line, so hypothesis reports distinct invariants as
 distinct failures.
 """
@@ -21,8 +21,11 @@ from itertools import pairwise
 
 from ramp.api import RolloutSpec, RolloutStatus
 from ramp.api.spec import Compare, Phase
+from ramp.api.status import PromoteRequest
 from ramp.engine import PublishFlag, sequential
+from ramp.engine.bucketing import publish_of
 from ramp.engine.observations import MetricSample
+from ramp.engine.published import serves
 from ramp.engine.thresholds import crossed
 
 ACTIVE = ("Progressing", "Paused", "AwaitingApproval")
@@ -102,8 +105,8 @@ def check_trace(
     breaching: Sequence[Breaching] = (),
     reconciles: Sequence[datetime] = (),
 ) -> None:
-    """I1..I7 (with I3b), I10 and I11 over the whole trace (I8 and I9 need their own records, see
-    below)."""
+    """I1..I7 (with I3b), I10, I11 and I13 over the whole trace (I8 and I9 need their own
+    records, I12 the shell's timing; see below)."""
     check_exposure_earned(trace)
     check_disabled_flag_stays_off(trace, actions)
     check_created_paused_publishes_nothing(trace)
@@ -114,6 +117,7 @@ def check_trace(
     check_history_records_each_transition_once(trace)
     check_soak_counts_only_while_served(trace)
     check_bucketing_kept_while_exposed(trace)
+    check_phase_left_through_gate_and_soak(trace)
 
 
 # --- helpers shared by the invariants ------------------------------------------------------
@@ -166,8 +170,13 @@ class Promotion:
     started: int
     """The moment at which ``out_of`` became the current phase."""
 
-    explicit: bool
-    """A `ramp promote` for that phase (or --full) was waiting in status.control."""
+    request: PromoteRequest | None
+    """The `ramp promote` for that phase that was waiting in status.control, if any."""
+
+    @property
+    def skipped(self) -> bool:
+        """Promoted by a `ramp promote --skip-soak` (I13 checks it names who asked)."""
+        return self.request is not None and self.request.skip_soak
 
 
 def phase_starts(trace: Sequence[Moment]) -> list[int]:
@@ -207,9 +216,9 @@ def promotions(trace: Sequence[Moment]) -> list[Promotion]:
         ):
             continue
         request = prev.status.control.promote if prev.status.control else None
-        explicit = request is not None and (request.full or request.phase_index == at)
+        asked = request if request is not None and request.phase_index == at else None
         assert out_of is not None
-        found.append(Promotion(i, out_of, starts[i - 1], explicit))
+        found.append(Promotion(i, out_of, starts[i - 1], asked))
     return found
 
 
@@ -365,7 +374,10 @@ def check_disabled_flag_stays_off(
                     f"I2 violated at {describe(trace, i)}: the failure policy disabled the "
                     "flag and the ConfigMap serves enabled=true again with nobody acting"
                 )
-        elif cur.spec.enabled and prev.spec.enabled:
+        elif cur.spec.failure_policy.disable_flag and cur.spec.enabled and prev.spec.enabled:
+            # Without disableFlag no failure policy turns the flag off: a flag turned off under
+            # an enabled spec is then a decision on an earlier generation (spec.enabled false,
+            # undone since), which the next decision undoes.
             stored_off = prev.status.enabled is not False and cur.status.enabled is False
             published_off = (
                 prev.published is not None
@@ -451,12 +463,13 @@ PROMOTING = ("Promoted", "Completed")
 def check_promotion_on_fresh_healthy_values(
     trace: Sequence[Moment], analysed: Sequence[Analysed]
 ) -> None:
-    """I5: every automatic promotion was decided on an evaluation taken after the phase's soak
-    ended (phase start + duration), at most one analysis interval before the promotion, in
-    which no metric had a query error, no data (unless onNoData: Ignore), or a value crossing
-    its critical threshold (phase overrides applied)."""
+    """I5: every promotion but a soak skip (automatic, or through a Manual gate) was decided on
+    an evaluation taken after the phase's soak ended (phase start + duration), at most one
+    analysis interval before the promotion, in which no metric had a query error, no data
+    (unless onNoData: Ignore), or a value crossing its critical threshold (phase overrides
+    applied)."""
     for promotion in promotions(trace):
-        if promotion.explicit:
+        if promotion.skipped:
             continue
         m = trace[promotion.at]
         analysis = m.spec.analysis
@@ -649,11 +662,12 @@ def check_history_records_each_transition_once(trace: Sequence[Moment]) -> None:
 
 
 def check_soak_counts_only_while_served(trace: Sequence[Moment]) -> None:
-    """I10: for every automatic promotion out of phase X, the ConfigMap served X (enabled, at
-    a percentage X had since it started) for at least X's duration between X's start and the
-    promotion, not counting time in which the stored status was Paused."""
+    """I10: for every promotion out of phase X but a soak skip (automatic, or through a
+    Manual gate), the ConfigMap served X (enabled, at a percentage X had since it started) for
+    at least X's duration between X's start and the promotion, not counting time in which the
+    stored status was Paused."""
     for promotion in promotions(trace):
-        if promotion.explicit:
+        if promotion.skipped:
             continue
         m = trace[promotion.at]
         phase = _phase(m.spec, promotion.out_of)
@@ -675,6 +689,44 @@ def check_soak_counts_only_while_served(trace: Sequence[Moment]) -> None:
             raise AssertionError(
                 f"I10 violated at {describe(trace, promotion.at)}: promoted out of "
                 f"{phase.name} after serving it for {served} of its {phase.duration}"
+            )
+
+
+def check_phase_left_through_gate_and_soak(trace: Sequence[Moment]) -> None:
+    """I13: a phase is left only through its gate and soak, or by a soak skip that names who
+    asked. Every promotion out of phase X goes to the next phase (or completes after the last),
+    and out of a Manual X only with a `ramp promote` for X waiting in status.control (I10
+    checks the soak was served); or it is a `ramp promote --skip-soak` for X, or a `--full` one
+    jumping over the later phases, whose request says who asked and whose history entry names
+    them. A promote asked at an earlier phase (a repeated or late one) approves nothing."""
+    for promotion in promotions(trace):
+        m = trace[promotion.at]
+        out_of = _index(m.spec, promotion.out_of)
+        into = _index(m.spec, m.status.current_phase)
+        assert out_of is not None
+        phase = m.spec.phases[out_of]
+        completed = m.status.phase == "Completed"
+        jumped = (not completed and into is not None and into > out_of + 1) or (
+            completed and out_of < len(m.spec.phases) - 1
+        )
+        request = promotion.request
+        where = f"I13 violated at {describe(trace, promotion.at)}: promoted out of {phase.name}"
+        if jumped and (request is None or not request.full):
+            raise AssertionError(f"{where} past the next phase without `ramp promote --full`")
+        if promotion.skipped or jumped:
+            assert request is not None
+            entry = next(
+                (h for h in reversed(m.status.history or []) if h.reason in PROMOTING), None
+            )
+            if not request.by or entry is None or request.by not in entry.message:
+                raise AssertionError(
+                    f"{where} skipping a soak, and the history does not name who asked "
+                    f"(by={request.by!r}, entry={entry.message if entry else None!r})"
+                )
+            continue
+        if phase.approval == "Manual" and request is None:
+            raise AssertionError(
+                f"{where}, a Manual phase, without a `ramp promote` asked at {phase.name}"
             )
 
 
@@ -728,3 +780,107 @@ def check_workers_restored(
                 f"I9 violated: {worker} was not given back its original scale "
                 f"(field: (original, now)): {wrong}"
             )
+
+
+# --- I12: every edit decided in time --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionLag:
+    """How long one generation of the spec waited for its decision."""
+
+    generation: int
+    seen: datetime
+    """When the trace first shows it (the edit, or the creation for generation 1)."""
+
+    since: datetime
+    """When it could first be decided: ``seen``, or the end of an outage (no operator leading,
+    the apiserver down) that began before it was decided and before its time was up."""
+
+    decided: datetime | None
+    """The first moment whose status has observed it and whose ConfigMap serves what that
+    status says; None: never, up to the end of the recording."""
+
+    lag: timedelta
+    """From ``since`` to ``decided`` (to the end of the recording when never decided)."""
+
+
+def decision_lags(
+    trace: Sequence[Moment],
+    generations: Sequence[int],
+    *,
+    until: datetime,
+    bound: timedelta,
+    down_windows: Sequence[tuple[datetime, datetime]] = (),
+) -> list[DecisionLag]:
+    """The lag of every generation the trace shows (``generations[i]`` is the Rollout's
+    `metadata.generation` at moment i; the recording ran until ``until``).
+
+    A generation is decided at the first moment (from the one that shows it) whose stored
+    status has `observedGeneration` at least that generation and whose ConfigMap serves what
+    that status says (`publish_of`; no ConfigMap serves a disabled flag). A later generation
+    decided first decides it too. Nothing can be decided while no operator leads or the
+    apiserver is down: an outage that began before the generation was decided and before
+    ``bound`` had passed moves its start to the outage's end."""
+    lags: list[DecisionLag] = []
+    newest = 0
+    for i, generation in enumerate(generations):
+        if generation <= newest:
+            continue
+        newest = generation
+        seen = trace[i].at
+        decided = next(
+            (
+                m.at
+                for m in trace[i:]
+                if (m.status.observed_generation or 0) >= generation and _serves_its_status(m)
+            ),
+            None,
+        )
+        since = seen
+        for down, up in sorted(down_windows):
+            if down < min(decided or until, since + bound) and up > since:
+                since = up
+        lag = max((decided or until) - since, timedelta(0))
+        lags.append(DecisionLag(generation, seen, since, decided, lag))
+    return lags
+
+
+def _serves_its_status(m: Moment) -> bool:
+    wanted = publish_of(m.spec, m.status)
+    if m.published is None:
+        return not wanted.enabled  # apps without the ConfigMap get nothing: a disabled flag
+    return serves(m.published, wanted)
+
+
+def check_every_edit_decided_in_time(
+    trace: Sequence[Moment],
+    generations: Sequence[int],
+    *,
+    until: datetime,
+    bound: timedelta,
+    down_windows: Sequence[tuple[datetime, datetime]] = (),
+) -> list[DecisionLag]:
+    """I12: every new generation of a Rollout is decided (`status.observedGeneration` reaches
+    it and the ConfigMap serves what that status says) within ``bound`` (one analysis interval
+    plus the query timeout plus 2 s) of when it could be decided, whatever else is in flight;
+    see `decision_lags` for the outages that do not count. Returns every lag."""
+    lags = decision_lags(trace, generations, until=until, bound=bound, down_windows=down_windows)
+    late = [lag for lag in lags if lag.lag > bound]
+    if late:
+        t0 = trace[0].at
+        said = "; ".join(
+            f"generation {lag.generation} (seen t0+{(lag.seen - t0).total_seconds():g}s, "
+            f"decidable from t0+{(lag.since - t0).total_seconds():g}s) "
+            + (
+                f"decided after {lag.lag.total_seconds():.2f}s"
+                if lag.decided is not None
+                else f"never decided ({lag.lag.total_seconds():.2f}s until the recording ended)"
+            )
+            for lag in late
+        )
+        raise AssertionError(
+            f"I12 violated: {len(late)} edit(s) not decided within "
+            f"{bound.total_seconds():g}s: {said}"
+        )
+    return lags

@@ -1,7 +1,7 @@
 """An HTTP server on 127.0.0.1 that the test controls, standing in for an address a Rollout's
 author chose: it records every request with its headers and answers what the test says (an
-error whose body carries a distinctive secret, or a Prometheus-shaped result), at once or only
-when the test releases the answers."""
+error whose body carries a distinctive secret, a Prometheus-shaped result, or a redirect), at
+once or only when the test releases the answers."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ class Listener:
         self.body = json.dumps(
             {"status": "error", "errorType": "bad_data", "error": SECRET_BODY_TEXT}
         ).encode()
+        self.headers: dict[str, str] = {}
         self._lock = threading.Lock()
         self._released = threading.Event()
         self._released.set()
@@ -53,7 +54,10 @@ class Listener:
                 with listener._lock:
                     listener._in_flight -= 1
                     status, body = listener.status, listener.body
+                    headers = dict(listener.headers)
                 self.send_response(status)
+                for header, value in headers.items():
+                    self.send_header(header, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -73,7 +77,7 @@ class Listener:
         result = [{"metric": {}, "value": [0, str(value)]}]
         body = {"status": "success", "data": {"resultType": "vector", "result": result}}
         with self._lock:
-            self.status, self.body = 200, json.dumps(body).encode()
+            self.status, self.body, self.headers = 200, json.dumps(body).encode(), {}
 
     def answer_prometheus_range(self, at: float, value: float) -> None:
         """From now on, answer every query with one series of one point, as Prometheus answers
@@ -85,7 +89,13 @@ class Listener:
 
     def answer(self, status: int, body: bytes) -> None:
         with self._lock:
-            self.status, self.body = status, body
+            self.status, self.body, self.headers = status, body, {}
+
+    def answer_redirect(self, location: str, status: int = 302) -> None:
+        """From now on, send every request on to ``location`` (a body carrying the secret)."""
+        with self._lock:
+            self.status, self.headers = status, {"Location": location}
+            self.body = f"moved to {location}: {SECRET_BODY_TEXT}".encode()
 
     def authorization_headers(self) -> list[str]:
         with self._lock:

@@ -174,7 +174,11 @@ class WorkerScale(StatusModel):
 
 class Request(StatusModel):
     requested_at: datetime | None = Field(None, description="When the CLI asked.")
-    by: str | None = Field(None, description="Who asked (ramp, or failurePolicy).")
+    by: str | None = Field(
+        None,
+        description="Who asked: failurePolicy, or the user `ramp promote` authenticated as (a "
+        "soak skip needs it).",
+    )
 
 
 class PromoteRequest(Request):
@@ -182,7 +186,17 @@ class PromoteRequest(Request):
     phase: str | None = Field(
         None, description="Name of that phase; a spec edit that renames it drops the request."
     )
-    full: bool = Field(False, description="Skip to the last phase.")
+    full: bool = Field(
+        False,
+        description="Skip to the last phase (the later phases' soaks and gates are skipped, "
+        "recorded in status.history with who asked).",
+    )
+    skip_soak: bool = Field(
+        False,
+        description="Promote now, before the phase's soak has ended (`ramp promote "
+        "--skip-soak`); recorded in status.history with who asked. Without it, a promote only "
+        "opens the Manual gate of a phase awaiting approval, and is dropped otherwise.",
+    )
 
 
 class Control(StatusModel):

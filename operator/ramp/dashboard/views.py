@@ -193,17 +193,17 @@ BUTTONS: tuple[tuple[str, Action, bool], ...] = (
     ("retry", "retry", False),
 )
 
-ANY_TIME = datetime(2000, 1, 1, tzinfo=UTC)
-"""The clock a plan is made with here: only whether it writes is read, not its stamp."""
 
-
-def actions_view(name: str, status: dict[str, Any], spec_paused: bool) -> dict[str, Any]:
+def actions_view(
+    name: str, status: dict[str, Any], spec_paused: bool, now: datetime
+) -> dict[str, Any]:
     """Per button, whether it would write a request (as `ramp <action>` would, through the same
-    `plan_action`), and if not, why: the refusal, or what is already in force."""
+    `plan_action`), and if not, why: the refusal (a soak's time left as of ``now``), or what is
+    already in force."""
     out = {}
     for key, action, full in BUTTONS:
         try:
-            plan = plan_action(action, name, status, ANY_TIME, full=full, spec_paused=spec_paused)
+            plan = plan_action(action, name, status, now, full=full, spec_paused=spec_paused)
         except ActionNotApplicable as e:
             out[key] = {"applies": False, "why": str(e)}
             continue
@@ -225,7 +225,9 @@ def event_view(event: Any) -> dict[str, Any]:
     }
 
 
-def detail(rollout: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+def detail(
+    rollout: dict[str, Any], events: list[dict[str, Any]], now: datetime | None = None
+) -> dict[str, Any]:
     """Everything the page of one Rollout shows except the Prometheus series."""
     spec_dict = rollout.get("spec") or {}
     status = rollout.get("status") or {}
@@ -242,7 +244,12 @@ def detail(rollout: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, A
         "ladder": ladder(spec_dict, status),
         "percentageSeries": percentage_series(rollout),
         "metrics": metrics_view(spec, status, rollout) if spec else [],
-        "actions": actions_view(rollout["metadata"]["name"], status, bool(spec_dict.get("paused"))),
+        "actions": actions_view(
+            rollout["metadata"]["name"],
+            status,
+            bool(spec_dict.get("paused")),
+            now or datetime.now(UTC),
+        ),
         "interval": spec.analysis.interval if spec and spec.analysis else None,
         "snapshot": status.get("snapshot"),
         "conditions": status.get("conditions") or [],

@@ -78,8 +78,12 @@ class Observations:
     a rollout left in flight by an older operator keeps its scheme (engine/bucketing.py)."""
 
     config_map_owner: str | None = None
-    """Another Rollout that owns the ConfigMap named in spec.flag.configMap; Ramp then writes
-    nothing to it."""
+    """Another Rollout that owns this Rollout's flag key or an env key of it in the ConfigMap
+    named in spec.flag.configMap; Ramp then writes nothing to it."""
+
+    config_map_clash: str | None = None
+    """What of this Rollout's that owner holds, as field and value (``spec.flag.key: flag
+    checkout``); None: the whole ConfigMap (marked by a Ramp from before per-key owners)."""
 
     publish_error: str | None = None
     """Why the last write of the ConfigMap failed, when it did (shown in the Published

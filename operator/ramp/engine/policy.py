@@ -86,7 +86,7 @@ def decide(
     account_served(step, seen.published)
 
     if seen.config_map_owner is not None:
-        return _refuse_config_map(step, seen.config_map_owner)
+        return _refuse_config_map(step, seen.config_map_owner, seen.config_map_clash)
 
     take_resume(step)
     assessment = _analyse(step, seen)
@@ -220,15 +220,23 @@ def _published(step: Step, seen: Observations, wanted: PublishFlag) -> tuple[boo
     return False, "Publishing", f"ConfigMap {config_map} does not serve it yet"
 
 
-def _refuse_config_map(step: Step, owner: str) -> Decision:
-    """Hole found by review: two Rollouts naming one ConfigMap overwrote each other. The later
-    one is refused and writes nothing, until the name is changed or the owner is gone."""
+def _refuse_config_map(step: Step, owner: str, clash: str | None) -> Decision:
+    """Hole found by review: two Rollouts naming one ConfigMap overwrote each other. Rollouts
+    share a ConfigMap with distinct flag and env keys; one whose key another holds is refused
+    and writes nothing, until it names other keys or the owner is gone."""
     nxt = step.next
     config_map = step.spec.flag.config_map
-    message = (
-        f"spec.flag.configMap: ConfigMap {config_map} belongs to Rollout {owner}; this Rollout "
-        "writes nothing to it. Name another ConfigMap, or delete that Rollout"
-    )
+    if clash is None:
+        message = (
+            f"spec.flag.configMap: ConfigMap {config_map} belongs to Rollout {owner}; this "
+            "Rollout writes nothing to it. Name another ConfigMap, or delete that Rollout"
+        )
+    else:
+        message = (
+            f"{clash} in ConfigMap {config_map} (spec.flag.configMap) belongs to Rollout "
+            f"{owner}; this Rollout writes nothing to it. Name another key or ConfigMap, or "
+            "delete that Rollout"
+        )
     if nxt.message != message:
         nxt.message = message
         step.announce("Warning", "ConfigMapConflict", message, notify=False)

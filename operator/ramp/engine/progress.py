@@ -1,5 +1,9 @@
 """The active part of a rollout: start, soak, hold, pause, resume, promote.
 
+A phase is left only through its gate and soak, or by a soak skip that names who asked (I13):
+`ramp promote` approves the phase it was asked at once that phase awaits approval, and is
+dropped otherwise; `ramp promote --skip-soak` promotes at once.
+
 A phase's soak counts only while its values are published (I10): a promotion starts the new
 phase's clock, and the clock is set forward by every stretch during which the ConfigMap did not
 serve what the status says it serves (not yet written, deleted, edited by hand, crash between
@@ -8,10 +12,11 @@ the status write and the publish).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from ramp.api.durations import format_duration
 from ramp.api.spec import RolloutSpec
-from ramp.api.status import Control, Snapshot
+from ramp.api.status import Control, PromoteRequest, Snapshot
 from ramp.engine.bucketing import publish_of
 from ramp.engine.conditions import WAITING_TO_START
 from ramp.engine.effects import PublishFlag
@@ -171,16 +176,15 @@ def progress(step: Step, control: Control, assessment: Assessment, seen: Observa
     nxt.next_promotion_at = soak_end
     nxt.percentage = current.percentage
 
-    request = control.promote
-    if request is not None:
-        step.control.promote = None
-        if request.phase_index == step.index and request.phase in (None, current.name):
-            target = len(spec.phases) - 1 if request.full else step.index
-            promote(step, target, by="`ramp promote`")
-            return
+    request = take_promote(step, control.promote)
+    if request is not None and request.skip_soak:
+        # I13: the one way out of a phase before its soak ends, recorded with who asked.
+        promote(step, promote_target(step, request), by=skipped_by(step, request, soak_end))
+        return
 
     pct = format_percentage(current.percentage)
     if nxt.awaiting_publish_since is not None:
+        drop_approval(step, request, f"ConfigMap {spec.flag.config_map} does not serve it yet")
         if nxt.phase == "Progressing":
             nxt.message = (
                 f"{current.name} at {pct} %: waiting for ConfigMap {spec.flag.config_map} to "
@@ -188,6 +192,7 @@ def progress(step: Step, control: Control, assessment: Assessment, seen: Observa
             )
         return
     if now < soak_end:
+        drop_approval(step, request, f"it soaks until {stamp(soak_end)}")
         hold(step, f"{current.name} at {pct} % soaks until {stamp(soak_end)}")
         return
     holds = list(assessment.holds)
@@ -202,7 +207,12 @@ def progress(step: Step, control: Control, assessment: Assessment, seen: Observa
     ):
         holds.append("waiting for an analysis after the soak")
     if holds:
+        drop_approval(step, request, f"it is held: {'; '.join(holds)}")
         hold(step, f"holding {current.name} at {pct} %: {'; '.join(holds)}")
+        return
+    if request is not None and (current.approval == "Manual" or request.full):
+        # I13: the gate opens for the approval of this phase, once its soak passed healthy.
+        promote(step, promote_target(step, request), by=approved_by(step, request))
         return
     if current.approval == "Manual":
         nxt.next_promotion_at = None
@@ -214,6 +224,76 @@ def progress(step: Step, control: Control, assessment: Assessment, seen: Observa
             )
         return
     promote(step, step.index, by="soak passed healthy")
+
+
+def take_promote(step: Step, request: PromoteRequest | None) -> PromoteRequest | None:
+    """Consume the `ramp promote` in status.control: the request for the current phase, or None.
+
+    A request names the phase it was asked at, so a repeated or late one (asked before the
+    rollout left that phase, or for a phase a spec edit renamed) is dropped, never taken as the
+    approval of the next phase. A soak skip that does not say who asked is dropped too (I13)."""
+    if request is None:
+        return None
+    step.control.promote = None
+    if request.phase_index != step.index or request.phase not in (None, step.phase.name):
+        asked = request.phase or f"phase {request.phase_index}"
+        step.announce(
+            "Normal",
+            "PromoteDropped",
+            f"`ramp promote` asked at {asked} dropped: the rollout is in {step.phase.name} now",
+            notify=False,
+        )
+        return None
+    if request.skip_soak and not request.by:
+        step.announce(
+            "Warning",
+            "PromoteDropped",
+            f"`ramp promote --skip-soak` of {step.phase.name} dropped: status.control.promote.by "
+            "does not say who asked",
+            notify=False,
+        )
+        return None
+    return request
+
+
+def drop_approval(step: Step, request: PromoteRequest | None, why: str) -> None:
+    """A `ramp promote` approves a phase that awaits approval; one that reaches the operator
+    while the phase soaks or is held is dropped, and the Event says why."""
+    if request is None:
+        return
+    step.announce(
+        "Normal",
+        "PromoteDropped",
+        f"`ramp promote` of {step.phase.name} dropped: {why}; it approves a phase that awaits "
+        "approval, and `ramp promote --skip-soak` promotes now",
+        notify=False,
+    )
+
+
+def promote_target(step: Step, request: PromoteRequest) -> int:
+    return len(step.spec.phases) - 1 if request.full else step.index
+
+
+def approved_by(step: Step, request: PromoteRequest) -> str:
+    who = f" by {request.by}" if request.by else ""
+    return f"`ramp promote{' --full' if request.full else ''}`{who}{_jumped(step, request)}"
+
+
+def skipped_by(step: Step, request: PromoteRequest, soak_end: datetime) -> str:
+    left = soak_end - step.now
+    ended = (
+        f"{format_duration(left)} of {step.phase.name}'s {step.phase.duration} soak skipped"
+        if left > timedelta(0)
+        else f"{step.phase.name}'s soak had ended"
+    )
+    full = " --full" if request.full else ""
+    return f"`ramp promote --skip-soak{full}` by {request.by}: {ended}{_jumped(step, request)}"
+
+
+def _jumped(step: Step, request: PromoteRequest) -> str:
+    """The phases a `--full` promotion skips, soak and gate."""
+    skipped = [p.name for p in step.spec.phases[step.index + 1 :]] if request.full else []
+    return f"; skipped {', '.join(skipped)}" if skipped else ""
 
 
 def hold(step: Step, message: str) -> None:

@@ -3,6 +3,9 @@
 The same record client-go's `resourcelock.LeaseLock` keeps, so `kubectl get lease` reads the
 same way as for controller-runtime or Argo Rollouts: HOLDER is the leading replica. Every write
 carries the resourceVersion it was decided on; a 409 means another candidate got there first.
+Its times (`renewTime`, `acquireTime`) are the writer's wall clock, for people to read: whether
+another holder's claim still stands is the candidate's to judge by its own monotonic clock
+(`ramp.leadership.LeaseObserver`), never by comparing those times with its own wall clock.
 
 Lease traffic is not counted in `ramp_api_writes_total`: that counter measures what reconciles
 write (a standby and an idle leader write nothing there); the `ramp_leader` gauge and the Lease
@@ -11,6 +14,7 @@ itself show the election.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -34,21 +38,29 @@ class Attempt(Enum):
 
 @dataclass(frozen=True)
 class LeaseRecord:
-    """What a Lease says about its holder, as one candidate read it."""
+    """What a Lease says about its holder, as one candidate read it. Two reads that are equal
+    saw no write in between (a holder's renewal changes `renewed_at`)."""
 
     holder: str
     """The holder's identity; empty when nobody holds it (never taken, or released)."""
 
     renewed_at: datetime | None
-    duration: timedelta
+    """The holder's wall clock when it last renewed: a stamp, not a time to compare with ours."""
 
-    def held_by_other(self, identity: str, now: datetime) -> bool:
-        """True while someone else holds the lease and it has not expired."""
-        if not self.holder or self.holder == identity:
-            return False
-        if self.renewed_at is None:
-            return False
-        return self.renewed_at + self.duration > now
+    duration: timedelta
+    """How long after a renewal others must wait before taking the lease over."""
+
+    acquired_at: datetime | None = None
+    transitions: int = 0
+
+
+HeldByOther = Callable[[LeaseRecord], bool]
+"""Whether another candidate's hold on the lease still stands, as this candidate judges it;
+called with every record read (it is how the candidate sees the record change)."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,8 @@ class LeaseLock:
     namespace: str
     name: str
     identity: str
+    clock: Callable[[], datetime] = utc_now
+    """The wall clock that stamps renewTime and acquireTime (a test skews it)."""
 
     @property
     def _api(self) -> client.CoordinationV1Api:
@@ -82,22 +96,27 @@ class LeaseLock:
             holder=spec.holder_identity or "",
             renewed_at=_aware(spec.renew_time),
             duration=timedelta(seconds=spec.lease_duration_seconds or 0),
+            acquired_at=_aware(spec.acquire_time),
+            transitions=spec.lease_transitions or 0,
         )
         return record, lease
 
-    def try_acquire_or_renew(self, duration: timedelta, timeout: float) -> Attempt:
-        """Take the lease if it is free, expired or already ours, and stamp it renewed now.
+    def try_acquire_or_renew(
+        self, duration: timedelta, timeout: float, held_by_other: HeldByOther
+    ) -> Attempt:
+        """Take the lease if it is free, already ours, or another holder's hold on it no longer
+        stands (``held_by_other`` judges that), and stamp it renewed now.
 
         API errors other than a lost race propagate, so the caller can tell "lost" from
         "could not ask".
         """
-        now = datetime.now(UTC)
         found = self.read(timeout)
         if found is None:
-            return self._create(duration, now, timeout)
+            return self._create(duration, self.clock(), timeout)
         record, lease = found
-        if record.held_by_other(self.identity, now):
+        if held_by_other(record):
             return Attempt.HELD
+        now = self.clock()
         spec = lease.spec or client.V1LeaseSpec()
         ours = record.holder == self.identity
         transitions = spec.lease_transitions or 0
@@ -120,7 +139,7 @@ class LeaseLock:
         if record.holder != self.identity:
             return False
         spec = lease.spec or client.V1LeaseSpec()
-        now = datetime.now(UTC)
+        now = self.clock()
         body = self._body(
             holder=None,
             duration=timedelta(seconds=1),

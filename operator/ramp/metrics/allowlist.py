@@ -1,13 +1,16 @@
-"""Which Prometheus addresses the operator's admin lets Rollouts query (`ramp run
---prometheus-allow`).
+"""Which addresses the operator's admin lets Rollouts send to: Prometheus servers to query
+(`ramp run --prometheus-allow`) and webhooks to notify (`ramp run --webhook-allow`).
 
-A Rollout author is not the operator's admin: without this list, anyone who may create a
+A Rollout author is not the operator's admin: without these lists, anyone who may create a
 Rollout could make the operator call any address it can reach. A pattern is an exact base URL
 (`https://prometheus.monitoring:9090`) or a prefix ending in `*` (`https://thanos.example/*`).
+A prefix must end the host name with `:` or `/` before its `*`: `http://prometheus.monitoring*`
+would also match `http://prometheus.monitoring.attacker.example`, so it is refused at start-up.
 Addresses are compared after normalising what HTTP treats as equal (scheme and host case, a
 trailing slash), and an address that could mean something else to the HTTP client than to a
 string comparison (user information, dot segments in the path, a query or fragment) is never
-allowed by a pattern.
+allowed by a pattern. The clients never follow a redirect, so a pattern's answer holds for
+every request actually sent.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+import requests
 
 FLAG = "--prometheus-allow"
 CHART_VALUE = "prometheus.allowedAddresses"
@@ -45,38 +50,59 @@ def normalise_address(address: str) -> str:
     return urlunsplit((scheme, parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
 
 
-def pattern_problem(pattern: str) -> str | None:
-    """Why a `--prometheus-allow` pattern is unusable, or None when it is fine."""
+def pattern_problem(pattern: str, flag: str = FLAG) -> str | None:
+    """Why a pattern given to ``flag`` is unusable, or None when it is fine."""
     body = pattern[:-1] if pattern.endswith("*") else pattern
     if "*" in body:
-        return f"{FLAG} {pattern!r}: '*' may only end a pattern (a prefix)"
+        return f"{flag} {pattern!r}: '*' may only end a pattern (a prefix)"
     if not body.lower().startswith(("http://", "https://")):
-        return f"{FLAG} {pattern!r}: a pattern starts with http:// or https://"
+        return f"{flag} {pattern!r}: a pattern starts with http:// or https://"
     if pattern.endswith("*"):
         if "@" in body or "?" in body or "#" in body:
-            return f"{FLAG} {pattern!r}: a prefix may not contain '@', '?' or '#'"
+            return f"{flag} {pattern!r}: a prefix may not contain '@', '?' or '#'"
+        if _host_left_open(body):
+            host = body.partition("://")[2]
+            return (
+                f"{flag} {pattern!r}: the '*' continues the host name, so it would also allow "
+                f"{host}.attacker.example; end the host with ':' or '/': "
+                f"'{body}:*' (addresses with a port) or '{body}/*' (without one)"
+            )
         return None
     try:
         normalise_address(body)
     except ValueError as e:
-        return f"{FLAG} {pattern!r}: not a usable base URL: {e}"
+        return f"{flag} {pattern!r}: not a usable base URL: {e}"
     return None
+
+
+def _host_left_open(prefix: str) -> bool:
+    """Whether a prefix (without its `*`) stops inside the host name: nothing after the scheme
+    but a host with neither a port separator nor a path after it. `http://` alone (every
+    address of that scheme) is a deliberate choice, not an unfinished host."""
+    authority = prefix.partition("://")[2]
+    if not authority or "/" in authority:
+        return False
+    if authority.startswith("["):  # an IPv6 literal: its `]` ends the host, its colons do not
+        return "]" not in authority
+    return ":" not in authority
 
 
 @dataclass(frozen=True)
 class AllowList:
-    """Exact base URLs and prefixes, as given to `--prometheus-allow`; empty means none given."""
+    """Exact base URLs and prefixes, as given to `--prometheus-allow` or `--webhook-allow`;
+    empty means none given."""
 
     exact: frozenset[str] = frozenset()
     prefixes: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, patterns: Iterable[str]) -> AllowList:
-        """The list from flag values; ValueError (naming the flag) for an unusable pattern."""
+    def parse(cls, patterns: Iterable[str], flag: str = FLAG) -> AllowList:
+        """The list from ``flag``'s values; ValueError (naming the flag) for an unusable
+        pattern."""
         exact: set[str] = set()
         prefixes: list[str] = []
         for pattern in patterns:
-            problem = pattern_problem(pattern)
+            problem = pattern_problem(pattern, flag)
             if problem is not None:
                 raise ValueError(problem)
             if pattern.endswith("*"):
@@ -89,7 +115,8 @@ class AllowList:
         return bool(self.exact or self.prefixes)
 
     def refusal(self, address: str) -> str | None:
-        """Why ``address`` may not be queried, or None when a pattern allows it."""
+        """Why ``address`` may not be queried, or None when a pattern allows it (the text names
+        the Prometheus field and flag, and the address: never use it for a webhook's URL)."""
         try:
             normal = normalise_address(address)
         except ValueError as e:
@@ -106,6 +133,21 @@ class AllowList:
 
     def allows(self, address: str) -> bool:
         return self.refusal(address) is None
+
+    def allows_url(self, url: str) -> bool:
+        """Whether a full URL (a webhook's) may be sent to. Its query and fragment do not change
+        where a request goes (the host and path end before them, for this parser as for the
+        HTTP client), so only the rest is matched: a Google Chat URL carries its key there."""
+        parts = urlsplit(url.strip())
+        return self.allows(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")))
+
+
+class NoRedirects(requests.Session):
+    """The session of every client these lists guard: a 3xx answer comes back as it is,
+    instead of its Location being requested, which no pattern ever judged."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        return None
 
 
 def _lower_scheme_and_authority(prefix: str) -> str:

@@ -5,6 +5,10 @@ waits on the network; errors are reported per metric as text that never contains
 Authorization header, nor anything the server answered: a Rollout's author chooses the address,
 so an answer's text could be anyone's data, and errors end up in status and Events. An error
 says the HTTP status and a fixed reason; the body goes to a DEBUG log line at most.
+
+Redirects are never followed: the allow-list (`--prometheus-allow`) judged the address a Rollout
+names, and an answer from there must not send the query, or its Authorization header, anywhere
+else. A redirect is an error that says so.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import asyncio
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +28,7 @@ from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from ramp.engine.observations import MetricSample
+from ramp.metrics.allowlist import NoRedirects
 from ramp.metrics.sharing import SharedQueries
 
 logger = logging.getLogger("ramp.metrics.prometheus")
@@ -47,12 +53,15 @@ class PrometheusProvider:
         self._shared = SharedQueries(self.sample, reuse=reuse, limit=in_flight)
         # Retries are the engine's business (errorLimit); a retrying client would stretch one
         # evaluation past the analysis interval while Prometheus is down.
+        session = NoRedirects()
+        session.verify = not insecure_skip_verify  # PrometheusConnect sets it only on its own
         self._client = PrometheusConnect(
             url=self.address,
             headers=dict(headers or {}),
             disable_ssl=insecure_skip_verify,
             retry=Retry(total=0, read=False, raise_on_status=False),
             timeout=timeout,  # type: ignore[arg-type]  # requests takes float seconds
+            session=session,
         )
 
     async def evaluate(self, queries: Mapping[str, str]) -> dict[str, MetricSample]:
@@ -91,10 +100,11 @@ class PrometheusProvider:
             return []
         if len(result) > 1:
             raise RuntimeError(too_many_series(len(result)))
-        return [
-            (datetime.fromtimestamp(float(at), UTC), _number(value))
-            for at, value in result[0]["values"]
-        ]
+        with _range_answer(result):
+            return [
+                (datetime.fromtimestamp(float(at), UTC), _number(value))
+                for at, value in result[0]["values"]
+            ]
 
     def range_by(
         self, query: str, label: str, start: datetime, end: datetime, step: float
@@ -105,15 +115,16 @@ class PrometheusProvider:
         except Exception as e:
             raise RuntimeError(describe_error(e, self.address, self.timeout)) from e
         out: dict[str, list[tuple[datetime, float]]] = {}
-        for series in result or []:
-            key = series.get("metric", {}).get(label)
-            if key is None:
-                continue
-            out[str(key)] = [
-                (datetime.fromtimestamp(float(at), UTC), float(value))
-                for at, value in series["values"]
-                if _number(value) is not None
-            ]
+        with _range_answer(result):
+            for series in result or []:
+                key = series.get("metric", {}).get(label)
+                if key is None:
+                    continue
+                out[str(key)] = [
+                    (datetime.fromtimestamp(float(at), UTC), float(value))
+                    for at, value in series["values"]
+                    if _number(value) is not None
+                ]
         return out
 
     def by_label(self, query: str, label: str, at: datetime) -> dict[str, float]:
@@ -136,6 +147,20 @@ class PrometheusProvider:
                 "the answer is not an instant vector of numbers (is the address a Prometheus API?)"
             ) from e
         return values
+
+
+@contextmanager
+def _range_answer(result: Any) -> Iterator[None]:
+    """Reading a range query's answer: one that is not a matrix of numbers (a server that is
+    not Prometheus, a vector) is a RuntimeError with a fixed text, never a crash of the caller
+    (the dashboard's charts, backtests), and never quotes the answer."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        logger.debug("unreadable range query result: %r", result)
+        raise RuntimeError(
+            "the answer is not a range of numbers (is the address a Prometheus API?)"
+        ) from e
 
 
 def instant_value(result: Any) -> float | None:
@@ -178,6 +203,14 @@ def describe_error(error: Exception, address: str, timeout: float) -> str:
     if isinstance(error, requests.ConnectionError):
         return f"cannot reach Prometheus at {address}"
     if isinstance(error, PrometheusApiClientException):
+        code = http_status(str(error))
+        if code is not None and 300 <= code < 400:
+            # Never the Location: it is the server's answer, and could be anyone's data.
+            return (
+                f"Prometheus at {address} redirected the query (HTTP {code}), and redirects are "
+                "not followed: fix spec.analysis.prometheus.address to the URL Prometheus "
+                "answers at itself"
+            )
         return f"Prometheus at {address} refused the query: {refusal_reason(str(error))}"
     return f"query to Prometheus at {address} failed: {type(error).__name__}"
 
@@ -198,15 +231,20 @@ REFUSALS = {
 def refusal_reason(client_message: str) -> str:
     """A fixed reason for an HTTP error from the client's "HTTP Status Code N (b'<body>')"."""
     logger.debug("Prometheus refused a query: %s", client_message)
-    found = re.match(r"HTTP Status Code (\d{3})\b", client_message)
-    if found is None:
+    code = http_status(client_message)
+    if code is None:
         return "unexpected answer"
-    code = int(found.group(1))
     if code in REFUSALS:
         return REFUSALS[code]
     if code >= 500:
         return f"server error (HTTP {code})"
     return f"unexpected answer (HTTP {code})"
+
+
+def http_status(client_message: str) -> int | None:
+    """The HTTP status in the client's "HTTP Status Code N (b'<body>')", if there is one."""
+    found = re.match(r"HTTP Status Code (\d{3})\b", client_message)
+    return None if found is None else int(found.group(1))
 
 
 def _number(text: str) -> float | None:

@@ -1,5 +1,6 @@
-"""Two Rollouts naming one ConfigMap: the one that does not own it is refused, says which
-Rollout does, and writes nothing to it."""
+"""Two Rollouts wanting the same key of one ConfigMap (or a ConfigMap an older Ramp marked as
+wholly another Rollout's): the one that does not own it is refused, says which Rollout does, and
+writes nothing to it."""
 
 from __future__ import annotations
 
@@ -29,3 +30,12 @@ def test_it_starts_once_the_name_is_free() -> None:
     decision = decide(make_spec(), status, T0, Observations())
     assert (decision.status.phase, decision.status.percentage) == ("Progressing", 5)
     assert PublishFlag(True, 5) in decision.effects
+
+
+def test_a_taken_key_is_named_with_its_field_and_owner() -> None:
+    """Rollouts share a ConfigMap by flag and env key: the refusal says which key is taken."""
+    seen = Observations(config_map_owner="checkout", config_map_clash="spec.flag.key: flag feature")
+    status = decide(make_spec(), RolloutStatus(), T0, seen).status
+    assert status.message is not None
+    assert status.message.startswith("spec.flag.key: flag feature in ConfigMap feature-flag")
+    assert "belongs to Rollout checkout" in status.message

@@ -357,24 +357,49 @@ class RolloutModel(RuleBasedStateMachine):
     # --- people -------------------------------------------------------------------------
 
     @rule(
-        action=st.sampled_from(("promote", "promote --full", "pause", "resume", "abort", "retry"))
+        action=st.sampled_from(
+            (
+                "promote",
+                "promote --full",
+                "promote --skip-soak",
+                "promote --full --skip-soak",
+                "pause",
+                "resume",
+                "abort",
+                "retry",
+            )
+        )
     )
     def cli(self, action: str) -> None:
-        name, _, option = action.partition(" ")
-        current = self.status.model_dump(by_alias=True, exclude_none=True, mode="json")
+        self.person_acts(action, self.status)
+
+    @rule(back=st.integers(1, 6), full=st.booleans())
+    def second_person_promotes(self, back: int, full: bool) -> None:
+        """`ramp promote` again, from a read of the status older than the operator's last
+        write: two people at one gate, or a shell retry. Its request lands on the status the
+        API server has now (a merge patch checks no resourceVersion)."""
+        read = self.trace[max(len(self.trace) - 1 - back, 0)].status
+        self.person_acts("promote --full" if full else "promote", read)
+
+    def person_acts(self, action: str, read: RolloutStatus) -> None:
+        """What `ramp ACTION` writes after reading ``read``, applied to the stored status."""
+        name, _, options = action.partition(" ")
         try:
             plan = plan_action(
                 name,  # type: ignore[arg-type]
                 "rollout",
-                current,
+                read.model_dump(by_alias=True, exclude_none=True, mode="json"),
                 self.now,
-                full=option == "--full",
+                full="--full" in options,
+                skip_soak="--skip-soak" in options,
+                by="alice" if name == "promote" else None,
                 spec_paused=self.spec.paused,
             )
         except ActionNotApplicable:
             return
         if not plan.control_patch:
             return
+        current = self.status.model_dump(by_alias=True, exclude_none=True, mode="json")
         current["control"] = merge_patch(current.get("control") or {}, plan.control_patch)
         self.status, self.unwritten = RolloutStatus.model_validate(current), None
         self.routine = None  # a new resourceVersion

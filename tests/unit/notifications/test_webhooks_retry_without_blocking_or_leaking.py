@@ -13,9 +13,13 @@ from typing import Any
 
 import pytest
 
-from ramp.notifications import Notifier, build_payload
+from ramp.metrics.allowlist import AllowList
+from ramp.notifications import FLAG, Notifier
+from tests.support.listener import Listener
+from tests.support.webhooks import rolled_back
 
 SECRET_PATH = "/services/T0KEN-s3cret"
+LOOPBACK = AllowList.parse(["http://127.0.0.1:*"], FLAG)
 
 
 class Receiver:
@@ -58,20 +62,8 @@ def receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
     r.close()
 
 
-def payload() -> dict[str, Any]:
-    return build_payload(
-        namespace="reports",
-        name="async-reports",
-        transition="RolledBack",
-        message="error-rate 0.08 is above 0.05 (for 5m)",
-        phase="canary",
-        percentage=0,
-        metric="error-rate",
-    )
-
-
 def test_body_names_rollout_transition_phase_percentage_and_metric() -> None:
-    body = payload()
+    body = rolled_back()
     text = body["text"]
     for part in ("reports/async-reports", "RolledBack", "canary", "0 %", "error-rate"):
         assert part in text, (part, text)
@@ -83,9 +75,9 @@ def test_body_names_rollout_transition_phase_percentage_and_metric() -> None:
 def test_failures_are_retried_with_growing_backoff(
     receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    notifier = Notifier(attempts=5, first_backoff=0.1)
+    notifier = Notifier(allow=LOOPBACK, attempts=5, first_backoff=0.1)
     with caplog.at_level(logging.DEBUG):
-        notifier.notify(receiver.url, payload(), label="Secret reports/slack[url]")
+        notifier.notify(receiver.url, rolled_back(), label="Secret reports/slack[url]")
         assert notifier.drain(10)
     assert len(receiver.bodies) == 3
     first_gap = receiver.times[1] - receiver.times[0]
@@ -98,8 +90,8 @@ def test_failures_are_retried_with_growing_backoff(
 
 @pytest.mark.parametrize("receiver", [([400], 0.0)], indirect=True)
 def test_a_rejected_body_is_not_retried(receiver: Receiver) -> None:
-    notifier = Notifier(attempts=5, first_backoff=0.1)
-    notifier.notify(receiver.url, payload(), label="Secret x/y[url]")
+    notifier = Notifier(allow=LOOPBACK, attempts=5, first_backoff=0.1)
+    notifier.notify(receiver.url, rolled_back(), label="Secret x/y[url]")
     assert notifier.drain(10)
     assert len(receiver.bodies) == 1
 
@@ -107,10 +99,10 @@ def test_a_rejected_body_is_not_retried(receiver: Receiver) -> None:
 def test_an_unreachable_webhook_is_logged_by_its_secret_never_its_url(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    notifier = Notifier(attempts=2, first_backoff=0.01, timeout=1)
+    notifier = Notifier(allow=LOOPBACK, attempts=2, first_backoff=0.01, timeout=1)
     url = f"http://127.0.0.1:1{SECRET_PATH}"
     with caplog.at_level(logging.DEBUG):
-        notifier.notify(url, payload(), label="Secret reports/slack[url]")
+        notifier.notify(url, rolled_back(), label="Secret reports/slack[url]")
         assert notifier.drain(10)
     assert "not delivered" in caplog.text
     assert "Secret reports/slack[url]" in caplog.text
@@ -119,11 +111,28 @@ def test_an_unreachable_webhook_is_logged_by_its_secret_never_its_url(
 
 @pytest.mark.parametrize("receiver", [([], 1.0)], indirect=True)
 def test_notify_returns_at_once_while_the_webhook_is_slow(receiver: Receiver) -> None:
-    notifier = Notifier(attempts=1)
+    notifier = Notifier(allow=LOOPBACK, attempts=1)
     started = time.monotonic()
     for _ in range(3):
-        notifier.notify(receiver.url, payload(), label="Secret x/y[url]")
+        notifier.notify(receiver.url, rolled_back(), label="Secret x/y[url]")
     queued_in = time.monotonic() - started
     assert queued_in < 0.5, f"notify blocked for {queued_in:.2f}s"
     assert notifier.drain(10)
     assert len(receiver.bodies) == 3
+
+
+def test_a_cookie_one_receiver_sets_never_reaches_another(webhook: Listener) -> None:
+    setter = Listener()
+    try:
+        setter.answer(200, b"ok")
+        setter.headers = {"Set-Cookie": "tenant=a-s3cret; Path=/"}
+        # One thread delivers to both, one after the other (cookies ignore the port).
+        notifier = Notifier(allow=LOOPBACK, workers=1)
+        notifier.notify(f"{setter.url}/a", rolled_back("a"), label="a")
+        notifier.notify(f"{webhook.url}/b", rolled_back("b"), label="b")
+        assert notifier.drain(5)
+        assert setter.count() == 1
+        assert webhook.count() == 1
+        assert "Cookie" not in webhook.requests[0].headers, webhook.requests[0].headers
+    finally:
+        setter.close()

@@ -17,36 +17,107 @@ def status(phase: str, index: int = 1, **control: object) -> dict[str, object]:
 
 
 def test_promote_names_the_phase_it_promotes() -> None:
-    plan = plan_action("promote", "r", status("AwaitingApproval"), NOW)
+    plan = plan_action("promote", "r", status("AwaitingApproval"), NOW, by="alice")
     assert plan.control_patch == {
         "promote": {
             "phaseIndex": 1,
             "phase": "beta",
             "full": False,
+            "skipSoak": False,
+            "by": "alice",
             "requestedAt": "2026-11-22T12:00:00Z",
         }
     }
+    assert plan.message == "promotion of r past beta requested"
 
 
 def test_promote_twice_asks_nothing_new() -> None:
-    first = plan_action("promote", "r", status("AwaitingApproval"), NOW)
+    first = plan_action("promote", "r", status("AwaitingApproval"), NOW, by="alice")
     again = plan_action(
-        "promote", "r", status("AwaitingApproval", promote=first.control_patch["promote"]), NOW
+        "promote",
+        "r",
+        status("AwaitingApproval", promote=first.control_patch["promote"]),
+        NOW,
+        by="bob",
     )
     assert again.control_patch == {}
     assert "already requested" in again.message
 
 
 def test_full_promotion_is_a_different_request() -> None:
-    first = plan_action("promote", "r", status("Progressing"), NOW)
+    first = plan_action("promote", "r", status("AwaitingApproval"), NOW)
     full = plan_action(
         "promote",
         "r",
-        status("Progressing", promote=first.control_patch["promote"]),
+        status("AwaitingApproval", promote=first.control_patch["promote"]),
         NOW,
         full=True,
     )
     assert full.control_patch["promote"]["full"] is True
+
+
+def soaking(**extra: object) -> dict[str, object]:
+    return {
+        **status("Progressing", index=1),
+        "nextPromotionAt": "2026-11-22T15:58:00Z",
+        "message": "beta at 25 % soaks until 2026-11-22T15:58:00Z",
+        **extra,
+    }
+
+
+def test_promote_while_the_phase_soaks_is_refused_with_the_time_left() -> None:
+    """Failed before the fix: it asked for a promotion that skipped the soak."""
+    with pytest.raises(ActionNotApplicable) as refused:
+        plan_action("promote", "r", soaking(), NOW, by="alice")
+    assert str(refused.value) == (
+        "cannot promote r: beta is still soaking (3h58m left); "
+        "`ramp promote r --skip-soak` promotes now and records that you skipped it"
+    )
+
+
+def test_a_second_promote_after_the_first_moved_the_rollout_says_so() -> None:
+    """Failed before the fix: the second `ramp promote` asked to skip beta's soak."""
+    entered = {"time": "2026-11-22T11:59:58Z", "reason": "Promoted", "step": "beta"}
+    with pytest.raises(ActionNotApplicable, match="it was promoted to beta 2s ago"):
+        plan_action("promote", "r", soaking(history=[entered]), NOW)
+
+
+def test_promote_while_held_after_the_soak_says_what_holds_it() -> None:
+    held = {
+        **status("Progressing"),
+        "nextPromotionAt": "2026-11-22T11:00:00Z",
+        "message": "holding beta at 25 %: errors=0.2 is above 0.05",
+    }
+    with pytest.raises(ActionNotApplicable, match=r"not awaiting approval \(holding beta"):
+        plan_action("promote", "r", held, NOW)
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_skip_soak_is_a_request_that_names_who_skips(full: bool) -> None:
+    """Failed before the fix: there was no --skip-soak and no name in the request."""
+    plan = plan_action("promote", "r", soaking(), NOW, full=full, skip_soak=True, by="alice")
+    request = plan.control_patch["promote"]
+    assert (request["skipSoak"], request["full"], request["by"]) == (True, full, "alice")
+    assert "(skipping its soak) requested by alice" in plan.message
+
+
+def test_skip_soak_at_the_gate_is_an_approval() -> None:
+    plan = plan_action("promote", "r", status("AwaitingApproval"), NOW, skip_soak=True, by="a")
+    assert plan.control_patch["promote"]["skipSoak"] is False
+
+
+def test_a_repeated_skip_asks_nothing_new() -> None:
+    skip = plan_action("promote", "r", soaking(), NOW, skip_soak=True, by="alice")
+    again = plan_action(
+        "promote",
+        "r",
+        soaking(control={"promote": skip.control_patch["promote"]}),
+        NOW,
+        skip_soak=True,
+        by="bob",
+    )
+    assert again.control_patch == {}
+    assert "already requested" in again.message
 
 
 @pytest.mark.parametrize("phase", ["Completed", "RolledBack", "Pending", "Disabled", "Paused"])

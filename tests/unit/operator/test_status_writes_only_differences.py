@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ramp.k8s.patches import merge_patch
+from tests.support.patches import apply_merge_patch
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=5),
@@ -17,19 +18,6 @@ json_values = st.recursive(
     max_leaves=10,
 )
 json_objects = st.dictionaries(st.text(max_size=3), json_values, max_size=4)
-
-
-def apply_merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386, as the apiserver applies it."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = apply_merge_patch(result.get(key), value)
-    return result
 
 
 def strip_nulls(value: Any) -> Any:
