@@ -1,3 +1,3 @@
-from ramp.cli import main
+from ramp.cli.app import main
 
 main()

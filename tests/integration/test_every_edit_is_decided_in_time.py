@@ -23,11 +23,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from prometheus_client import REGISTRY
 
-from ramp import reconcile
 from ramp.api import RolloutSpec, RolloutStatus
 from ramp.engine.bucketing import publish_of
 from ramp.engine.published import serves
-from ramp.settings import OperatorSettings
+from ramp.runtime import reconcile
+from ramp.runtime.settings import OperatorSettings
 from tests.conftest import Cluster, create_namespace
 from tests.support.eventually import eventually
 from tests.support.listener import Listener

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ramp.api import RolloutSpec
 from ramp.api.spec import Threshold
-from ramp.bounds import bound_lines
+from ramp.engine.bounds import bound_lines
 from ramp.engine.thresholds import describe, effective_metrics
 
 TERMINAL = ("Completed", "RolledBack", "Failed")

@@ -1,5 +1,5 @@
 """A burst of reconciles runs at most `reconciles_in_flight` at once, and one woken by a change
-goes before those woken by their own timer (ramp.gate)."""
+goes before those woken by their own timer (ramp.runtime.throttle)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from ramp.gate import CHANGED, TIMED, Gate
+from ramp.runtime.throttle import CHANGED, TIMED, Gate
 from tests.support.eventually import eventually_async
 
 

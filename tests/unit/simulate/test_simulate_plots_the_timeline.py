@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from ramp.metrics.scripted import ScriptedMetrics
-from ramp.plot import SampleRecorder
-from ramp.simulate import SIMULATION_START, load_spec, run
+from ramp.simulate.plot import SampleRecorder
+from ramp.simulate.run import SIMULATION_START, load_spec, run
 from tests.conftest import ROOT
 
 EXAMPLES = ROOT / "examples"

@@ -40,7 +40,7 @@ from ramp.engine.effects import WorkerTarget
 from ramp.engine.observations import MetricSample
 from ramp.engine.sequential import WindowCounts, wald_detection_seconds
 from ramp.metrics.cohorts import differences, totals_query
-from ramp.plot import SampleRecorder, write_plot
+from ramp.simulate.plot import SampleRecorder, write_plot
 
 if TYPE_CHECKING:
     from ramp.metrics.prometheus import PrometheusProvider

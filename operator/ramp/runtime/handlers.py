@@ -4,7 +4,7 @@ Only watch-event handlers are registered. Kopf then adds no finalizer and writes
 annotation of its own to a Rollout, so nothing in its metadata drifts from Git; all progress
 lives in `status`, written by the reconciler.
 
-Kopf runs standalone; with leader election (`ramp.leadership`) the loops run only while this
+Kopf runs standalone; with leader election (`ramp.runtime.leadership`) the loops run only while this
 operator holds the Lease, and a standby writes nothing at all.
 """
 
@@ -22,18 +22,18 @@ import kopf
 
 from ramp import telemetry
 from ramp.api import GROUP, PLURAL, VERSION
-from ramp.gate import CHANGED, TIMED, Gate
-from ramp.index import RolloutIndex
 from ramp.k8s.accounting import count_requests
 from ramp.k8s.clients import Clients, WriteFence, bound_requests, load_clients
 from ramp.k8s.configmap import rollouts_named
 from ramp.k8s.lease import LeaseLock
 from ramp.k8s.ownership import MANAGED_BY, MANAGED_BY_LABEL
-from ramp.leadership import LeaderElection, candidate_identity
-from ramp.notifications import Notifier
-from ramp.reconcile import Reconciler
-from ramp.settings import OperatorSettings
-from ramp.waker import Waker
+from ramp.runtime.index import RolloutIndex
+from ramp.runtime.leadership import LeaderElection, candidate_identity
+from ramp.runtime.notifications import Notifier
+from ramp.runtime.reconcile import Reconciler
+from ramp.runtime.settings import OperatorSettings
+from ramp.runtime.throttle import CHANGED, TIMED, Gate
+from ramp.runtime.waker import Waker
 
 logger = logging.getLogger("ramp.handlers")
 

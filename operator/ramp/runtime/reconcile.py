@@ -24,7 +24,6 @@ from pydantic import ValidationError
 
 from ramp import telemetry
 from ramp.api import RolloutSpec, RolloutStatus
-from ramp.delivery import Deliveries
 from ramp.engine import (
     Decision,
     analysis_due,
@@ -43,7 +42,6 @@ from ramp.engine.effects import (
 )
 from ramp.engine.observations import MetricSample, Observations, WorkerObservation
 from ramp.engine.routine import Routine, routine_of, routine_readings_of
-from ramp.index import BodyIndex, RolloutIndex
 from ramp.k8s.clients import Clients, is_conflict, is_not_found
 from ramp.k8s.configmap import (
     FLAGS_FILE,
@@ -67,8 +65,10 @@ from ramp.metrics import cohorts
 from ramp.metrics.allowlist import AllowList
 from ramp.metrics.pool import ProviderConfigError, ProviderPool
 from ramp.metrics.prometheus import PrometheusProvider
-from ramp.notifications import Notifier
-from ramp.settings import OperatorSettings
+from ramp.runtime.delivery import Deliveries
+from ramp.runtime.index import BodyIndex, RolloutIndex
+from ramp.runtime.notifications import Notifier
+from ramp.runtime.settings import OperatorSettings
 
 logger = logging.getLogger("ramp.reconcile")
 
