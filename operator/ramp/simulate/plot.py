@@ -24,7 +24,7 @@ from ramp.engine.thresholds import effective_metrics
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from ramp.simulate.run import Sampler, Timeline
+    from ramp.simulate.timeline import Sampler, Timeline
 
 FORMATS = (".png", ".svg")
 

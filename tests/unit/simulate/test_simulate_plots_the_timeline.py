@@ -14,7 +14,8 @@ import pytest
 
 from ramp.metrics.scripted import ScriptedMetrics
 from ramp.simulate.plot import SampleRecorder
-from ramp.simulate.run import SIMULATION_START, load_spec, run
+from ramp.simulate.run import load_spec, run
+from ramp.simulate.timeline import SIMULATION_START
 from tests.conftest import ROOT
 
 EXAMPLES = ROOT / "examples"
