@@ -11,9 +11,10 @@ from ramp.engine.effects import (
 )
 from ramp.engine.observations import MetricSample, Observations, WorkerObservation
 from ramp.engine.outbox import delivery_key, pending_deliveries
-from ramp.engine.policy import Decision, analysing, decide
+from ramp.engine.policy import Decision, decide
 from ramp.engine.published import flag_revision, format_percentage, lowers, serves, stamp
 from ramp.engine.schedule import analysis_due, next_wakeup
+from ramp.engine.step import analysing
 from ramp.engine.workers import restore_on_deletion, worker_key
 from ramp.engine.writes import (
     WritePlan,

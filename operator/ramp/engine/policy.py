@@ -35,7 +35,7 @@ from ramp.engine.observations import Observations
 from ramp.engine.outbox import settle
 from ramp.engine.progress import account_served, advance
 from ramp.engine.published import flag_revision, format_percentage, serves
-from ramp.engine.step import ACTIVE, Step
+from ramp.engine.step import Step, analysing
 from ramp.engine.thresholds import (
     Assessment,
     assess,
@@ -56,13 +56,6 @@ class Decision:
 
     announced: tuple[Announcement, ...] = ()
     """Announcements this decision made; they wait in status.outbox until delivered."""
-
-
-def analysing(status: RolloutStatus) -> bool:
-    """Whether metrics are read: while the rollout moves, and after a rollback to a previous
-    phase, where users are still exposed (I6)."""
-    phase = status.phase or "Pending"
-    return phase in ACTIVE or (phase == "RolledBack" and (status.percentage or 0) > 0)
 
 
 def decide(

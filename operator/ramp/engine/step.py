@@ -23,6 +23,13 @@ SOAKING: tuple[RolloutPhase, ...] = ("Progressing", "AwaitingApproval")
 """Phases whose soak clock runs (while the status's values are published)."""
 
 
+def analysing(status: RolloutStatus) -> bool:
+    """Whether metrics are read: while the rollout moves, and after a rollback to a previous
+    phase, where users are still exposed (I6)."""
+    phase = status.phase or "Pending"
+    return phase in ACTIVE or (phase == "RolledBack" and (status.percentage or 0) > 0)
+
+
 def phase_index(spec: RolloutSpec, status: RolloutStatus) -> int:
     """The spec phase the status refers to. A spec edit keeps the rollout in the phase of the
     same name; when that name is gone, in the last phase whose percentage is not above the one

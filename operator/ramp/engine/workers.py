@@ -23,6 +23,11 @@ def worker_key(worker: WorkerRef) -> str:
     return worker.deployment if worker.deployment else f"hpa/{worker.hpa}"
 
 
+def target_of(original: WorkerScale) -> WorkerTarget:
+    """The scale recorded in the status, as a target to give back."""
+    return WorkerTarget(original.replicas, original.min_replicas, original.max_replicas)
+
+
 def worker_label(worker: WorkerRef) -> str:
     return f"Deployment/{worker.deployment}" if worker.deployment else f"HPA/{worker.hpa}"
 
@@ -92,7 +97,7 @@ def plan_workers(step: Step, seen: Mapping[str, WorkerObservation]) -> WorkerPla
                 else:
                     contested.append(worker_label(worker))
         elif restore and key in originals:
-            original = originals[key].to_target()
+            original = target_of(originals[key])
             if observed is None or observed.missing or matches(observed, original):
                 del originals[key]  # given back, or gone: nothing is left to restore
                 corrections.pop(key, None)
@@ -146,7 +151,7 @@ def restore_on_deletion(
         observed = seen.get(key)
         if recorded is None or observed is None or observed.missing:
             continue
-        original = recorded.to_target()
+        original = target_of(recorded)
         if matches(observed, original) or corrections.get(key, 0) > CORRECTION_LIMIT:
             continue
         restores[key] = original

@@ -64,7 +64,7 @@ from ramp.k8s.workers import WorkersMoved, observe_workers, scale_workers
 from ramp.metrics import cohorts
 from ramp.metrics.allowlist import AllowList
 from ramp.metrics.pool import ProviderConfigError, ProviderPool
-from ramp.metrics.prometheus import PrometheusProvider
+from ramp.metrics.provider import MetricProvider
 from ramp.runtime.delivery import Deliveries
 from ramp.runtime.index import BodyIndex, RolloutIndex
 from ramp.runtime.notifications import Notifier
@@ -114,7 +114,7 @@ class _Routine:
     version: str
     config_map: tuple[str, str]
     config_map_version: str
-    provider: PrometheusProvider
+    provider: MetricProvider
     refresh_by: datetime
     """When the stored readings get as old as the status refresh: then a write is due."""
     last: datetime
@@ -438,7 +438,7 @@ class Reconciler:
             self.config_maps.store(key, current)
         return flag
 
-    async def _provider(self, namespace: str, spec: RolloutSpec) -> PrometheusProvider:
+    async def _provider(self, namespace: str, spec: RolloutSpec) -> MetricProvider:
         assert spec.analysis is not None
         if spec.analysis.prometheus.authorization is None:  # no Secret to read
             return self.providers.provider_for(namespace, spec)
