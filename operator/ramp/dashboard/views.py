@@ -14,9 +14,8 @@ from pydantic import ValidationError
 from ramp.api import RolloutSpec
 from ramp.api.spec import Threshold
 from ramp.engine.bounds import bound_lines
+from ramp.engine.phases import TERMINAL
 from ramp.engine.thresholds import describe, effective_metrics
-
-TERMINAL = ("Completed", "RolledBack", "Failed")
 
 
 def row(rollout: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from ramp.runtime.leadership import LeaderElection, candidate_identity
 from ramp.runtime.notifications import Notifier
 from ramp.runtime.reconcile import Reconciler
 from ramp.runtime.settings import OperatorSettings
-from ramp.runtime.throttle import CHANGED, TIMED, Gate
+from ramp.runtime.throttle import CHANGED, TIMED, Throttle
 from ramp.runtime.waker import Waker
 
 logger = logging.getLogger("ramp.handlers")
@@ -80,10 +80,10 @@ class Loops:
     known: set[Key] = field(default_factory=set)
     tasks: dict[Key, asyncio.Task[None]] = field(default_factory=dict)
     wakers: dict[Key, Waker] = field(default_factory=dict)
-    gate: Gate = field(init=False)
+    throttle: Throttle = field(init=False)
 
     def __post_init__(self) -> None:
-        self.gate = Gate(self.settings.reconciles_in_flight)
+        self.throttle = Throttle(self.settings.reconciles_in_flight)
 
     def seen(self, namespace: str, name: str, deleted: bool) -> None:
         """A watch event of a Rollout: remember (or forget) its key, and wake its loop."""
@@ -141,7 +141,7 @@ class Loops:
                 waker.clear()  # from here on, a wake-up means "reconcile once more"
                 settled = None
                 try:
-                    async with self.gate.admit(priority):
+                    async with self.throttle.admit(priority):
                         wake_at = await self.reconcile(namespace, name)
                     if wake_at is None and not await self.exists(namespace, name):
                         if waker.is_set():
