@@ -1,3 +1,5 @@
+"""`python -m ramp`: the same commands as `ramp` (cli/app.py)."""
+
 from ramp.cli.app import main
 
 main()
