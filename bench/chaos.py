@@ -3,10 +3,13 @@
 Runs the chaos scenario of tests/e2e/test_chaos_keeps_invariants.py (tests/support/chaos.py)
 ``--runs`` times against the local control plane (`make cluster`), each in a namespace of its
 own: the real operator SIGKILLed ``--kills`` times 0.5-3 s apart, kube-apiserver restarted once
-and Prometheus once, one Rollout healthy (must complete) and one breaching (must roll back).
-Prints, over all runs: kills survived, restarts survived, the time from the restarted apiserver
-answering /readyz to the operator's next write (p50 / max), invariant violations, duplicate
-transitions and notifications lost (the last three must be 0). Exits 1 when any run broke a rule.
+and Prometheus once, one Rollout healthy (must complete) and one breaching (must roll back), both
+edited at random (kill switch, pause, threshold; during the kills and 20 s after them) and
+analysed through a Prometheus proxy that answers some queries late. Prints, over all runs:
+kills survived, restarts survived, the time from the restarted apiserver answering /readyz to
+the operator's next write (p50 / max), invariant violations, duplicate transitions,
+notifications lost, edits decided late (these four must be 0) and the max decision lag (I12).
+Exits 1 when any run broke a rule.
 
 Usage: .venv/bin/python bench/chaos.py [--runs 3] [--seed N] [--kills 10]
 
@@ -39,7 +42,8 @@ def main() -> int:
     reports: list[ChaosReport] = []
     print(
         f"{'run':>3} {'seed':>10} {'kills':>5} {'restarts':>8} {'recovery s':>10} "
-        f"{'violations':>10} {'steady':>10} {'breach':>10}",
+        f"{'violations':>10} {'edits':>5} {'late':>4} {'max lag s':>9} "
+        f"{'steady':>10} {'breach':>10}",
         flush=True,
     )
     for run in range(args.runs):
@@ -52,9 +56,11 @@ def main() -> int:
             cluster.core.delete_namespace(namespace, propagation_policy="Background")
         reports.append(report)
         recovery = "-" if report.apiserver_recovery is None else f"{report.apiserver_recovery:.2f}"
+        lag = "-" if report.max_decision_lag is None else f"{report.max_decision_lag:.2f}"
         print(
             f"{run + 1:>3} {plan.seed:>10} {report.kills:>5} {report.restarts_survived:>8} "
             f"{recovery:>10} {len(report.problems()):>10} "
+            f"{report.edits:>5} {report.edits_late:>4} {lag:>9} "
             f"{report.outcomes.get('steady')!s:>10} {report.outcomes.get('breach')!s:>10}",
             flush=True,
         )

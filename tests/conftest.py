@@ -20,6 +20,8 @@ from types import ModuleType
 import pytest
 from kubernetes import client, config
 
+from tests.support.listener import Listener
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -134,6 +136,15 @@ def namespace(cluster: Cluster) -> Iterator[str]:
         yield name
     finally:
         cluster.core.delete_namespace(name, propagation_policy="Background")
+
+
+@pytest.fixture
+def webhook() -> Iterator[Listener]:
+    """A webhook receiver on loopback that accepts every delivery (tests may answer otherwise)."""
+    listener = Listener()
+    listener.answer(200, b"ok")
+    yield listener
+    listener.close()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -1,6 +1,7 @@
 """I12: every new generation of a Rollout is decided within one analysis interval plus the query
 timeout plus 2 s, whatever else is in flight: `status.observedGeneration` reaches
-`metadata.generation` and the ConfigMap serves what that decision says.
+`metadata.generation` and the ConfigMap serves what that decision says; so is every `ramp`
+request written to `status.control` (here `ramp pause` and `ramp resume`).
 
 The real `Reconciler` and `Loops` run in this process against the testbed's API server
 (tests/support/shell.py), analysing against a Prometheus stand-in the test can slow down. The
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from typing import Any
 
 import pytest
@@ -24,8 +26,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from prometheus_client import REGISTRY
 
 from ramp.api import RolloutSpec, RolloutStatus
+from ramp.engine.actions import ActionNotApplicable
 from ramp.engine.bucketing import publish_of
 from ramp.engine.published import serves
+from ramp.k8s.clients import Clients
+from ramp.k8s.steering import steer
 from ramp.runtime import reconcile
 from ramp.runtime.settings import OperatorSettings
 from tests.conftest import Cluster, create_namespace
@@ -69,6 +74,12 @@ def decided(cluster: Cluster, namespace: str, name: str) -> tuple[int, str] | No
     generation = rollout["metadata"]["generation"]
     if status.observed_generation != generation:
         return None
+    control = status.control
+    if control is not None and (
+        control.resume is not None
+        or (control.pause is not None and status.phase not in ("Paused", "Disabled"))
+    ):
+        return None  # a `ramp pause` or `resume` not taken yet
     spec = RolloutSpec.model_validate(rollout["spec"])
     try:
         config_map = cluster.core.read_namespaced_config_map(spec.flag.config_map, namespace)
@@ -102,6 +113,12 @@ def edit(cluster: Cluster, namespace: str, name: str, change: str) -> None:
     rollout = get(cluster, namespace, name)
     spec = rollout["spec"]
     patch: dict[str, Any]
+    if change == "ramp pause or resume":  # a person's request, in status.control
+        paused = (rollout.get("status") or {}).get("control", {}).get("pause")
+        # Not applicable (say, resume while disabled): nothing is written, nothing to decide.
+        with suppress(ActionNotApplicable):
+            steer(Clients(cluster.api_client), rollout, "resume" if paused else "pause")
+        return
     if change == "annotation":  # a GitOps tool's bookkeeping: no new generation
         patch = {"metadata": {"annotations": {"example.com/synced-at": str(time.time())}}}
     elif change == "kill switch":
@@ -197,7 +214,7 @@ def test_the_kill_switch_during_a_slow_query_is_decided_at_once(
     assert decided(cluster, namespace, "killed")[1].startswith("Disabled enabled=False")  # type: ignore[index]
 
 
-EDITS = st.sampled_from(("annotation", "kill switch", "pause", "threshold"))
+EDITS = st.sampled_from(("annotation", "kill switch", "pause", "threshold", "ramp pause or resume"))
 
 
 class ShellModel(RuleBasedStateMachine):

@@ -5,7 +5,6 @@ X-Ramp-Delivery id, and its Event is recorded once."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 
 import pytest
 from kubernetes import client
@@ -20,11 +19,9 @@ OPERATOR_ARGS = ("--webhook-allow", "http://127.0.0.1:*")
 
 
 @pytest.fixture
-def webhook() -> Iterator[Listener]:
-    listener = Listener()
-    listener.answer(503, b"busy")
-    yield listener
-    listener.close()
+def webhook(webhook: Listener) -> Listener:
+    webhook.answer(503, b"busy")
+    return webhook
 
 
 def test_webhook_down_across_a_kill_is_delivered_after_the_restart_once_per_id(

@@ -5,9 +5,7 @@ never the URL, its announcement is settled (the outbox empties), and the receive
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 
-import pytest
 from kubernetes import client
 
 from tests.conftest import Cluster
@@ -15,14 +13,6 @@ from tests.integration.conftest import OperatorProcess
 from tests.support.eventually import eventually
 from tests.support.listener import Listener
 from tests.support.rollouts import apply, events, rollout_manifest, status
-
-
-@pytest.fixture
-def webhook() -> Iterator[Listener]:
-    listener = Listener()
-    listener.answer(200, b"ok")
-    yield listener
-    listener.close()
 
 
 def test_without_webhook_allow_a_notification_is_refused_by_an_event_not_sent(

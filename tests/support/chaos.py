@@ -3,9 +3,11 @@ again, the apiserver restarts once and Prometheus once. Shared by the e2e test a
 
 One Rollout (``steady``) is healthy all along and must complete; the other (``breach``) sees its
 error rate breach once it reaches its second phase and must roll back. Both scale a worker
-Deployment and announce their transitions on a webhook the run serves on 127.0.0.1. A recorder
-keeps every version of both Rollouts and ConfigMaps; at the end the trace is checked against the
-invariants of docs/behaviour.md (I1-I10) and the deliveries against the history.
+Deployment and announce their transitions on a webhook the run serves on 127.0.0.1. Meanwhile a
+person edits both specs at random (the kill switch, a pause, the critical threshold), and they
+read Prometheus through a proxy that answers some queries late. A recorder keeps every version of
+both Rollouts and ConfigMaps; at the end the trace is checked against the invariants of
+docs/behaviour.md (I1-I12) and the deliveries against the history.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import random
 import statistics
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -28,6 +31,7 @@ from typing import Any
 
 from kubernetes import client
 
+from ramp.api import RolloutSpec
 from ramp.engine.observations import MetricSample
 from ramp.engine.phases import TERMINAL
 from tests.conftest import Cluster, load_testbed
@@ -36,8 +40,9 @@ from tests.support import invariants
 from tests.support.analysis import analysed_rollout, error_rate
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter, start_exporter, wait_scraped
-from tests.support.rollouts import apply, status
-from tests.support.trace import Recorder, first_write_after, moments
+from tests.support.rollouts import GROUP, PLURAL, VERSION, apply, status
+from tests.support.slowproxy import SlowProxy
+from tests.support.trace import Recorder, Version, first_write_after, moments, storage_order
 from tests.support.workloads import deployment, replicas
 
 STEADY, BREACH = "steady", "breach"
@@ -58,6 +63,22 @@ LEASE = "ramp-operator"
 SCRAPE = timedelta(seconds=1)
 """The testbed's Prometheus scrape interval: how late a value set on an exporter is seen."""
 
+THRESHOLDS = (0.05, 0.1, 0.2, 0.3)
+"""Critical error-rate thresholds the edits switch between: all above steady's 0 and below
+breach's 0.5, so each Rollout still ends as expected."""
+
+QUERY_TIMEOUT = 2.0
+"""`analysis.prometheus.timeout` of both Rollouts (seconds); the slow proxy stays below it."""
+
+DECISION_SLACK = timedelta(seconds=2)
+"""I12's allowance on top of one analysis interval and the query timeout."""
+
+HOLDS = {
+    "enabled": ({"enabled": False}, {"enabled": True}),
+    "paused": ({"paused": True}, {"paused": False}),
+}
+"""The spec edits that hold a Rollout (the kill switch, a pause), each with its undo."""
+
 
 @dataclass(frozen=True)
 class ChaosPlan:
@@ -70,6 +91,18 @@ class ChaosPlan:
     apiserver_after_kill: int = 2
     prometheus_after_kill: int = 5
     phase_seconds: int = 3
+    edit_gap: tuple[float, float] = (1.0, 3.0)
+    """Seconds between two random spec edits (each to one of the Rollouts)."""
+    hold: tuple[float, float] = (0.5, 2.5)
+    """Seconds a Rollout stays disabled or paused before the edit is undone."""
+    slow_share: float = 0.3
+    """Share of Prometheus queries the proxy answers late (by up to 0.9 x the query timeout)."""
+    synced: float = 0.5
+    """Share of edits that come as a GitOps sync: an annotation changed first."""
+    sync_lead: tuple[float, float] = (0.1, 1.0)
+    """Seconds from a sync's annotation to its spec edit."""
+    calm: float = 20.0
+    """Seconds of edits after the last kill, under one operator that keeps leading."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +132,25 @@ class ChaosReport:
     relists: int = 0
     """Times the recorder had to list again (a 410 after the apiserver restart, or the CRD
     changing): writes just before each may show only as their newest version."""
+    apiserver_down: tuple[datetime, datetime] | None = None
+    """From the apiserver's restart to its /readyz answering again."""
+    edits: int = 0
+    """Random spec edits the apiserver accepted (each a new generation)."""
+    queries: int = 0
+    """Prometheus queries through the proxy."""
+    slow_answers: int = 0
+    """Of those, the ones it held before answering."""
+    decision_lags: list[tuple[str, invariants.DecisionLag]] = field(default_factory=list)
+    """I12: every generation of both Rollouts, with how long it waited for its decision."""
+    decision_bound: timedelta = timedelta(0)
+
+    @property
+    def edits_late(self) -> int:
+        return sum(1 for _, lag in self.decision_lags if lag.lag > self.decision_bound)
+
+    @property
+    def max_decision_lag(self) -> float | None:
+        return max((lag.lag.total_seconds() for _, lag in self.decision_lags), default=None)
 
     @property
     def restarts_survived(self) -> int:
@@ -154,8 +206,11 @@ class Receiver:
         self.server.server_close()
 
 
-def rollout(cluster: Cluster, name: str, namespace: str, plan: ChaosPlan) -> dict[str, Any]:
-    """5 → 25 → 50 → 100 %, a few seconds each, a worker per phase, every transition told."""
+def rollout(
+    cluster: Cluster, name: str, namespace: str, plan: ChaosPlan, prometheus: str
+) -> dict[str, Any]:
+    """5 → 25 → 50 → 100 %, a few seconds each, a worker per phase, every transition told;
+    analysed through ``prometheus`` (the slow proxy)."""
     seconds = f"{plan.phase_seconds}s"
     phases = [
         {"name": "canary", "percentage": 5, "duration": seconds, "workers": {"replicas": 2}},
@@ -169,12 +224,14 @@ def rollout(cluster: Cluster, name: str, namespace: str, plan: ChaosPlan) -> dic
         f"{namespace}-{name}",
         [error_rate()],
         phases=phases,
+        address=prometheus,
         workers=[{"deployment": f"{name}-worker"}],
         notifications=[{"secretRef": {"name": "hook", "key": "url"}, "on": SUBSCRIBED}],
     )
     # Prometheus restarts during the run: tolerate its outage (holding promotion meanwhile)
     # instead of counting it as the metric failing.
     manifest["spec"]["analysis"]["errorLimit"] = 30
+    assert manifest["spec"]["analysis"]["prometheus"]["timeout"] == f"{QUERY_TIMEOUT:g}s"
     return manifest
 
 
@@ -192,10 +249,19 @@ def quiet_retries() -> Iterator[None]:
 
 
 @contextmanager
-def scenario(cluster: Cluster, namespace: str) -> Iterator[tuple[dict[str, Exporter], Receiver]]:
-    """Exporters, webhook, its Secret and the workers; torn down afterwards."""
+def scenario(
+    cluster: Cluster, namespace: str, plan: ChaosPlan
+) -> Iterator[tuple[dict[str, Exporter], Receiver, SlowProxy]]:
+    """Exporters, webhook, its Secret, the workers and the slow Prometheus proxy; torn down
+    afterwards."""
     exporters: dict[str, Exporter] = {}
     receiver = Receiver()
+    proxy = SlowProxy(
+        cluster.prometheus_url,
+        f"{plan.seed} proxy",
+        longest=0.9 * QUERY_TIMEOUT,
+        share=plan.slow_share,
+    )
     try:
         for name in (STEADY, BREACH):
             exp = start_exporter(cluster, f"{namespace}-{name}")
@@ -209,11 +275,12 @@ def scenario(cluster: Cluster, namespace: str) -> Iterator[tuple[dict[str, Expor
         cluster.core.create_namespaced_secret(
             namespace, {"metadata": {"name": "hook"}, "data": {"url": url}}
         )
-        yield exporters, receiver
+        yield exporters, receiver, proxy
     finally:
         for exp in exporters.values():
             exp.stop()
         receiver.stop()
+        proxy.close()
 
 
 def run_chaos(cluster: Cluster, namespace: str, log: Path, plan: ChaosPlan) -> ChaosReport:
@@ -222,19 +289,26 @@ def run_chaos(cluster: Cluster, namespace: str, log: Path, plan: ChaosPlan) -> C
     rng = random.Random(plan.seed)
     testbed = load_testbed()
     tb = testbed.Testbed(dir=cluster.dir)
-    with quiet_retries(), scenario(cluster, namespace) as (exporters, receiver):
+    with quiet_retries(), scenario(cluster, namespace, plan) as (exporters, receiver, proxy):
         recorder = Recorder(cluster, namespace).start()
         # The receiver is on loopback; without the flag the operator would post no webhook.
         operator = OperatorProcess(
             cluster, [namespace], log, ("--webhook-allow", "http://127.0.0.1:*")
         )
+        leading = LeaderWatch(operator)
         operator.start()
         breach = BreachTrigger(cluster, namespace, exporters[BREACH])
+        manifests = {
+            name: rollout(cluster, name, namespace, plan, proxy.url) for name in (STEADY, BREACH)
+        }
+        edits = SpecEdits(cluster, namespace, manifests, plan)
         prometheus_down: tuple[datetime, datetime] | None = None
+        recorded_until = datetime.now(UTC)
         try:
-            for name in (STEADY, BREACH):
-                apply(cluster, namespace, rollout(cluster, name, namespace, plan))
+            for manifest in manifests.values():
+                apply(cluster, namespace, manifest)
             breach.start()
+            edits.start()
             eventually(
                 lambda: status(cluster, namespace, STEADY).get("phase"),
                 timeout=60,
@@ -257,11 +331,20 @@ def run_chaos(cluster: Cluster, namespace: str, log: Path, plan: ChaosPlan) -> C
                     testbed.restart(tb, "prometheus")
                     report.restarts.append(("prometheus", time.monotonic() - began))
                     prometheus_down = (down, datetime.now(UTC))
+            # Edits go on under the last operator, which keeps leading: each kill above cuts a
+            # leadership short of I12's bound, which then runs from the next one (the schedule,
+            # not synchronisation).
+            time.sleep(plan.calm)
+            # Every Rollout enabled and un-paused again before they are left to end.
+            edits.stop()
             settle(cluster, namespace, report, receiver)
             if operator.proc is not None and operator.proc.poll() is not None:
                 report.crashes.append(f"exit {operator.proc.returncode}: {operator.tail(20)}")
         finally:
+            edits.stop()
             breach.stop()
+            leading.stop()
+            recorded_until = datetime.now(UTC)
             recorder.stop()
             try:
                 if operator.proc is not None and operator.proc.poll() is None:
@@ -272,12 +355,22 @@ def run_chaos(cluster: Cluster, namespace: str, log: Path, plan: ChaosPlan) -> C
         recorder.dump(log.with_suffix(".trace.jsonl"))
         report.stream_breaks = recorder.broken_streams
         report.relists = len(recorder.relists)
+        report.edits, report.queries, report.slow_answers = (
+            edits.made,
+            proxy.answered,
+            proxy.delayed,
+        )
+        outages = leading.down + ([report.apiserver_down] if report.apiserver_down else [])
         for name in (STEADY, BREACH):
             trace = moments(versions, name)
             report.moments += len(trace)
             seen_breach = breaching(breach.fired_at, prometheus_down) if name == BREACH else []
             problems = check_invariants(trace, seen_breach)
+            problems += check_decided_in_time(
+                name, trace, generations(versions, name), recorded_until, outages, report
+            )
             report.violations += [f"{name}: {problem}" for problem in problems]
+        dump_decisions(log.with_suffix(".decisions.json"), outages, report)
         final = {name: final_status(versions, name) for name in (STEADY, BREACH)}
         report.duplicate_transitions = sum(duplicates(s) for s in final.values())
         lost, duplicated = compare_deliveries(final, receiver.deliveries)
@@ -293,6 +386,148 @@ def run_chaos(cluster: Cluster, namespace: str, log: Path, plan: ChaosPlan) -> C
                 f"I7: {report.duplicate_transitions} transition(s) recorded twice in history"
             )
     return report
+
+
+class LeaderWatch:
+    """When no operator leads (killed, starting, campaigning, or stood down after failing to
+    renew), as the operator's `ramp_leader` gauge says, polled every 0.1 s on its metrics port
+    (the same port across restarts). Nothing can be decided meanwhile (I12)."""
+
+    POLL = 0.1
+
+    def __init__(self, operator: OperatorProcess) -> None:
+        self.url = f"http://127.0.0.1:{operator.metrics_port}/metrics"
+        self.down: list[tuple[datetime, datetime]] = []
+        self._since: datetime | None = datetime.now(UTC)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="leader watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._stopping.set()
+            self._thread.join(5)
+            if self._since is not None:
+                self.down.append((self._since, datetime.now(UTC)))
+                self._since = None
+
+    def leads(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url, timeout=1) as r:
+                text = r.read().decode()
+        except OSError:
+            return False  # killed, or not serving yet
+        return any(
+            line.split()[1:] == ["1.0"]
+            for line in text.splitlines()
+            if line.startswith("ramp_leader ")
+        )
+
+    def _poll(self) -> None:
+        while not self._stopping.wait(self.POLL):
+            leads, now = self.leads(), datetime.now(UTC)
+            if leads and self._since is not None:
+                self.down.append((self._since, now))
+                self._since = None
+            elif not leads and self._since is None:
+                self._since = now
+
+
+class SpecEdits:
+    """A person editing both specs at random (seeded): the kill switch off and on again a
+    moment later, spec.paused on and off, the critical threshold changed; some edits come as a
+    GitOps sync, an annotation changed just before. Edits the apiserver refuses (it restarts
+    during the run) are not retried, undoing a hold is."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        namespace: str,
+        manifests: dict[str, dict[str, Any]],
+        plan: ChaosPlan,
+    ) -> None:
+        self.cluster, self.namespace, self.plan = cluster, namespace, plan
+        self.metrics = {name: m["spec"]["analysis"]["metrics"] for name, m in manifests.items()}
+        self.rng = random.Random(f"{plan.seed} edits")  # not the kills' sequence
+        self.made = 0
+        self.syncs = 0
+        self.held: dict[str, tuple[dict[str, Any], float]] = {}
+        """Rollout -> (the spec patch that undoes its hold, when to undo it, monotonic)."""
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._edit, name="spec edits", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop editing and undo every hold still in place (waiting for the apiserver)."""
+        if not self._stopping.is_set():
+            self._stopping.set()
+            self._thread.join(15)
+        for name, (undo, _) in list(self.held.items()):
+            self._undo(name, undo)
+            del self.held[name]
+
+    def _undo(self, name: str, undo: dict[str, Any]) -> None:
+        eventually(
+            lambda: self._patch(name, {"spec": undo}),
+            timeout=60,
+            what=f"{name} enabled and un-paused",
+        )
+
+    def _patch(self, name: str, patch: dict[str, Any]) -> bool:
+        try:
+            self.cluster.custom.patch_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, name, patch
+            )
+        except Exception:
+            return False  # the apiserver may be restarting
+        if "spec" in patch:
+            self.made += 1
+        return True
+
+    def _edit(self) -> None:
+        next_edit = time.monotonic() + self.rng.uniform(*self.plan.edit_gap)
+        while True:
+            due = min([next_edit, *(at for _, at in self.held.values())])
+            if self._stopping.wait(max(0.0, due - time.monotonic())):
+                return
+            now = time.monotonic()
+            for name, (undo, at) in list(self.held.items()):
+                if at > now:
+                    continue
+                if self._patch(name, {"spec": undo}):
+                    del self.held[name]
+                else:  # the apiserver restarting: try again in a moment
+                    self.held[name] = (undo, now + 0.5)
+            if next_edit <= now:
+                next_edit = now + self.rng.uniform(*self.plan.edit_gap)
+                self._one_edit()
+
+    def _one_edit(self) -> None:
+        name = self.rng.choice(sorted(self.metrics))
+        if self.rng.random() < self.plan.synced:
+            # As a GitOps tool syncing does: an annotation first (no new generation, yet the
+            # operator decides again in whole), the spec edit a moment later, often while
+            # that decision waits on its query.
+            self.syncs += 1
+            touched = {"annotations": {"ramp.test/synced": str(self.syncs)}}
+            self._patch(name, {"metadata": touched})
+            if self._stopping.wait(self.rng.uniform(*self.plan.sync_lead)):
+                return
+        kind = self.rng.choice(("enabled", "paused", "threshold"))
+        if name in self.held:
+            kind = "threshold"  # one hold at a time per Rollout; it is undone on schedule
+        if kind == "threshold":
+            metric = self.metrics[name][0]
+            above = self.rng.choice([t for t in THRESHOLDS if t != metric["critical"]["above"]])
+            edited = [{**metric, "critical": {**metric["critical"], "above": above}}]
+            if self._patch(name, {"spec": {"analysis": {"metrics": edited}}}):
+                self.metrics[name] = edited
+            return
+        hold, undo = HOLDS[kind]
+        if self._patch(name, {"spec": hold}):
+            self.held[name] = (undo, time.monotonic() + self.rng.uniform(*self.plan.hold))
 
 
 def lease_holder(cluster: Cluster, namespace: str) -> str | None:
@@ -353,10 +588,11 @@ def restart_apiserver(
     cluster: Cluster, tb: Any, testbed: Any, recorder: Recorder, report: ChaosReport
 ) -> None:
     """Restart kube-apiserver and time how long the operator takes to write again."""
-    began = time.monotonic()
+    began, down = time.monotonic(), datetime.now(UTC)
     testbed.restart(tb, "kube-apiserver")
     report.restarts.append(("kube-apiserver", time.monotonic() - began))
     ready = datetime.now(UTC)
+    report.apiserver_down = (down, ready)
     names = {STEADY, BREACH, f"{STEADY}-flag", f"{BREACH}-flag"}
 
     def written() -> datetime | None:
@@ -488,6 +724,81 @@ def check_invariants(
     return []
 
 
+def generations(versions: list[Version], rollout: str) -> list[int]:
+    """The Rollout's `metadata.generation` at each Moment of ``moments(versions, rollout)``
+    (the same walk over the same versions)."""
+    config_map: str | None = None
+    generation = 0
+    found: list[int] = []
+    for version in storage_order(versions):
+        if version.kind == "ConfigMap":
+            if version.name != config_map:
+                continue
+        elif version.name != rollout:
+            continue
+        elif version.obj is None:
+            break
+        else:
+            generation = int(version.obj["metadata"]["generation"])
+            spec = RolloutSpec.model_validate(version.obj.get("spec") or {})
+            config_map = spec.flag.config_map
+        found.append(generation)
+    return found
+
+
+def dump_decisions(
+    path: Path, outages: list[tuple[datetime, datetime]], report: ChaosReport
+) -> None:
+    """I12's record, for reading a run afterwards: the outages and every generation's lag."""
+    record = {
+        "outages": [[down.isoformat(), up.isoformat()] for down, up in outages],
+        "bound": report.decision_bound.total_seconds(),
+        "lags": [
+            {
+                "rollout": name,
+                "generation": lag.generation,
+                "seen": lag.seen.isoformat(),
+                "since": lag.since.isoformat(),
+                "decided": lag.decided.isoformat() if lag.decided else None,
+                "lag": lag.lag.total_seconds(),
+            }
+            for name, lag in report.decision_lags
+        ],
+    }
+    path.write_text(json.dumps(record, indent=1))
+
+
+def check_decided_in_time(
+    name: str,
+    trace: list[invariants.Moment],
+    generations: list[int],
+    until: datetime,
+    outages: list[tuple[datetime, datetime]],
+    report: ChaosReport,
+) -> list[str]:
+    """I12 over the recorded trace: every generation decided within one analysis interval plus
+    the query timeout plus 2 s of when it could be (not while no operator led nor while the
+    apiserver restarted); the lags go to the report."""
+    if not trace:
+        return []
+    assert len(generations) == len(trace), (len(generations), len(trace))
+    analysis = trace[0].spec.analysis
+    assert analysis is not None
+    bound = analysis.every + timedelta(seconds=analysis.prometheus.timeout_seconds) + DECISION_SLACK
+    report.decision_bound = bound
+    lags = invariants.decision_lags(
+        trace, generations, until=until, bound=bound, down_windows=outages
+    )
+    report.decision_lags += [(name, lag) for lag in lags]
+    try:
+        invariants.check_every_edit_decided_in_time(
+            trace, generations, until=until, bound=bound, down_windows=outages
+        )
+    except AssertionError as e:
+        return [str(e)]
+    return []
+
+
 def analysed(trace: list[invariants.Moment]) -> list[invariants.Analysed]:
     """Every evaluation the stored statuses show, oldest first, one per analysis time."""
     found: dict[datetime, invariants.Analysed] = {}
@@ -529,6 +840,7 @@ def breaching(
 def summary(reports: list[ChaosReport]) -> dict[str, Any]:
     """The figures bench/chaos.py prints and docs/RELIABILITY.md keeps."""
     recoveries = [r.apiserver_recovery for r in reports if r.apiserver_recovery is not None]
+    lags = [r.max_decision_lag for r in reports if r.max_decision_lag is not None]
     return {
         "runs": len(reports),
         "kills survived": sum(r.kills for r in reports),
@@ -540,4 +852,9 @@ def summary(reports: list[ChaosReport]) -> dict[str, Any]:
         "notifications lost": sum(r.notifications_lost for r in reports),
         "operator crashes": sum(len(r.crashes) for r in reports),
         "recorder relists": sum(r.relists for r in reports),
+        "spec edits": sum(r.edits for r in reports),
+        "Prometheus queries": sum(r.queries for r in reports),
+        "slow Prometheus answers": sum(r.slow_answers for r in reports),
+        "edits decided late": sum(r.edits_late for r in reports),
+        "max decision lag s": max(lags) if lags else None,
     }

@@ -23,7 +23,9 @@ from ramp.api import RolloutSpec, RolloutStatus
 from ramp.api.spec import Compare, Phase
 from ramp.api.status import PromoteRequest
 from ramp.engine import PublishFlag, sequential
+from ramp.engine.bucketing import publish_of
 from ramp.engine.observations import MetricSample
+from ramp.engine.published import serves
 from ramp.engine.thresholds import crossed
 
 ACTIVE = ("Progressing", "Paused", "AwaitingApproval")
@@ -372,7 +374,10 @@ def check_disabled_flag_stays_off(
                     f"I2 violated at {describe(trace, i)}: the failure policy disabled the "
                     "flag and the ConfigMap serves enabled=true again with nobody acting"
                 )
-        elif cur.spec.enabled and prev.spec.enabled:
+        elif cur.spec.failure_policy.disable_flag and cur.spec.enabled and prev.spec.enabled:
+            # Without disableFlag no failure policy turns the flag off: a flag turned off under
+            # an enabled spec is then a decision on an earlier generation (spec.enabled false,
+            # undone since), which the next decision undoes.
             stored_off = prev.status.enabled is not False and cur.status.enabled is False
             published_off = (
                 prev.published is not None
@@ -775,3 +780,107 @@ def check_workers_restored(
                 f"I9 violated: {worker} was not given back its original scale "
                 f"(field: (original, now)): {wrong}"
             )
+
+
+# --- I12: every edit decided in time --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionLag:
+    """How long one generation of the spec waited for its decision."""
+
+    generation: int
+    seen: datetime
+    """When the trace first shows it (the edit, or the creation for generation 1)."""
+
+    since: datetime
+    """When it could first be decided: ``seen``, or the end of an outage (no operator leading,
+    the apiserver down) that began before it was decided and before its time was up."""
+
+    decided: datetime | None
+    """The first moment whose status has observed it and whose ConfigMap serves what that
+    status says; None: never, up to the end of the recording."""
+
+    lag: timedelta
+    """From ``since`` to ``decided`` (to the end of the recording when never decided)."""
+
+
+def decision_lags(
+    trace: Sequence[Moment],
+    generations: Sequence[int],
+    *,
+    until: datetime,
+    bound: timedelta,
+    down_windows: Sequence[tuple[datetime, datetime]] = (),
+) -> list[DecisionLag]:
+    """The lag of every generation the trace shows (``generations[i]`` is the Rollout's
+    `metadata.generation` at moment i; the recording ran until ``until``).
+
+    A generation is decided at the first moment (from the one that shows it) whose stored
+    status has `observedGeneration` at least that generation and whose ConfigMap serves what
+    that status says (`publish_of`; no ConfigMap serves a disabled flag). A later generation
+    decided first decides it too. Nothing can be decided while no operator leads or the
+    apiserver is down: an outage that began before the generation was decided and before
+    ``bound`` had passed moves its start to the outage's end."""
+    lags: list[DecisionLag] = []
+    newest = 0
+    for i, generation in enumerate(generations):
+        if generation <= newest:
+            continue
+        newest = generation
+        seen = trace[i].at
+        decided = next(
+            (
+                m.at
+                for m in trace[i:]
+                if (m.status.observed_generation or 0) >= generation and _serves_its_status(m)
+            ),
+            None,
+        )
+        since = seen
+        for down, up in sorted(down_windows):
+            if down < min(decided or until, since + bound) and up > since:
+                since = up
+        lag = max((decided or until) - since, timedelta(0))
+        lags.append(DecisionLag(generation, seen, since, decided, lag))
+    return lags
+
+
+def _serves_its_status(m: Moment) -> bool:
+    wanted = publish_of(m.spec, m.status)
+    if m.published is None:
+        return not wanted.enabled  # apps without the ConfigMap get nothing: a disabled flag
+    return serves(m.published, wanted)
+
+
+def check_every_edit_decided_in_time(
+    trace: Sequence[Moment],
+    generations: Sequence[int],
+    *,
+    until: datetime,
+    bound: timedelta,
+    down_windows: Sequence[tuple[datetime, datetime]] = (),
+) -> list[DecisionLag]:
+    """I12: every new generation of a Rollout is decided (`status.observedGeneration` reaches
+    it and the ConfigMap serves what that status says) within ``bound`` (one analysis interval
+    plus the query timeout plus 2 s) of when it could be decided, whatever else is in flight;
+    see `decision_lags` for the outages that do not count. Returns every lag."""
+    lags = decision_lags(trace, generations, until=until, bound=bound, down_windows=down_windows)
+    late = [lag for lag in lags if lag.lag > bound]
+    if late:
+        t0 = trace[0].at
+        said = "; ".join(
+            f"generation {lag.generation} (seen t0+{(lag.seen - t0).total_seconds():g}s, "
+            f"decidable from t0+{(lag.since - t0).total_seconds():g}s) "
+            + (
+                f"decided after {lag.lag.total_seconds():.2f}s"
+                if lag.decided is not None
+                else f"never decided ({lag.lag.total_seconds():.2f}s until the recording ended)"
+            )
+            for lag in late
+        )
+        raise AssertionError(
+            f"I12 violated: {len(late)} edit(s) not decided within "
+            f"{bound.total_seconds():g}s: {said}"
+        )
+    return lags

@@ -60,10 +60,10 @@ class Shell:
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         self.clients = load_clients(self.kubeconfig)
-        self._stopped.clear()
+        self._stopped = threading.Event()  # this start's own: a restart ends the old watches
         self._call(self._begin()).result(timeout=30)
         for kind in ("rollout", "configmap"):
-            threading.Thread(target=self._watch, args=(kind,), daemon=True).start()
+            threading.Thread(target=self._watch, args=(kind, self._stopped), daemon=True).start()
 
     async def _begin(self) -> None:
         self.reconciler = Reconciler(self.clients, self.settings, Notifier(attempts=1))
@@ -93,10 +93,10 @@ class Shell:
     def _call(self, coroutine: Any) -> Future[Any]:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
-    def _watch(self, kind: str) -> None:
+    def _watch(self, kind: str, stopped: threading.Event) -> None:
         """List and watch, again and again as Kopf does: a stream the API server ends (its
         timeout, a restart of the API server) is started anew."""
-        while not self._stopped.is_set():
+        while not stopped.is_set():
             w = watch.Watch()
             self._watches.append(w)
             if kind == "rollout":
@@ -117,7 +117,7 @@ class Shell:
                 )
             try:
                 for raw in stream:
-                    if self._stopped.is_set():
+                    if stopped.is_set():
                         return
                     body = raw["object"]
                     if not isinstance(body, dict):
@@ -128,7 +128,7 @@ class Shell:
                         self.loop.call_later, delay, self._deliver, event
                     )
             except Exception:
-                if self._stopped.is_set():
+                if stopped.is_set():
                     return
                 time.sleep(0.5)  # the API server is away: list and watch again shortly
 

@@ -17,7 +17,8 @@ import asyncio
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,10 +100,11 @@ class PrometheusProvider:
             return []
         if len(result) > 1:
             raise RuntimeError(too_many_series(len(result)))
-        return [
-            (datetime.fromtimestamp(float(at), UTC), _number(value))
-            for at, value in result[0]["values"]
-        ]
+        with _range_answer(result):
+            return [
+                (datetime.fromtimestamp(float(at), UTC), _number(value))
+                for at, value in result[0]["values"]
+            ]
 
     def range_by(
         self, query: str, label: str, start: datetime, end: datetime, step: float
@@ -113,15 +115,16 @@ class PrometheusProvider:
         except Exception as e:
             raise RuntimeError(describe_error(e, self.address, self.timeout)) from e
         out: dict[str, list[tuple[datetime, float]]] = {}
-        for series in result or []:
-            key = series.get("metric", {}).get(label)
-            if key is None:
-                continue
-            out[str(key)] = [
-                (datetime.fromtimestamp(float(at), UTC), float(value))
-                for at, value in series["values"]
-                if _number(value) is not None
-            ]
+        with _range_answer(result):
+            for series in result or []:
+                key = series.get("metric", {}).get(label)
+                if key is None:
+                    continue
+                out[str(key)] = [
+                    (datetime.fromtimestamp(float(at), UTC), float(value))
+                    for at, value in series["values"]
+                    if _number(value) is not None
+                ]
         return out
 
     def by_label(self, query: str, label: str, at: datetime) -> dict[str, float]:
@@ -144,6 +147,20 @@ class PrometheusProvider:
                 "the answer is not an instant vector of numbers (is the address a Prometheus API?)"
             ) from e
         return values
+
+
+@contextmanager
+def _range_answer(result: Any) -> Iterator[None]:
+    """Reading a range query's answer: one that is not a matrix of numbers (a server that is
+    not Prometheus, a vector) is a RuntimeError with a fixed text, never a crash of the caller
+    (the dashboard's charts, backtests), and never quotes the answer."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        logger.debug("unreadable range query result: %r", result)
+        raise RuntimeError(
+            "the answer is not a range of numbers (is the address a Prometheus API?)"
+        ) from e
 
 
 def instant_value(result: Any) -> float | None:

@@ -8,15 +8,6 @@ from tests.support.listener import Listener
 
 
 @pytest.fixture
-def webhook() -> Iterator[Listener]:
-    """A receiver on loopback that accepts every delivery."""
-    listener = Listener()
-    listener.answer(200, b"ok")
-    yield listener
-    listener.close()
-
-
-@pytest.fixture
 def hanging() -> Iterator[Listener]:
     """A receiver that accepts every connection and answers nothing (until the test ends)."""
     listener = Listener()
