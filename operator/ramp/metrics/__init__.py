@@ -1,8 +1,9 @@
 """Metric providers: where the values the engine judges come from.
 
 `provider.MetricProvider` is what the operator asks of one; `prometheus.PrometheusProvider`
-queries a real Prometheus (made and pooled by `pool`, each address checked by `allowlist`, one
-answer shared by `sharing`); `cohorts` reads a compare metric's counts through any provider;
+queries a real Prometheus (each address checked by `allowlist`, one answer shared by `sharing`;
+the operator keeps them in `runtime.provider_pool`); `cohorts` reads a compare metric's counts
+through any provider;
 `scripted.ScriptedMetrics` plays back values written by hand for `ramp simulate`. All return
 `engine.MetricSample`s.
 """

@@ -4,5 +4,6 @@ the cluster and the metrics, asks the engine to decide, and applies what it deci
 `main` starts the process, `handlers` wires Kopf's events to the loops, `throttle` bounds how
 many reconciles run at once, `reconcile` is one pass for one Rollout, `delivery` and
 `notifications` tell people what happened, `leadership` keeps one replica working, `index` and
-`waker` keep what the watch saw, `settings` is how the operator runs.
+`waker` keep what the watch saw, `provider_pool` keeps the Prometheus clients (with the
+credentials it reads from Secrets), `settings` is how the operator runs.
 """

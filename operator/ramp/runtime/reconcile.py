@@ -63,11 +63,11 @@ from ramp.k8s.status import status_patch, write_status
 from ramp.k8s.workers import WorkersMoved, observe_workers, scale_workers
 from ramp.metrics import cohorts
 from ramp.metrics.allowlist import AllowList
-from ramp.metrics.pool import ProviderConfigError, ProviderPool
 from ramp.metrics.provider import MetricProvider
 from ramp.runtime.delivery import Deliveries
 from ramp.runtime.index import BodyIndex, RolloutIndex
 from ramp.runtime.notifications import Notifier
+from ramp.runtime.provider_pool import ProviderConfigError, ProviderPool
 from ramp.runtime.settings import OperatorSettings
 
 logger = logging.getLogger("ramp.reconcile")
