@@ -58,10 +58,11 @@ crds: $(STAMP) ## regenerate crds/ (and the chart's copy) from the pydantic mode
 	$(PY) -m ramp.api.crd > crds/ramp.dev_rollouts.yaml
 	@if [ -d charts/ramp/crds ]; then cp crds/ramp.dev_rollouts.yaml charts/ramp/crds/; fi
 
-lint: $(STAMP) ## ruff (lint + format check) and mypy strict on operator/
+lint: $(STAMP) ## ruff (lint + format check), mypy strict on operator/, the import layers
 	$(VENV)/bin/ruff check operator flags tests bench testbed examples
 	$(VENV)/bin/ruff format --check operator flags tests bench testbed examples
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test-unit: $(STAMP) ## the fast, cluster-free tests
 	$(VENV)/bin/pytest tests/unit -q

@@ -39,8 +39,8 @@ from openfeature.evaluation_context import EvaluationContext
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ramp.flagconfig import render_flags_json  # noqa: E402
 from ramp.flags import SCHEMES, FlagFile, is_on  # noqa: E402
+from ramp.k8s.flagd import render_flags_json  # noqa: E402
 from tests.support.flagd_go import build_flagd_eval, core_version, decisions  # noqa: E402
 
 FLAG = "async-reports"

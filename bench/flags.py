@@ -1,6 +1,6 @@
 """Decisions per second: ``ramp.flags`` against OpenFeature's flagd provider in file mode.
 
-Both read the same flags.json (written by ``ramp.flagconfig.render_flags_json``) and decide for
+Both read the same flags.json (written by ``ramp.k8s.flagd.render_flags_json``) and decide for
 the same targeting keys; the script also checks that they agree on every decision it made.
 
     .venv/bin/python bench/flags.py [--n 100000] [--provider-n 100000] [--percentage 25]
@@ -23,8 +23,8 @@ from openfeature.contrib.provider.flagd import FlagdProvider
 from openfeature.contrib.provider.flagd.config import ResolverType
 from openfeature.evaluation_context import EvaluationContext
 
-from ramp.flagconfig import render_flags_json
 from ramp.flags import PYTHON_PROVIDER_CBOR, FlagFile, bucket
+from ramp.k8s.flagd import render_flags_json
 
 FLAG = "async-reports"
 

@@ -39,7 +39,7 @@ from typing import Any
 from kubernetes import client
 
 from harness import connect, start_operator, wait
-from ramp.actions import plan_action
+from ramp.engine.actions import plan_action
 
 GROUP, VERSION, PLURAL = "ramp.dev", "v1alpha1", "rollouts"
 KEY = "PERCENTAGE"

@@ -1,4 +1,7 @@
-"""The operator's own metrics, served on /metrics."""
+"""The operator's own metrics, served on /metrics.
+
+A module of its own below k8s/ and runtime/: k8s/ counts the writes it makes, runtime/ the
+reconciles, analyses and leadership, and neither has to import the other for it."""
 
 from __future__ import annotations
 

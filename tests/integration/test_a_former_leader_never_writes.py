@@ -20,8 +20,8 @@ from ramp.k8s.clients import Clients, NotLeading, WriteFence, bound_requests, lo
 from ramp.k8s.lease import LeaseLock
 from ramp.k8s.restarts import REVISION_ANNOTATION, restart_consumers
 from ramp.k8s.workers import WorkersMoved, observe_workers, scale_workers
-from ramp.leadership import LeaderElection
-from ramp.settings import LeaderElectionSettings
+from ramp.runtime.leadership import LeaderElection
+from ramp.runtime.settings import LeaderElectionSettings
 from tests.conftest import Cluster
 from tests.support.eventually import eventually_async
 from tests.support.rollouts import rollout_manifest

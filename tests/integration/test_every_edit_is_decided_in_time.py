@@ -25,14 +25,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from prometheus_client import REGISTRY
 
-from ramp import reconcile
-from ramp.actions import ActionNotApplicable
 from ramp.api import RolloutSpec, RolloutStatus
+from ramp.engine.actions import ActionNotApplicable
 from ramp.engine.bucketing import publish_of
 from ramp.engine.published import serves
 from ramp.k8s.clients import Clients
-from ramp.settings import OperatorSettings
-from ramp.steering import steer
+from ramp.k8s.steering import steer
+from ramp.runtime import reconcile
+from ramp.runtime.settings import OperatorSettings
 from tests.conftest import Cluster, create_namespace
 from tests.support.eventually import eventually
 from tests.support.listener import Listener

@@ -10,9 +10,9 @@ import copy
 from ramp.k8s.clients import Clients
 from ramp.k8s.finalizers import set_finalizer
 from ramp.k8s.ownership import FINALIZER
-from ramp.notifications import Notifier
-from ramp.reconcile import Reconciler
-from ramp.settings import OperatorSettings
+from ramp.runtime.notifications import Notifier
+from ramp.runtime.reconcile import Reconciler
+from ramp.runtime.settings import OperatorSettings
 from tests.conftest import Cluster
 from tests.support.rollouts import GROUP, PLURAL, VERSION, apply, get, rollout_manifest
 

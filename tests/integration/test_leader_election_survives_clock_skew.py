@@ -16,8 +16,8 @@ import pytest
 
 from ramp.k8s.clients import load_clients
 from ramp.k8s.lease import LeaseLock
-from ramp.leadership import LeaderElection
-from ramp.settings import LeaderElectionSettings
+from ramp.runtime.leadership import LeaderElection
+from ramp.runtime.settings import LeaderElectionSettings
 from tests.conftest import Cluster
 from tests.support.eventually import eventually_async
 

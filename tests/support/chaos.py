@@ -33,6 +33,7 @@ from kubernetes import client
 
 from ramp.api import RolloutSpec
 from ramp.engine.observations import MetricSample
+from ramp.engine.phases import TERMINAL
 from tests.conftest import Cluster, load_testbed
 from tests.integration.conftest import OperatorProcess, release_rollouts
 from tests.support import invariants
@@ -58,7 +59,6 @@ DELIVERY_HEADER = "X-Ramp-Delivery"
 LEASE = "ramp-operator"
 """The operator's leader Lease (`ramp run --lease-name`), in the first watched namespace."""
 
-TERMINAL = ("Completed", "RolledBack", "Failed")
 
 SCRAPE = timedelta(seconds=1)
 """The testbed's Prometheus scrape interval: how late a value set on an exporter is seen."""

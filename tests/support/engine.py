@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ramp.actions import Action, plan_action
 from ramp.api import RolloutSpec, RolloutStatus
 from ramp.engine import (
     Decision,
@@ -18,6 +17,7 @@ from ramp.engine import (
     delivery_key,
     pending_deliveries,
 )
+from ramp.engine.actions import Action, plan_action
 from ramp.engine.observations import MetricSample
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

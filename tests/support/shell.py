@@ -18,13 +18,13 @@ from typing import Any
 
 from kubernetes import client, watch
 
-from ramp.handlers import Loops, indexed_exists
 from ramp.k8s.clients import Clients, load_clients
 from ramp.k8s.configmap import rollouts_named
 from ramp.k8s.ownership import MANAGED_BY, MANAGED_BY_LABEL
-from ramp.notifications import Notifier
-from ramp.reconcile import Reconciler
-from ramp.settings import OperatorSettings
+from ramp.runtime.handlers import Loops, indexed_exists
+from ramp.runtime.notifications import Notifier
+from ramp.runtime.reconcile import Reconciler
+from ramp.runtime.settings import OperatorSettings
 from tests.support.rollouts import GROUP, PLURAL, VERSION
 
 

@@ -4,15 +4,12 @@ exactly where it was. The CRD declares every field below (nothing is pruned on w
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from ramp.api.base import StatusModel
 from ramp.api.spec import BucketingScheme
-
-if TYPE_CHECKING:
-    from ramp.engine.effects import WorkerTarget
 
 RolloutPhase = Literal[
     "Pending",
@@ -165,11 +162,6 @@ class WorkerScale(StatusModel):
     replicas: int | None = Field(None, description="Deployment spec.replicas.")
     min_replicas: int | None = Field(None, description="HPA spec.minReplicas.")
     max_replicas: int | None = Field(None, description="HPA spec.maxReplicas.")
-
-    def to_target(self) -> WorkerTarget:
-        from ramp.engine.effects import WorkerTarget
-
-        return WorkerTarget(self.replicas, self.min_replicas, self.max_replicas)
 
 
 class Request(StatusModel):

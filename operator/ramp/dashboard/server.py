@@ -1,7 +1,7 @@
 """`ramp dashboard`: a local web UI on aiohttp, with the user's kubeconfig (and so their RBAC).
 
 Pages are static files (package data); they read JSON from /api and follow changes over
-Server-Sent Events fed by the store's watch. Actions go through `ramp.steering.steer`, the CLI's
+Server-Sent Events fed by the store's watch. Actions go through `ramp.k8s.steering.steer`, the CLI's
 own code path, so a button and `ramp promote` write the same `status.control` request.
 
 Every request passes the guard first (`guard.py`: Host, Origin, token), and every answer tells
@@ -21,14 +21,14 @@ from typing import Any, get_args
 from aiohttp import web
 from kubernetes import client
 
-from ramp.actions import Action, ActionNotApplicable
 from ramp.dashboard import views
 from ramp.dashboard.guard import Guard, accepted_hosts_text
 from ramp.dashboard.series import metric_series
 from ramp.dashboard.store import RolloutStore
+from ramp.engine.actions import Action, ActionNotApplicable
 from ramp.k8s.clients import Clients
+from ramp.k8s.steering import steer
 from ramp.metrics.allowlist import AllowList
-from ramp.steering import steer
 
 logger = logging.getLogger("ramp.dashboard")
 

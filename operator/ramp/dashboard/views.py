@@ -11,13 +11,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ramp.actions import Action, ActionNotApplicable, plan_action
 from ramp.api import RolloutSpec
 from ramp.api.spec import Threshold
-from ramp.bounds import bound_lines
+from ramp.engine.actions import Action, ActionNotApplicable, plan_action
+from ramp.engine.bounds import bound_lines
+from ramp.engine.phases import TERMINAL
 from ramp.engine.thresholds import describe, effective_metrics
-
-TERMINAL = ("Completed", "RolledBack", "Failed")
 
 
 def row(rollout: dict[str, Any]) -> dict[str, Any]:

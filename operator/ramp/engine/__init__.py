@@ -1,6 +1,7 @@
 """Ramp's functional core: every rollout rule, as pure functions of (spec, status, now,
 observations). No I/O, no clock: the shell reads, calls `decide`, and applies the effects."""
 
+from ramp.engine.draft import analysing
 from ramp.engine.effects import (
     Effect,
     PublishFlag,
@@ -11,7 +12,7 @@ from ramp.engine.effects import (
 )
 from ramp.engine.observations import MetricSample, Observations, WorkerObservation
 from ramp.engine.outbox import delivery_key, pending_deliveries
-from ramp.engine.policy import Decision, analysing, decide
+from ramp.engine.policy import Decision, decide
 from ramp.engine.published import flag_revision, format_percentage, lowers, serves, stamp
 from ramp.engine.schedule import analysis_due, next_wakeup
 from ramp.engine.workers import restore_on_deletion, worker_key

@@ -20,14 +20,11 @@ from typing import cast
 
 from ramp.api.spec import BucketingScheme, RolloutSpec
 from ramp.api.status import RolloutStatus
+from ramp.engine.draft import Draft
 from ramp.engine.effects import PublishFlag
-from ramp.engine.step import Step
+from ramp.engine.phases import HELD
 from ramp.flags import DEFAULT_SCHEME
 from ramp.flags.bucketing import LEGACY_SCHEME
-
-HELD_PHASES = ("Progressing", "Paused", "AwaitingApproval", "Disabled")
-"""Phases of a started rollout that exposes users now or will again without a new start
-(Disabled keeps its progress and returns to it)."""
 
 
 def in_flight(status: RolloutStatus) -> bool:
@@ -40,22 +37,22 @@ def in_flight(status: RolloutStatus) -> bool:
         return 0 < percentage < 100
     if phase == "Pending":
         return False
-    started = phase in HELD_PHASES and status.phase_started_at is not None
+    started = phase in HELD and status.phase_started_at is not None
     return started or percentage > 0
 
 
-def keep_scheme(step: Step, served: PublishFlag | None) -> None:
+def keep_scheme(draft: Draft, served: PublishFlag | None) -> None:
     """Remember in the next status the scheme the rollout publishes with while in flight, and
     forget it once the rollout is not (I11)."""
-    nxt = step.next
+    nxt = draft.next
     if not in_flight(nxt):
         nxt.bucketing = None
     elif nxt.bucketing is None:
-        if in_flight(step.before):
+        if in_flight(draft.before):
             # Left in flight by an operator that did not remember: keep what apps read now.
             scheme = served.bucketing if served is not None else LEGACY_SCHEME
         else:
-            scheme = step.spec.flag.bucketing or DEFAULT_SCHEME
+            scheme = draft.spec.flag.bucketing or DEFAULT_SCHEME
         # Every name here comes from ramp.flags.SCHEMES, which a test holds equal to the model's.
         nxt.bucketing = cast(BucketingScheme, scheme)
 

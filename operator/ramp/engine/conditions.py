@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from ramp.api.status import Condition, RolloutPhase
-from ramp.engine.step import ACTIVE, Step
+from ramp.engine.draft import Draft
+from ramp.engine.phases import ACTIVE
 
 MOVING: tuple[RolloutPhase, ...] = ("Pending", "Progressing")
 """Phases in which the rollout moves on without a person: kstatus `Reconciling`. Paused and
@@ -22,9 +23,9 @@ WAITING_TO_START = "waiting at 0 % to start"
 the Progressing condition's reason is then WaitingToStart."""
 
 
-def condition(step: Step, type_: str, status: bool, reason: str, message: str) -> Condition:
+def condition(draft: Draft, type_: str, status: bool, reason: str, message: str) -> Condition:
     """A condition whose lastTransitionTime moves only when its status does."""
-    before = next((c for c in step.before.conditions or [] if c.type == type_), None)
+    before = next((c for c in draft.before.conditions or [] if c.type == type_), None)
     value = "True" if status else "False"
     changed = before is None or before.status != value
     return Condition(
@@ -32,13 +33,15 @@ def condition(step: Step, type_: str, status: bool, reason: str, message: str) -
         status=value,
         reason=reason,
         message=message,
-        last_transition_time=step.now if changed or before is None else before.last_transition_time,
-        observed_generation=step.next.observed_generation,
+        last_transition_time=draft.now
+        if changed or before is None
+        else before.last_transition_time,
+        observed_generation=draft.next.observed_generation,
     )
 
 
-def was_false(step: Step, type_: str, reason: str | None = None) -> bool:
-    before = next((c for c in step.before.conditions or [] if c.type == type_), None)
+def was_false(draft: Draft, type_: str, reason: str | None = None) -> bool:
+    before = next((c for c in draft.before.conditions or [] if c.type == type_), None)
     return before is not None and before.status == "False" and reason in (None, before.reason)
 
 
@@ -63,13 +66,13 @@ def summary(
 
 
 def build_conditions(
-    step: Step,
+    draft: Draft,
     *,
     missing: list[str],
     contested: tuple[str, ...],
     published: tuple[bool, str, str],
 ) -> list[Condition]:
-    nxt = step.next
+    nxt = draft.next
     phase = nxt.phase or "Pending"
     message = nxt.message or ""
     health = nxt.health
@@ -78,9 +81,9 @@ def build_conditions(
     )
     kstatus = summary(phase, message, paused, published[1])
     conditions = [
-        *(condition(step, type_, *value) for type_, value in kstatus.items()),
+        *(condition(draft, type_, *value) for type_, value in kstatus.items()),
         condition(
-            step,
+            draft,
             "Progressing",
             phase in ACTIVE,
             "WaitingToStart"
@@ -89,18 +92,18 @@ def build_conditions(
             message,
         ),
         condition(
-            step,
+            draft,
             "Healthy",
             health in (None, "Healthy", "Unknown"),
             health or "NoAnalysis",
             "; ".join(f"{m.name}: {m.message}" for m in nxt.metrics or [] if m.verdict != "Pass")
             or ("all metrics within thresholds" if health else "no analysis configured"),
         ),
-        condition(step, "Paused", paused, phase, message),
-        condition(step, "Completed", phase == "Completed", phase, message),
-        condition(step, "Published", *published),
+        condition(draft, "Paused", paused, phase, message),
+        condition(draft, "Completed", phase == "Completed", phase, message),
+        condition(draft, "Published", *published),
     ]
-    if step.spec.workers:
+    if draft.spec.workers:
         if missing:
             workers = (False, "WorkerNotFound", f"{', '.join(missing)} not found")
         elif contested:
@@ -113,5 +116,5 @@ def build_conditions(
             )
         else:
             workers = (True, "Found", "all workers found")
-        conditions.append(condition(step, "WorkersReady", *workers))
+        conditions.append(condition(draft, "WorkersReady", *workers))
     return conditions

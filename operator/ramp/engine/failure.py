@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ramp.api.status import MetricValue, Request, Snapshot
 from ramp.engine import cohorts
+from ramp.engine.draft import Draft
 from ramp.engine.published import format_percentage
-from ramp.engine.step import Step
 from ramp.engine.thresholds import Breach, baseline_metrics
 
 
@@ -16,10 +16,10 @@ def failure_pause_message(breach: str | None) -> str:
     return f"paused by failurePolicy: {what}; fix it, then `ramp resume`"
 
 
-def take_snapshot(step: Step, breach: Breach) -> Snapshot:
-    nxt = step.next
+def take_snapshot(draft: Draft, breach: Breach) -> Snapshot:
+    nxt = draft.next
     return Snapshot(
-        taken_at=step.now,
+        taken_at=draft.now,
         reason=breach.message,
         step=nxt.current_phase,
         percentage=nxt.percentage or 0.0,
@@ -32,22 +32,22 @@ def take_snapshot(step: Step, breach: Breach) -> Snapshot:
     )
 
 
-def fail(step: Step, breach: Breach) -> None:
+def fail(draft: Draft, breach: Breach) -> None:
     """Apply spec.failurePolicy to a sustained breach."""
-    policy = step.spec.failure_policy
-    nxt = step.next
+    policy = draft.spec.failure_policy
+    nxt = draft.next
     held = nxt.control.pause if nxt.control else None
     if policy.action == "Pause" and nxt.phase == "Paused" and held and held.by == "failurePolicy":
         # Applied already: the snapshot (and so the pause message, which names its breach)
         # stays the one of when it applied; a breach that goes on is no new state to record.
         return
-    nxt.snapshot = take_snapshot(step, breach)
-    disable_flag(step)
+    nxt.snapshot = take_snapshot(draft, breach)
+    disable_flag(draft)
     if policy.action == "Pause":
-        step.control.pause = Request(requested_at=step.now, by="failurePolicy")
-        nxt.paused_at = nxt.paused_at or step.now
+        draft.control.pause = Request(requested_at=draft.now, by="failurePolicy")
+        nxt.paused_at = nxt.paused_at or draft.now
         nxt.next_promotion_at = None
-        step.transition(
+        draft.transition(
             "Paused",
             "Paused",
             failure_pause_message(breach.message),
@@ -55,19 +55,19 @@ def fail(step: Step, breach: Breach) -> None:
             metric=breach.metric,
         )
         return
-    roll_back(step, breach, zero=policy.rollback_to == "Zero")
+    roll_back(draft, breach, zero=policy.rollback_to == "Zero")
 
 
-def roll_back(step: Step, breach: Breach | None, *, zero: bool) -> None:
+def roll_back(draft: Draft, breach: Breach | None, *, zero: bool) -> None:
     """Publish 0 %, or the previous phase's percentage (where analysis goes on: I6)."""
-    nxt = step.next
-    failed = step.phase.name
+    nxt = draft.next
+    failed = draft.phase.name
     nxt.rolled_back_from = failed
     nxt.next_promotion_at = None
     nxt.paused_at = None
-    if step.control.pause is not None:
-        step.control.pause = None
-    fall_back(step, zero=zero)
+    if draft.control.pause is not None:
+        draft.control.pause = None
+    fall_back(draft, zero=zero)
     pct = format_percentage(nxt.percentage or 0.0)
     if breach is None:
         message = f"aborted in {failed}: rolled back to {pct} %; `ramp retry` starts again"
@@ -75,7 +75,7 @@ def roll_back(step: Step, breach: Breach | None, *, zero: bool) -> None:
         message = f"rolled back from {failed} to {pct} %: {breach.message}"
         if nxt.percentage:
             message += "; analysis goes on, and steps down again while the breach lasts"
-    step.transition(
+    draft.transition(
         "RolledBack",
         "RolledBack",
         message,
@@ -84,67 +84,69 @@ def roll_back(step: Step, breach: Breach | None, *, zero: bool) -> None:
     )
 
 
-def step_down(step: Step, breach: Breach) -> None:
+def step_down(draft: Draft, breach: Breach) -> None:
     """I6: rolled back to a previous phase and still breaching: one phase lower, down to 0 %."""
-    nxt = step.next
+    nxt = draft.next
     before = format_percentage(nxt.percentage or 0.0)
-    nxt.snapshot = take_snapshot(step, breach)
-    disable_flag(step)
-    fall_back(step, zero=False)
+    nxt.snapshot = take_snapshot(draft, breach)
+    disable_flag(draft)
+    fall_back(draft, zero=False)
     after = format_percentage(nxt.percentage or 0.0)
     message = f"stepped down from {before} % to {after} %: {breach.message}"
-    step.transition("RolledBack", "RolledBack", message, warning=True, metric=breach.metric)
+    draft.transition("RolledBack", "RolledBack", message, warning=True, metric=breach.metric)
 
 
-def disable_flag(step: Step) -> None:
+def disable_flag(draft: Draft) -> None:
     """With failurePolicy.disableFlag: enabled=false, kept until a person acts (resume, retry,
     a spec change: I2)."""
-    if step.spec.failure_policy.disable_flag:
-        step.next.flag_disabled_at = step.next.flag_disabled_at or step.now
-        step.next.enabled = False
+    if draft.spec.failure_policy.disable_flag:
+        draft.next.flag_disabled_at = draft.next.flag_disabled_at or draft.now
+        draft.next.enabled = False
 
 
-def take_spec_change(step: Step) -> None:
+def take_spec_change(draft: Draft) -> None:
     """A spec change is a person acting: it ends a `disableFlag` (I2), but not while the rollout
     stays held (a pause in status.control, spec.paused, or a stored Paused phase such as the
     no-data hold): turning the flag back on then would raise the exposure while held (I4). The
     flag comes back on when the hold ends (`progress.advance` resumes it)."""
-    before, control = step.before, step.before.control
+    before, control = draft.before, draft.before.control
     held = (
-        step.spec.paused
+        draft.spec.paused
         or before.phase == "Paused"
         or (control is not None and control.pause is not None)
     )
     if not held:
-        step.next.flag_disabled_at = None
+        draft.next.flag_disabled_at = None
 
 
-def fall_back(step: Step, *, zero: bool) -> None:
+def fall_back(draft: Draft, *, zero: bool) -> None:
     """To 0 %, or to the phase before the current one (0 % from the first); the breach windows
     start afresh at the new exposure. A rollback never exposes more users than it found (I1,
     I4): when the phase before is above what is published (a held rollout whose phase an edit
     lowered, or one turned back on at 0 % while paused), it goes to 0 %."""
-    nxt = step.next
+    nxt = draft.next
     found = nxt.percentage or 0.0
-    below = step.index > 0 and step.spec.phases[step.index - 1].percentage <= found
+    below = draft.index > 0 and draft.spec.phases[draft.index - 1].percentage <= found
     if zero or not below:
-        step.at(0)
+        draft.at(0)
         nxt.percentage = 0.0
     else:
-        step.at(step.index - 1)
-        nxt.percentage = step.phase.percentage
-    forget_windows(step)
+        draft.at(draft.index - 1)
+        nxt.percentage = draft.phase.percentage
+    forget_windows(draft)
 
 
-def retry(step: Step) -> None:
-    nxt = step.next
+def retry(draft: Draft) -> None:
+    nxt = draft.next
     nxt.control = None
     nxt.rolled_back_from = None
     nxt.flag_disabled_at = None
     nxt.enabled = True
     nxt.metrics = None
     nxt.last_analysis_at = None
-    uncaptured = [m.name for m in baseline_metrics(step.spec) if m.name not in (nxt.baseline or {})]
+    uncaptured = [
+        m.name for m in baseline_metrics(draft.spec) if m.name not in (nxt.baseline or {})
+    ]
     never_started = nxt.phase_started_at is None  # aborted while Pending
     if never_started or (uncaptured and not nxt.percentage):
         # Back to Pending, where the first phase waits until the rollout can be checked (I3b)
@@ -153,8 +155,8 @@ def retry(step: Step) -> None:
         nxt.current_phase = nxt.current_phase_index = None
         nxt.phase_started_at = nxt.next_promotion_at = nxt.paused_at = None
         nxt.percentage = 0.0
-        step.index = 0
-        step.transition(
+        draft.index = 0
+        draft.transition(
             "Pending",
             "Retried",
             "retrying from the start: "
@@ -165,18 +167,18 @@ def retry(step: Step) -> None:
             ),
         )
         return
-    step.start_phase(step.index)
-    step.transition(
+    draft.start_phase(draft.index)
+    draft.transition(
         "Progressing",
         "Retried",
-        f"retrying from {step.phase.name} at {format_percentage(step.phase.percentage)} %",
+        f"retrying from {draft.phase.name} at {format_percentage(draft.phase.percentage)} %",
     )
 
 
-def forget_windows(step: Step) -> None:
+def forget_windows(draft: Draft) -> None:
     """Breach windows and cohort comparisons start afresh with a new exposure (first phase,
     rollback, retry): a rollback to a previous phase steps down again only on new evidence."""
-    nxt = step.next
+    nxt = draft.next
     nxt.metrics = [
         m.model_copy(
             update={

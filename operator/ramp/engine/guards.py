@@ -4,25 +4,26 @@ phases the rollout only leaves when told (Completed, RolledBack, Failed)."""
 from __future__ import annotations
 
 from ramp.api.status import Control, RolloutPhase, RolloutStatus
+from ramp.engine.draft import Draft
 from ramp.engine.failure import forget_windows, retry, roll_back, step_down
+from ramp.engine.phases import ACTIVE, ENDED
 from ramp.engine.progress import unpause
-from ramp.engine.step import ACTIVE, Step
 from ramp.engine.thresholds import Assessment
 
 
-def hold_disabled(step: Step) -> bool:
+def hold_disabled(draft: Draft) -> bool:
     """spec.enabled false publishes 0 % and keeps progress; True when that is all there is to do."""
-    nxt, now = step.next, step.now
-    if not step.spec.enabled:
+    nxt, now = draft.next, draft.now
+    if not draft.spec.enabled:
         if nxt.phase != "Disabled":
             nxt.paused_at = nxt.paused_at or now
             nxt.percentage = 0.0
             nxt.enabled = False
             nxt.next_promotion_at = None
-            step.transition("Disabled", "Disabled", "spec.enabled is false: publishing 0 %")
+            draft.transition("Disabled", "Disabled", "spec.enabled is false: publishing 0 %")
         return True
     if nxt.phase == "Disabled":
-        enable(step)
+        enable(draft)
     return False
 
 
@@ -34,23 +35,23 @@ def disabled_from(status: RolloutStatus) -> RolloutPhase:
     return "Progressing"
 
 
-def enable(step: Step) -> None:
+def enable(draft: Draft) -> None:
     """spec.enabled is true again: back where the rollout was before it was disabled."""
-    nxt = step.next
+    nxt = draft.next
     resumed = disabled_from(nxt)
     nxt.enabled = nxt.flag_disabled_at is None
     # While still held (spec.paused, a pause in status.control) the flag comes back on at 0 %:
     # edits made while disabled may have raised the phase, and a raise waits for the resume
     # (I4). Fewer users in the meantime is always allowed.
     control = nxt.control
-    held = step.spec.paused or (control is not None and control.pause is not None)
-    if resumed in ("Completed", "RolledBack"):
+    held = draft.spec.paused or (control is not None and control.pause is not None)
+    if resumed in ENDED:
         nxt.paused_at = None
         last = next(e for e in reversed(nxt.history or []) if e.phase == resumed)
         # A rollback's percentage is its recorded one (edits do not raise it).
-        completed = step.spec.phases[-1].percentage if not held else 0.0
+        completed = draft.spec.phases[-1].percentage if not held else 0.0
         nxt.percentage = completed if resumed == "Completed" else last.percentage
-        step.transition(resumed, "Enabled", "spec.enabled is true again")
+        draft.transition(resumed, "Enabled", "spec.enabled is true again")
         return
     if resumed in ("Pending", "Paused") and nxt.phase_started_at is None:
         resumed = "Pending"
@@ -58,57 +59,57 @@ def enable(step: Step) -> None:
         nxt.phase = "Pending"
         nxt.paused_at = None
         nxt.percentage = 0.0
-        step.transition("Pending", "Enabled", "spec.enabled is true again")
+        draft.transition("Pending", "Enabled", "spec.enabled is true again")
         return
-    unpause(step)
-    wanted = step.phase.percentage
+    unpause(draft)
+    wanted = draft.phase.percentage
     nxt.percentage = 0.0 if held else wanted
-    step.transition(
-        "Progressing", "Enabled", f"spec.enabled is true again: resuming {step.phase.name}"
+    draft.transition(
+        "Progressing", "Enabled", f"spec.enabled is true again: resuming {draft.phase.name}"
     )
 
 
-def take_resume(step: Step) -> None:
+def take_resume(draft: Draft) -> None:
     """`ramp resume`: the breach windows and cohort comparisons start afresh, before this
     decision's evaluation is folded in. A value read before the fix (a scrape behind the
     resume) starts a new window instead of ending an old one; the `Critical` verdict still
     holds promotion until a fresh evaluation (I5), and a breach that goes on pauses again
     once it has lasted its `for`."""
-    control = step.next.control
+    control = draft.next.control
     if control is None or control.resume is None:
         return
-    step.control.resume = None
-    forget_windows(step)
+    draft.control.resume = None
+    forget_windows(draft)
 
 
-def take_requests(step: Step) -> bool:
+def take_requests(draft: Draft) -> bool:
     """`ramp abort` and `ramp retry`; True when the decision is made."""
-    nxt = step.next
+    nxt = draft.next
     control = nxt.control or Control()
     if control.abort is not None:
-        step.control.abort = None
-        step.control.promote = None
+        draft.control.abort = None
+        draft.control.promote = None
         if nxt.phase in ACTIVE:
-            roll_back(step, None, zero=True)
+            roll_back(draft, None, zero=True)
             return True
     if control.retry is not None:
-        if nxt.phase in ("RolledBack", "Failed") and step.spec.paused:
+        if nxt.phase in ("RolledBack", "Failed") and draft.spec.paused:
             # A retry exposes users again: it waits for spec.paused to be lifted (I4).
             nxt.message = "`ramp retry` requested; it starts once spec.paused is false"
             return False
-        step.control.retry = None
+        draft.control.retry = None
         if nxt.phase in ("RolledBack", "Failed"):
-            retry(step)
+            retry(draft)
     return False
 
 
-def hold_terminal(step: Step, assessment: Assessment) -> bool:
+def hold_terminal(draft: Draft, assessment: Assessment) -> bool:
     """Completed, RolledBack and Failed stay so until a request or spec change; a rollback to a
     previous phase keeps stepping down while its breach lasts (I6). True when handled."""
-    spec, nxt = step.spec, step.next
+    spec, nxt = draft.spec, draft.next
     if nxt.phase == "Completed":
         last = len(spec.phases) - 1
-        step.at(last)
+        draft.at(last)
         wanted = spec.phases[last].percentage
         # An edit raising the last phase waits while spec.paused is true, and so does a
         # `ramp pause` given while disabled, until `ramp resume` (I4).
@@ -120,6 +121,6 @@ def hold_terminal(step: Step, assessment: Assessment) -> bool:
     if nxt.phase == "RolledBack":
         nxt.enabled = nxt.flag_disabled_at is None
         if (nxt.percentage or 0) > 0 and assessment.breach is not None:
-            step_down(step, assessment.breach)
+            step_down(draft, assessment.breach)
         return True
     return nxt.phase == "Failed"

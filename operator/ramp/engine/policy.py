@@ -16,6 +16,7 @@ from ramp.api.spec import RolloutSpec
 from ramp.api.status import Announcement, RolloutStatus
 from ramp.engine.bucketing import keep_scheme, publish_of, scheme_message
 from ramp.engine.conditions import build_conditions, was_false
+from ramp.engine.draft import Draft, analysing
 from ramp.engine.effects import (
     Effect,
     PublishFlag,
@@ -33,9 +34,9 @@ from ramp.engine.guards import (
 )
 from ramp.engine.observations import Observations
 from ramp.engine.outbox import settle
+from ramp.engine.phases import ENDED, HELD
 from ramp.engine.progress import account_served, advance
 from ramp.engine.published import flag_revision, format_percentage, serves
-from ramp.engine.step import ACTIVE, Step
 from ramp.engine.thresholds import (
     Assessment,
     assess,
@@ -58,13 +59,6 @@ class Decision:
     """Announcements this decision made; they wait in status.outbox until delivered."""
 
 
-def analysing(status: RolloutStatus) -> bool:
-    """Whether metrics are read: while the rollout moves, and after a rollback to a previous
-    phase, where users are still exposed (I6)."""
-    phase = status.phase or "Pending"
-    return phase in ACTIVE or (phase == "RolledBack" and (status.percentage or 0) > 0)
-
-
 def decide(
     spec: RolloutSpec,
     status: RolloutStatus,
@@ -74,41 +68,45 @@ def decide(
     generation: int | None = None,
 ) -> Decision:
     """The whole rollout policy: pure, deterministic, no clock, no I/O."""
-    step = Step(spec, status, now)
-    nxt = step.next
+    draft = Draft(spec, status, now)
+    nxt = draft.next
     if generation is not None:
         if status.observed_generation not in (None, generation):
-            take_spec_change(step)
+            take_spec_change(draft)
         nxt.observed_generation = generation
     nxt.outbox = settle(nxt.outbox, seen.delivered)
-    _align(step)
-    keep_scheme(step, seen.published)
-    account_served(step, seen.published)
+    _align(draft)
+    keep_scheme(draft, seen.published)
+    account_served(draft, seen.published)
 
     if seen.config_map_owner is not None:
-        return _refuse_config_map(step, seen.config_map_owner, seen.config_map_clash)
+        return _refuse_config_map(draft, seen.config_map_owner, seen.config_map_clash)
 
-    take_resume(step)
-    assessment = _analyse(step, seen)
-    if not hold_disabled(step) and not take_requests(step) and not hold_terminal(step, assessment):
-        advance(step, assessment, seen)
+    take_resume(draft)
+    assessment = _analyse(draft, seen)
+    if (
+        not hold_disabled(draft)
+        and not take_requests(draft)
+        and not hold_terminal(draft, assessment)
+    ):
+        advance(draft, assessment, seen)
     for metric in assessment.new_warnings:
-        step.announce("Warning", "Warning", f"{metric.name}: {metric.message}", metric=metric.name)
-    step.tidy_control()
-    keep_scheme(step, seen.published)
-    account_served(step, seen.published)
+        draft.announce("Warning", "Warning", f"{metric.name}: {metric.message}", metric=metric.name)
+    draft.tidy_control()
+    keep_scheme(draft, seen.published)
+    account_served(draft, seen.published)
 
-    plan = plan_workers(step, seen.workers)
+    plan = plan_workers(draft, seen.workers)
     missing = sorted(m for w in seen.workers.values() for m in w.missing)
-    if missing and not was_false(step, "WorkersReady", "WorkerNotFound"):
-        step.announce(
+    if missing and not was_false(draft, "WorkersReady", "WorkerNotFound"):
+        draft.announce(
             "Warning",
             "WorkerNotFound",
             f"{', '.join(missing)} not found in the Rollout's namespace",
             notify=False,
         )
-    if plan.contested and not was_false(step, "WorkersReady", "WorkerContested"):
-        step.announce(
+    if plan.contested and not was_false(draft, "WorkersReady", "WorkerContested"):
+        draft.announce(
             "Warning",
             "WorkerContested",
             f"{', '.join(plan.contested)} kept being changed back from the scale Ramp set; "
@@ -120,7 +118,7 @@ def decide(
     percentage = nxt.percentage or 0.0
     wanted = publish_of(spec, nxt)
     nxt.conditions = build_conditions(
-        step, missing=missing, contested=plan.contested, published=_published(step, seen, wanted)
+        draft, missing=missing, contested=plan.contested, published=_published(draft, seen, wanted)
     )
     if nxt.phase != "Progressing":
         nxt.next_promotion_at = None
@@ -132,76 +130,76 @@ def decide(
         effects.append(RestoreWorkers(plan.restores))
     if spec.flag.restart_on_change:
         effects.append(RestartConsumers(flag_revision(enabled, percentage)))
-    return _decision(step, effects)
+    return _decision(draft, effects)
 
 
-def _decision(step: Step, effects: list[Effect]) -> Decision:
-    before = step.before.sequence or 0
-    announced = tuple(a for a in step.next.outbox or [] if a.seq > before)
-    return Decision(step.next, tuple(effects), announced)
+def _decision(draft: Draft, effects: list[Effect]) -> Decision:
+    before = draft.before.sequence or 0
+    announced = tuple(a for a in draft.next.outbox or [] if a.seq > before)
+    return Decision(draft.next, tuple(effects), announced)
 
 
-def _align(step: Step) -> None:
+def _align(draft: Draft) -> None:
     """Bring the status in line with the spec in force (a spec edit may rename or re-weigh the
     current phase)."""
-    nxt = step.next
+    nxt = draft.next
     if nxt.phase is None:
         nxt.phase = "Pending"
         nxt.percentage = 0.0
     started = nxt.phase_started_at is not None
     moving = nxt.phase in ("Progressing", "Paused", "AwaitingApproval") or (
-        nxt.phase == "Disabled" and disabled_from(nxt) not in ("Completed", "RolledBack")
+        nxt.phase == "Disabled" and disabled_from(nxt) not in ENDED
     )
-    if started and moving and _orphaned(step):
-        _start_over(step)
+    if started and moving and _orphaned(draft):
+        _start_over(draft)
         return
-    if nxt.phase in ("Progressing", "Paused", "AwaitingApproval", "Disabled") and started:
+    if nxt.phase in HELD and started:
         removed = nxt.current_phase
-        moved = removed not in [p.name for p in step.spec.phases]
-        step.at(step.index)
+        moved = removed not in [p.name for p in draft.spec.phases]
+        draft.at(draft.index)
         if moved:
             # Another phase took the place of one edited away: it soaks from now, on its own
             # terms (its gate, its duration), never on the time spent in the one removed.
-            nxt.phase_started_at = step.now
-            nxt.paused_at = step.now if nxt.paused_at is not None else None
+            nxt.phase_started_at = draft.now
+            nxt.paused_at = draft.now if nxt.paused_at is not None else None
             if nxt.phase == "AwaitingApproval":
-                message = f"phase {removed} was edited away; {step.phase.name} soaks from now"
-                step.transition("Progressing", "Held", message, notify=False)
+                message = f"phase {removed} was edited away; {draft.phase.name} soaks from now"
+                draft.transition("Progressing", "Held", message, notify=False)
         if nxt.phase != "Disabled":
-            wanted = step.phase.percentage
+            wanted = draft.phase.percentage
             held = (
-                step.spec.paused
+                draft.spec.paused
                 or nxt.phase == "Paused"
                 or (nxt.control is not None and nxt.control.pause is not None)
             )
             # While held, an edit may lower the phase's percentage but not raise it (I4);
             # the raise comes with the resume.
             nxt.percentage = min(wanted, nxt.percentage or 0.0) if held else wanted
-    elif nxt.phase in ("Completed", "RolledBack") and nxt.current_phase is not None:
-        step.at(step.index)
+    elif nxt.phase in ENDED and nxt.current_phase is not None:
+        draft.at(draft.index)
 
 
-def _orphaned(step: Step) -> bool:
+def _orphaned(draft: Draft) -> bool:
     """The current phase was edited away and every phase left is above what is published (0 %
     while disabled): no phase can take its place without exposing more users (I1)."""
-    nxt, spec = step.next, step.spec
+    nxt, spec = draft.next, draft.spec
     published = nxt.percentage or 0.0
     gone = nxt.current_phase not in [p.name for p in spec.phases]
     return gone and all(p.percentage > published for p in spec.phases)
 
 
-def _start_over(step: Step) -> None:
+def _start_over(draft: Draft) -> None:
     """Which phase to continue in is a person's call: fewer users in the meantime."""
-    nxt = step.next
+    nxt = draft.next
     removed = nxt.current_phase
     before = format_percentage(nxt.percentage or 0.0)
     nxt.rolled_back_from = removed
     nxt.paused_at = nxt.next_promotion_at = None
     if nxt.control is not None:
         nxt.control.promote = nxt.control.pause = None
-    step.at(0)
+    draft.at(0)
     nxt.percentage = 0.0
-    step.transition(
+    draft.transition(
         "RolledBack",
         "RolledBack",
         f"a spec edit removed phase {removed} and left only phases above {before} %: rolled "
@@ -210,22 +208,22 @@ def _start_over(step: Step) -> None:
     )
 
 
-def _published(step: Step, seen: Observations, wanted: PublishFlag) -> tuple[bool, str, str]:
-    config_map = step.spec.flag.config_map
+def _published(draft: Draft, seen: Observations, wanted: PublishFlag) -> tuple[bool, str, str]:
+    config_map = draft.spec.flag.config_map
     if serves(seen.published, wanted):
-        scheme = scheme_message(step.spec, step.next)
+        scheme = scheme_message(draft.spec, draft.next)
         return True, "Served", f"ConfigMap {config_map} serves what status says ({scheme})"
     if seen.publish_error is not None:
         return False, "PublishFailed", seen.publish_error
     return False, "Publishing", f"ConfigMap {config_map} does not serve it yet"
 
 
-def _refuse_config_map(step: Step, owner: str, clash: str | None) -> Decision:
+def _refuse_config_map(draft: Draft, owner: str, clash: str | None) -> Decision:
     """Hole found by review: two Rollouts naming one ConfigMap overwrote each other. Rollouts
     share a ConfigMap with distinct flag and env keys; one whose key another holds is refused
     and writes nothing, until it names other keys or the owner is gone."""
-    nxt = step.next
-    config_map = step.spec.flag.config_map
+    nxt = draft.next
+    config_map = draft.spec.flag.config_map
     if clash is None:
         message = (
             f"spec.flag.configMap: ConfigMap {config_map} belongs to Rollout {owner}; this "
@@ -239,20 +237,20 @@ def _refuse_config_map(step: Step, owner: str, clash: str | None) -> Decision:
         )
     if nxt.message != message:
         nxt.message = message
-        step.announce("Warning", "ConfigMapConflict", message, notify=False)
+        draft.announce("Warning", "ConfigMapConflict", message, notify=False)
     conditions = build_conditions(
-        step, missing=[], contested=(), published=(False, "ConfigMapConflict", message)
+        draft, missing=[], contested=(), published=(False, "ConfigMapConflict", message)
     )
     nxt.conditions = conditions
-    return _decision(step, [])
+    return _decision(draft, [])
 
 
-def _analyse(step: Step, seen: Observations) -> Assessment:
-    spec, nxt = step.spec, step.next
+def _analyse(draft: Draft, seen: Observations) -> Assessment:
+    spec, nxt = draft.spec, draft.next
     if spec.analysis is None:
         nxt.metrics = None
         return Assessment(())
-    metrics = effective_metrics(spec, step.index)
+    metrics = effective_metrics(spec, draft.index)
     samples = seen.metrics if analysing(nxt) else None
     baseline = dict(nxt.baseline or {})
     if samples is not None and nxt.phase_started_at is None and nxt.phase in ("Pending", "Paused"):
@@ -263,9 +261,9 @@ def _analyse(step: Step, seen: Observations) -> Assessment:
         nxt.baseline = baseline or None
     exposed = bool(nxt.enabled is not False and (nxt.percentage or 0) > 0)
     assessment = assess(
-        metrics, nxt.metrics or [], samples, step.now, baseline, spec.analysis.error_limit, exposed
+        metrics, nxt.metrics or [], samples, draft.now, baseline, spec.analysis.error_limit, exposed
     )
     if samples is not None:
         nxt.metrics = list(assessment.metrics)
-        nxt.last_analysis_at = step.now
+        nxt.last_analysis_at = draft.now
     return assessment

@@ -19,39 +19,40 @@ from ramp.api.spec import RolloutSpec
 from ramp.api.status import Control, PromoteRequest, Snapshot
 from ramp.engine.bucketing import publish_of
 from ramp.engine.conditions import WAITING_TO_START
+from ramp.engine.draft import Draft
 from ramp.engine.effects import PublishFlag
 from ramp.engine.failure import fail, failure_pause_message, forget_windows
 from ramp.engine.observations import Observations
+from ramp.engine.phases import SOAKING
 from ramp.engine.published import format_percentage, serves, stamp
-from ramp.engine.step import SOAKING, Step
 from ramp.engine.thresholds import Assessment, baseline_metrics
 
 
-def never_started(step: Step) -> bool:
-    return step.next.phase_started_at is None
+def never_started(draft: Draft) -> bool:
+    return draft.next.phase_started_at is None
 
 
-def advance(step: Step, assessment: Assessment, seen: Observations) -> None:
+def advance(draft: Draft, assessment: Assessment, seen: Observations) -> None:
     """Steer a rollout that is Pending, Progressing, Paused or AwaitingApproval."""
-    spec, nxt = step.spec, step.next
+    spec, nxt = draft.spec, draft.next
     control = nxt.control or Control()
     nxt.enabled = nxt.flag_disabled_at is None
     pause = pause_reason(spec, control, assessment, nxt.snapshot)
 
-    if nxt.phase == "Pending" or never_started(step):
+    if nxt.phase == "Pending" or never_started(draft):
         if pause is not None and pause[0] != "NoData":
             # I3: created (or paused while) Pending: nobody is exposed and nothing starts.
             nxt.percentage = 0.0
             message = f"{pause[1]}; nothing starts until then"
             if nxt.phase != "Paused" or nxt.message != message:
-                step.transition("Paused", "Paused", message)
+                draft.transition("Paused", "Paused", message)
             return
         paused = nxt.phase == "Paused"
         nxt.phase = "Pending"
         waiting = [m.name for m in baseline_metrics(spec) if m.name not in (nxt.baseline or {})]
         # I3b: nobody is exposed before the analysis has been answered and every worker
         # exists; a rollout that cannot be checked waits at 0 %, not in its first phase.
-        waits = start_waits(step, seen)
+        waits = start_waits(draft, seen)
         if waiting or waits:
             nxt.percentage = 0.0
             message = (
@@ -61,40 +62,40 @@ def advance(step: Step, assessment: Assessment, seen: Observations) -> None:
                 "itself once this holds"
             )
             if paused:  # the pause ended, and the rollout is waiting again: I7
-                step.transition("Pending", "Resumed", message, notify=False)
+                draft.transition("Pending", "Resumed", message, notify=False)
             else:
                 nxt.message = message
             return
-        step.start_phase(0)
-        forget_windows(step)
-        step.transition(
+        draft.start_phase(0)
+        forget_windows(draft)
+        draft.transition(
             "Progressing",
             "Started",
-            f"started: {step.phase.name} at {format_percentage(step.phase.percentage)} %",
+            f"started: {draft.phase.name} at {format_percentage(draft.phase.percentage)} %",
         )
     elif assessment.breach is not None:
-        if resumed(step):
+        if resumed(draft):
             # I7: what the resume did (resumed, or held by something else) is recorded before
             # the breach that goes on applies the failure policy again; else a pause the resume
             # ended would be recorded twice in a row.
-            hold_or_resume(step, pause)
-        fail(step, assessment.breach)
+            hold_or_resume(draft, pause)
+        fail(draft, assessment.breach)
         return
 
-    if not hold_or_resume(step, pause):
-        progress(step, control, assessment, seen)
+    if not hold_or_resume(draft, pause):
+        progress(draft, control, assessment, seen)
 
 
-def start_waits(step: Step, seen: Observations) -> list[str]:
+def start_waits(draft: Draft, seen: Observations) -> list[str]:
     """What the first phase waits for: every named worker to exist, and every metric to have
     been answered without an error (no data is an answer; its policy applies once started)."""
     waits = []
     missing = sorted(m for w in seen.workers.values() for m in w.missing)
     if missing:
         waits.append(f"{', '.join(missing)} not found in the Rollout's namespace")
-    if step.spec.analysis is not None:
-        readings = {m.name: m for m in step.next.metrics or []}
-        for metric in step.spec.analysis.metrics:
+    if draft.spec.analysis is not None:
+        readings = {m.name: m for m in draft.next.metrics or []}
+        for metric in draft.spec.analysis.metrics:
             reading = readings.get(metric.name)
             if reading is None:
                 waits.append(f"{metric.name} has not been analysed yet")
@@ -103,27 +104,27 @@ def start_waits(step: Step, seen: Observations) -> list[str]:
     return waits
 
 
-def resumed(step: Step) -> bool:
+def resumed(draft: Draft) -> bool:
     """Whether this decision takes a `ramp resume` (guards.take_resume consumed it)."""
-    control = step.before.control
+    control = draft.before.control
     return control is not None and control.resume is not None
 
 
-def hold_or_resume(step: Step, pause: tuple[str, str] | None) -> bool:
+def hold_or_resume(draft: Draft, pause: tuple[str, str] | None) -> bool:
     """Paused while something holds the rollout, resumed once nothing does; True while held."""
-    nxt = step.next
+    nxt = draft.next
     if pause is not None:
         reason, message = pause
         if nxt.phase != "Paused" or nxt.message != message:
-            nxt.paused_at = nxt.paused_at or step.now
+            nxt.paused_at = nxt.paused_at or draft.now
             nxt.next_promotion_at = None
-            step.transition("Paused", "Paused", message, notify=reason != "NoData")
+            draft.transition("Paused", "Paused", message, notify=reason != "NoData")
         return True
     if nxt.phase == "Paused":
-        unpause(step)
+        unpause(draft)
         nxt.flag_disabled_at = None  # only `ramp resume` ends a failure-policy pause: I2
         nxt.enabled = True
-        step.transition("Progressing", "Resumed", f"resumed {step.phase.name}")
+        draft.transition("Progressing", "Resumed", f"resumed {draft.phase.name}")
     return False
 
 
@@ -141,19 +142,19 @@ def pause_reason(
     return None
 
 
-def unpause(step: Step) -> None:
+def unpause(draft: Draft) -> None:
     """Give back the paused time: the phase resumes with the soak it had left."""
-    nxt = step.next
+    nxt = draft.next
     if nxt.paused_at is not None and nxt.phase_started_at is not None:
-        nxt.phase_started_at = nxt.phase_started_at + max(step.now - nxt.paused_at, timedelta(0))
+        nxt.phase_started_at = nxt.phase_started_at + max(draft.now - nxt.paused_at, timedelta(0))
     nxt.paused_at = None
 
 
-def account_served(step: Step, published: PublishFlag | None) -> None:
+def account_served(draft: Draft, published: PublishFlag | None) -> None:
     """I10: stop the soak clock while the ConfigMap does not serve the status's values, and
     give the unserved time back once it does."""
-    nxt, now = step.next, step.now
-    wanted = publish_of(step.spec, nxt)
+    nxt, now = draft.next, draft.now
+    wanted = publish_of(draft.spec, nxt)
     counting = nxt.phase in SOAKING and nxt.phase_started_at is not None
     served = serves(published, wanted)
     since = nxt.awaiting_publish_since
@@ -168,23 +169,23 @@ def account_served(step: Step, published: PublishFlag | None) -> None:
         nxt.awaiting_publish_since = now
 
 
-def progress(step: Step, control: Control, assessment: Assessment, seen: Observations) -> None:
-    spec, nxt, now = step.spec, step.next, step.now
-    current = step.phase
+def progress(draft: Draft, control: Control, assessment: Assessment, seen: Observations) -> None:
+    spec, nxt, now = draft.spec, draft.next, draft.now
+    current = draft.phase
     started = nxt.phase_started_at or now
     soak_end = started + current.soak
     nxt.next_promotion_at = soak_end
     nxt.percentage = current.percentage
 
-    request = take_promote(step, control.promote)
+    request = take_promote(draft, control.promote)
     if request is not None and request.skip_soak:
         # I13: the one way out of a phase before its soak ends, recorded with who asked.
-        promote(step, promote_target(step, request), by=skipped_by(step, request, soak_end))
+        promote(draft, promote_target(draft, request), by=skipped_by(draft, request, soak_end))
         return
 
     pct = format_percentage(current.percentage)
     if nxt.awaiting_publish_since is not None:
-        drop_approval(step, request, f"ConfigMap {spec.flag.config_map} does not serve it yet")
+        drop_approval(draft, request, f"ConfigMap {spec.flag.config_map} does not serve it yet")
         if nxt.phase == "Progressing":
             nxt.message = (
                 f"{current.name} at {pct} %: waiting for ConfigMap {spec.flag.config_map} to "
@@ -192,8 +193,8 @@ def progress(step: Step, control: Control, assessment: Assessment, seen: Observa
             )
         return
     if now < soak_end:
-        drop_approval(step, request, f"it soaks until {stamp(soak_end)}")
-        hold(step, f"{current.name} at {pct} % soaks until {stamp(soak_end)}")
+        drop_approval(draft, request, f"it soaks until {stamp(soak_end)}")
+        hold(draft, f"{current.name} at {pct} % soaks until {stamp(soak_end)}")
         return
     holds = list(assessment.holds)
     if assessment.breach is not None:
@@ -207,26 +208,26 @@ def progress(step: Step, control: Control, assessment: Assessment, seen: Observa
     ):
         holds.append("waiting for an analysis after the soak")
     if holds:
-        drop_approval(step, request, f"it is held: {'; '.join(holds)}")
-        hold(step, f"holding {current.name} at {pct} %: {'; '.join(holds)}")
+        drop_approval(draft, request, f"it is held: {'; '.join(holds)}")
+        hold(draft, f"holding {current.name} at {pct} %: {'; '.join(holds)}")
         return
     if request is not None and (current.approval == "Manual" or request.full):
         # I13: the gate opens for the approval of this phase, once its soak passed healthy.
-        promote(step, promote_target(step, request), by=approved_by(step, request))
+        promote(draft, promote_target(draft, request), by=approved_by(draft, request))
         return
     if current.approval == "Manual":
         nxt.next_promotion_at = None
         if nxt.phase != "AwaitingApproval":
-            step.transition(
+            draft.transition(
                 "AwaitingApproval",
                 "AwaitingApproval",
                 f"{current.name} at {pct} % is healthy and waits for `ramp promote`",
             )
         return
-    promote(step, step.index, by="soak passed healthy")
+    promote(draft, draft.index, by="soak passed healthy")
 
 
-def take_promote(step: Step, request: PromoteRequest | None) -> PromoteRequest | None:
+def take_promote(draft: Draft, request: PromoteRequest | None) -> PromoteRequest | None:
     """Consume the `ramp promote` in status.control: the request for the current phase, or None.
 
     A request names the phase it was asked at, so a repeated or late one (asked before the
@@ -234,21 +235,21 @@ def take_promote(step: Step, request: PromoteRequest | None) -> PromoteRequest |
     approval of the next phase. A soak skip that does not say who asked is dropped too (I13)."""
     if request is None:
         return None
-    step.control.promote = None
-    if request.phase_index != step.index or request.phase not in (None, step.phase.name):
+    draft.control.promote = None
+    if request.phase_index != draft.index or request.phase not in (None, draft.phase.name):
         asked = request.phase or f"phase {request.phase_index}"
-        step.announce(
+        draft.announce(
             "Normal",
             "PromoteDropped",
-            f"`ramp promote` asked at {asked} dropped: the rollout is in {step.phase.name} now",
+            f"`ramp promote` asked at {asked} dropped: the rollout is in {draft.phase.name} now",
             notify=False,
         )
         return None
     if request.skip_soak and not request.by:
-        step.announce(
+        draft.announce(
             "Warning",
             "PromoteDropped",
-            f"`ramp promote --skip-soak` of {step.phase.name} dropped: status.control.promote.by "
+            f"`ramp promote --skip-soak` of {draft.phase.name} dropped: status.control.promote.by "
             "does not say who asked",
             notify=False,
         )
@@ -256,76 +257,76 @@ def take_promote(step: Step, request: PromoteRequest | None) -> PromoteRequest |
     return request
 
 
-def drop_approval(step: Step, request: PromoteRequest | None, why: str) -> None:
+def drop_approval(draft: Draft, request: PromoteRequest | None, why: str) -> None:
     """A `ramp promote` approves a phase that awaits approval; one that reaches the operator
     while the phase soaks or is held is dropped, and the Event says why."""
     if request is None:
         return
-    step.announce(
+    draft.announce(
         "Normal",
         "PromoteDropped",
-        f"`ramp promote` of {step.phase.name} dropped: {why}; it approves a phase that awaits "
+        f"`ramp promote` of {draft.phase.name} dropped: {why}; it approves a phase that awaits "
         "approval, and `ramp promote --skip-soak` promotes now",
         notify=False,
     )
 
 
-def promote_target(step: Step, request: PromoteRequest) -> int:
-    return len(step.spec.phases) - 1 if request.full else step.index
+def promote_target(draft: Draft, request: PromoteRequest) -> int:
+    return len(draft.spec.phases) - 1 if request.full else draft.index
 
 
-def approved_by(step: Step, request: PromoteRequest) -> str:
+def approved_by(draft: Draft, request: PromoteRequest) -> str:
     who = f" by {request.by}" if request.by else ""
-    return f"`ramp promote{' --full' if request.full else ''}`{who}{_jumped(step, request)}"
+    return f"`ramp promote{' --full' if request.full else ''}`{who}{_jumped(draft, request)}"
 
 
-def skipped_by(step: Step, request: PromoteRequest, soak_end: datetime) -> str:
-    left = soak_end - step.now
+def skipped_by(draft: Draft, request: PromoteRequest, soak_end: datetime) -> str:
+    left = soak_end - draft.now
     ended = (
-        f"{format_duration(left)} of {step.phase.name}'s {step.phase.duration} soak skipped"
+        f"{format_duration(left)} of {draft.phase.name}'s {draft.phase.duration} soak skipped"
         if left > timedelta(0)
-        else f"{step.phase.name}'s soak had ended"
+        else f"{draft.phase.name}'s soak had ended"
     )
     full = " --full" if request.full else ""
-    return f"`ramp promote --skip-soak{full}` by {request.by}: {ended}{_jumped(step, request)}"
+    return f"`ramp promote --skip-soak{full}` by {request.by}: {ended}{_jumped(draft, request)}"
 
 
-def _jumped(step: Step, request: PromoteRequest) -> str:
+def _jumped(draft: Draft, request: PromoteRequest) -> str:
     """The phases a `--full` promotion skips, soak and gate."""
-    skipped = [p.name for p in step.spec.phases[step.index + 1 :]] if request.full else []
+    skipped = [p.name for p in draft.spec.phases[draft.index + 1 :]] if request.full else []
     return f"; skipped {', '.join(skipped)}" if skipped else ""
 
 
-def hold(step: Step, message: str) -> None:
+def hold(draft: Draft, message: str) -> None:
     """Progressing, not yet promotable. A rollout that was awaiting approval goes back to
     Progressing only through a recorded transition (I7): a spec edit lengthened the soak, or a
     metric started to cross its critical threshold."""
-    nxt = step.next
+    nxt = draft.next
     if nxt.phase == "AwaitingApproval":
-        step.transition("Progressing", "Held", message, notify=False)
+        draft.transition("Progressing", "Held", message, notify=False)
     elif nxt.phase != "Progressing" or nxt.message != message:
         nxt.phase = "Progressing"
         nxt.message = message
 
 
-def promote(step: Step, past: int, *, by: str) -> None:
+def promote(draft: Draft, past: int, *, by: str) -> None:
     """Leave phase ``past`` for the next one, or complete after the last."""
-    spec, nxt = step.spec, step.next
+    spec, nxt = draft.spec, draft.next
     last = len(spec.phases) - 1
     if past >= last:
-        step.at(last)
+        draft.at(last)
         nxt.percentage = spec.phases[last].percentage
         nxt.next_promotion_at = None
         nxt.paused_at = None
-        step.transition(
+        draft.transition(
             "Completed",
             "Completed",
             f"completed at {format_percentage(nxt.percentage)} % ({by})",
         )
         return
-    step.start_phase(past + 1)
-    step.transition(
+    draft.start_phase(past + 1)
+    draft.transition(
         "Progressing",
         "Promoted",
-        f"promoted to {step.phase.name} at {format_percentage(step.phase.percentage)} % ({by})",
+        f"promoted to {draft.phase.name} at {format_percentage(draft.phase.percentage)} % ({by})",
     )

@@ -22,9 +22,10 @@ from pydantic import TypeAdapter
 
 from ramp.api.spec import RolloutSpec, Threshold
 from ramp.api.status import RolloutStatus
+from ramp.engine.draft import Draft
 from ramp.engine.observations import MetricSample
+from ramp.engine.phases import SOAKING
 from ramp.engine.schedule import analysis_offset, next_on_slot
-from ramp.engine.step import Step
 from ramp.engine.thresholds import (
     NO_DATA_IGNORED,
     WITHIN_THRESHOLDS,
@@ -32,7 +33,7 @@ from ramp.engine.thresholds import (
     effective_metrics,
 )
 
-ROUTINE_PHASES = ("Progressing", "AwaitingApproval")
+ROUTINE_PHASES = SOAKING
 """Where a decision with nothing new to act on keeps everything but the readings."""
 
 _STAMP = TypeAdapter(datetime)
@@ -114,7 +115,7 @@ def routine_of(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> Routi
     baseline = status.baseline or {}
     metrics = []
     for metric, effective in zip(
-        analysis.metrics, effective_metrics(spec, Step(spec, status, now).index), strict=True
+        analysis.metrics, effective_metrics(spec, Draft(spec, status, now).index), strict=True
     ):
         before = previous.get(metric.name)
         without_data = (

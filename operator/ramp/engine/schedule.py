@@ -9,7 +9,7 @@ import mmh3
 
 from ramp.api.spec import Analysis, RolloutSpec
 from ramp.api.status import RolloutStatus
-from ramp.engine.policy import analysing
+from ramp.engine.draft import analysing
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

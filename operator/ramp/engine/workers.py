@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from ramp.api.spec import RolloutSpec, WorkerRef
 from ramp.api.status import RolloutStatus, WorkerScale
+from ramp.engine.draft import Draft
 from ramp.engine.effects import WorkerTarget
 from ramp.engine.observations import WorkerObservation
-from ramp.engine.step import Step
+from ramp.engine.phases import ENDED, HELD
 
 CORRECTION_LIMIT = 5
 """Decisions in a row that find a worker changed back from Ramp's target before Ramp stops
@@ -21,6 +22,11 @@ patch it on every reconcile forever."""
 def worker_key(worker: WorkerRef) -> str:
     """The Deployment name, or `hpa/<name>` for an HPA-only worker."""
     return worker.deployment if worker.deployment else f"hpa/{worker.hpa}"
+
+
+def target_of(original: WorkerScale) -> WorkerTarget:
+    """The scale recorded in the status, as a target to give back."""
+    return WorkerTarget(original.replicas, original.min_replicas, original.max_replicas)
 
 
 def worker_label(worker: WorkerRef) -> str:
@@ -39,29 +45,29 @@ class WorkerPlan:
     """Workers Ramp stopped setting because something keeps changing them back."""
 
 
-def _phase_for_workers(step: Step) -> tuple[int | None, bool]:
+def _phase_for_workers(draft: Draft) -> tuple[int | None, bool]:
     """Which phase's worker scale applies (None: none), and whether originals are restored."""
-    nxt = step.next
-    if nxt.phase in ("Progressing", "Paused", "AwaitingApproval", "Disabled"):
-        return step.index, False
+    nxt = draft.next
+    if nxt.phase in HELD:
+        return draft.index, False
     if nxt.phase == "RolledBack" and (nxt.percentage or 0) > 0:
-        return step.index, False
-    if nxt.phase in ("Completed", "RolledBack"):
+        return draft.index, False
+    if nxt.phase in ENDED:
         return None, True
     return None, False
 
 
-def plan_workers(step: Step, seen: Mapping[str, WorkerObservation]) -> WorkerPlan:
+def plan_workers(draft: Draft, seen: Mapping[str, WorkerObservation]) -> WorkerPlan:
     """Worker targets for now, recording originals before the first change; restoration at the
     end, dropping an original once the worker has it back (or gone, or contested)."""
-    spec, nxt = step.spec, step.next
+    spec, nxt = draft.spec, draft.next
     if not spec.workers:
         nxt.worker_corrections = None
         return WorkerPlan({}, {})
-    index, restore = _phase_for_workers(step)
+    index, restore = _phase_for_workers(draft)
     originals = dict(nxt.worker_originals or {})
     corrections = dict(nxt.worker_corrections or {})
-    if step.before.current_phase != nxt.current_phase or step.before.phase != nxt.phase:
+    if draft.before.current_phase != nxt.current_phase or draft.before.phase != nxt.phase:
         corrections = {}  # a new target: whoever changed the old one may agree with this one
     targets: dict[str, WorkerTarget] = {}
     restores: dict[str, WorkerTarget] = {}
@@ -92,7 +98,7 @@ def plan_workers(step: Step, seen: Mapping[str, WorkerObservation]) -> WorkerPla
                 else:
                     contested.append(worker_label(worker))
         elif restore and key in originals:
-            original = originals[key].to_target()
+            original = target_of(originals[key])
             if observed is None or observed.missing or matches(observed, original):
                 del originals[key]  # given back, or gone: nothing is left to restore
                 corrections.pop(key, None)
@@ -146,7 +152,7 @@ def restore_on_deletion(
         observed = seen.get(key)
         if recorded is None or observed is None or observed.missing:
             continue
-        original = recorded.to_target()
+        original = target_of(recorded)
         if matches(observed, original) or corrections.get(key, 0) > CORRECTION_LIMIT:
             continue
         restores[key] = original

@@ -81,7 +81,7 @@ class WriteFence:
     monotonic clock: closed until the Lease is taken, open until the renew deadline after the
     last renewal the apiserver confirmed, closed at once when the Lease is lost or released.
 
-    Leader election opens and closes it (`ramp.leadership`); `bound_requests` asks it before
+    Leader election opens and closes it (`ramp.runtime.leadership`); `bound_requests` asks it before
     every write. Work that was in flight when the Lease went (a reconcile in a thread, which
     cannot be cancelled) is refused here, at the write, whatever it was about to do.
     """

@@ -18,7 +18,8 @@ from ramp import telemetry
 from ramp.api import KIND, RolloutSpec
 from ramp.engine import format_percentage
 from ramp.engine.effects import PublishFlag
-from ramp.flagconfig import (
+from ramp.k8s.clients import Clients, is_conflict, is_not_found
+from ramp.k8s.flagd import (
     ON_VARIANT,
     ON_WEIGHT_TOTAL,
     NotAFlagSet,
@@ -28,7 +29,6 @@ from ramp.flagconfig import (
     render_flags_json,
     scheme_of,
 )
-from ramp.k8s.clients import Clients, is_conflict, is_not_found
 from ramp.k8s.ownership import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
@@ -292,7 +292,7 @@ def desired_config_map(
     that was its alone. A ConfigMap Ramp created holds an owner reference to each Rollout that
     shares it, so Kubernetes deletes it once none of them exists.
 
-    Raises :class:`ramp.flagconfig.NotAFlagSet` when flags.json is not a flag set.
+    Raises :class:`ramp.k8s.flagd.NotAFlagSet` when flags.json is not a flag set.
     """
     name = rollout["metadata"]["name"]
     key = spec.flag.key
@@ -412,7 +412,7 @@ def publish_flag(
     WRITE_ATTEMPTS times (then the 409 is raised). Raises :class:`FlagTaken` when another
     Rollout that exists (``indexed``: the watch knows it; else asked of the API server, see
     :func:`owners_in_doubt`) holds this Rollout's keys in the version read, and
-    :class:`ramp.flagconfig.NotAFlagSet` when its flags.json is not a flag set.
+    :class:`ramp.k8s.flagd.NotAFlagSet` when its flags.json is not a flag set.
     """
     namespace, name = rollout["metadata"]["namespace"], rollout["metadata"]["name"]
     config_map = spec.flag.config_map

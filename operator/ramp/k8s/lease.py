@@ -5,7 +5,7 @@ same way as for controller-runtime or Argo Rollouts: HOLDER is the leading repli
 carries the resourceVersion it was decided on; a 409 means another candidate got there first.
 Its times (`renewTime`, `acquireTime`) are the writer's wall clock, for people to read: whether
 another holder's claim still stands is the candidate's to judge by its own monotonic clock
-(`ramp.leadership.LeaseObserver`), never by comparing those times with its own wall clock.
+(`ramp.runtime.leadership.LeaseObserver`), never by comparing those times with its own wall clock.
 
 Lease traffic is not counted in `ramp_api_writes_total`: that counter measures what reconciles
 write (a standby and an idle leader write nothing there); the `ramp_leader` gauge and the Lease

@@ -23,7 +23,7 @@ from ramp.api.spec import Compare
 from ramp.engine.cohorts import window_start
 from ramp.engine.observations import MetricSample
 from ramp.engine.sequential import WindowCounts
-from ramp.metrics.prometheus import PrometheusProvider
+from ramp.metrics.provider import MetricProvider
 
 FLAG_KEY_LABEL = "feature_flag_key"
 """The OpenTelemetry feature-flag attribute apps label their counters with (docs/flags.md)."""
@@ -107,9 +107,7 @@ def counts(
     )
 
 
-def sample(
-    provider: PrometheusProvider, spec: Compare, flag_key: str, window: Window
-) -> MetricSample:
+def sample(provider: MetricProvider, spec: Compare, flag_key: str, window: Window) -> MetricSample:
     """One window's counts from Prometheus (blocking: run it in a worker thread)."""
     if window.start is None:
         return MetricSample(until=window.end)
@@ -130,7 +128,7 @@ def sample(
 
 
 async def evaluate(
-    provider: PrometheusProvider, spec: RolloutSpec, status: RolloutStatus, now: datetime
+    provider: MetricProvider, spec: RolloutSpec, status: RolloutStatus, now: datetime
 ) -> dict[str, MetricSample]:
     """Every compare metric's window, from the end of the last one counted to ``now``."""
     if spec.analysis is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ramp.api import RolloutStatus
 from ramp.engine import Observations, PublishFlag, decide
-from ramp.engine.step import OUTBOX_LIMIT
+from ramp.engine.draft import OUTBOX_LIMIT
 from tests.support.engine import T0, make_spec, minutes
 
 NOTIFY = [

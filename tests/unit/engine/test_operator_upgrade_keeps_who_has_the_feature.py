@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from ramp.api import RolloutStatus
 from ramp.engine import Observations, PublishFlag, decide, lowers
-from ramp.flagconfig import render_flags_json
 from ramp.flags import FLAGD_GO_CORE, FLAGD_SUITE_V2, PYTHON_PROVIDER_CBOR, SCHEMES
 from ramp.k8s.configmap import read_published
+from ramp.k8s.flagd import render_flags_json
 from tests.support.engine import T0, Run, make_spec, minutes
 from tests.support.invariants import Moment, check_bucketing_kept_while_exposed
 

@@ -30,7 +30,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from pydantic import ValidationError
 
-from ramp.actions import ActionNotApplicable, plan_action
 from ramp.api import RolloutSpec, RolloutStatus
 from ramp.engine import (
     Observations,
@@ -40,6 +39,7 @@ from ramp.engine import (
     decide,
     plan_writes,
 )
+from ramp.engine.actions import ActionNotApplicable, plan_action
 from ramp.engine.observations import MetricSample
 from ramp.engine.routine import Routine, routine_of, routine_readings_of
 from ramp.flags import SCHEMES

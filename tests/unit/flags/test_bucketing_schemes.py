@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ramp.api.spec import BucketingScheme
-from ramp.flagconfig import render_flags_json
 from ramp.flags import SCHEMES, FlagFile, is_on
+from ramp.k8s.flagd import render_flags_json
 
 FLAG = "async-reports"
 SAMPLE = [f"user-{i}" for i in range(20_000)]

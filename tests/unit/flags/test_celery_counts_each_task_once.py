@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ramp.flagconfig import render_flags_json
+from ramp.k8s.flagd import render_flags_json
 from tests.conftest import ROOT
 from tests.support.appenv import app_venv
 

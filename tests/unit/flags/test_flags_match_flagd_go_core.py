@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ramp.flagconfig import render_flags_json
 from ramp.flags import DEFAULT_SCHEME, FLAGD_GO_CORE, FlagFile
+from ramp.k8s.flagd import render_flags_json
 from tests.support.flagd_go import build_flagd_eval, core_version, decisions
 from tests.unit.flags.test_flags_match_flagd_provider import EDGE_KEYS, _random_keys
 

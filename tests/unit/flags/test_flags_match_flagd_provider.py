@@ -27,8 +27,8 @@ from openfeature.contrib.provider.flagd.config import ResolverType
 from openfeature.contrib.tools.flagd.core.targeting.custom_ops import fractional
 from openfeature.evaluation_context import EvaluationContext
 
-from ramp.flagconfig import ON_WEIGHT_TOTAL, build_flag_definition, on_weight, render_flags_json
 from ramp.flags import BUCKETS, PYTHON_PROVIDER_CBOR, FlagFile, bucket, bucketing_bytes
+from ramp.k8s.flagd import ON_WEIGHT_TOTAL, build_flag_definition, on_weight, render_flags_json
 from tests.support.eventually import eventually
 
 FLAG = "async-reports"

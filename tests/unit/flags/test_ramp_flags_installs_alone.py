@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ramp.flagconfig import render_flags_json
 from ramp.flags import FlagFile
+from ramp.k8s.flagd import render_flags_json
 from tests.support.appenv import app_venv, interpreters
 
 FLAG = "async-reports"
@@ -42,7 +42,7 @@ from ramp.flags import FlagFile
 flags = FlagFile(sys.argv[1])
 keys = json.load(sys.stdin)
 try:
-    import ramp.cli  # noqa: F401
+    import ramp.cli.app  # noqa: F401
     operator = True
 except ImportError:
     operator = False

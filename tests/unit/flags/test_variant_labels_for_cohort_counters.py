@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from ramp.flagconfig import render_flags_json
 from ramp.flags import VARIANT_LABELS, FlagFile, OutcomeCounter
+from ramp.k8s.flagd import render_flags_json
 
 FLAG = "async-reports"
 KEYS = [f"user-{i}" for i in range(3000)] + ["", "é", "🦊" * 9]

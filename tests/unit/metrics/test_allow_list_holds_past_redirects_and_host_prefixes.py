@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from typer.testing import CliRunner
 
-import ramp.main
-from ramp.cli import app
+import ramp.runtime.main
+from ramp.cli.app import app
 from ramp.metrics.allowlist import AllowList, pattern_problem
 from ramp.metrics.prometheus import PrometheusProvider
 from tests.support.listener import SECRET_BODY_TEXT, Listener
@@ -106,7 +106,7 @@ def test_ramp_run_refuses_a_loose_prefix_before_it_starts(
 ) -> None:
     started: list[object] = []
     # Only a guard: were the pattern let through, no operator must start inside the test.
-    monkeypatch.setattr(ramp.main, "run_operator", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(ramp.runtime.main, "run_operator", lambda *a, **k: started.append(a))
     result = CliRunner().invoke(
         app,
         [

@@ -15,8 +15,8 @@ from kubernetes import client
 from ramp.api import RolloutSpec
 from ramp.k8s.clients import Clients
 from ramp.metrics.allowlist import AllowList, pattern_problem
-from ramp.metrics.pool import ProviderConfigError, ProviderPool
 from ramp.metrics.prometheus import PrometheusProvider, instant_value, refusal_reason
+from ramp.runtime.provider_pool import ProviderConfigError, ProviderPool
 from tests.support.listener import SECRET_BODY_TEXT, Listener
 
 ALLOWED = AllowList.parse(

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from ramp.metrics.allowlist import AllowList
-from ramp.notifications import FLAG, Notifier
+from ramp.runtime.notifications import FLAG, Notifier
 from tests.support.eventually import eventually
 from tests.support.listener import Listener
 from tests.support.webhooks import Outcomes, rolled_back

@@ -10,8 +10,8 @@ import logging
 import pytest
 
 from ramp.metrics.allowlist import AllowList
-from ramp.notifications import FLAG, Notifier
-from ramp.settings import OperatorSettings
+from ramp.runtime.notifications import FLAG, Notifier
+from ramp.runtime.settings import OperatorSettings
 from tests.support.listener import SECRET_BODY_TEXT, Listener
 from tests.support.webhooks import Outcomes, rolled_back
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ramp.metrics.allowlist import AllowList
-from ramp.notifications import FLAG, Notifier
+from ramp.runtime.notifications import FLAG, Notifier
 from tests.support.listener import Listener
 from tests.support.webhooks import rolled_back
 

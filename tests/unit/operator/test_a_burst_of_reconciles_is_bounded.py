@@ -1,5 +1,5 @@
 """A burst of reconciles runs at most `reconciles_in_flight` at once, and one woken by a change
-goes before those woken by their own timer (ramp.gate)."""
+goes before those woken by their own timer (ramp.runtime.throttle)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,18 @@ import asyncio
 
 import pytest
 
-from ramp.gate import CHANGED, TIMED, Gate
+from ramp.runtime.throttle import CHANGED, TIMED, Throttle
 from tests.support.eventually import eventually_async
 
 
 async def test_no_more_than_the_size_run_at_once_and_every_one_runs() -> None:
-    gate = Gate(3)
+    throttle = Throttle(3)
     running = peak = done = 0
     release = asyncio.Event()
 
     async def reconcile() -> None:
         nonlocal running, peak, done
-        async with gate.admit(TIMED):
+        async with throttle.admit(TIMED):
             running += 1
             peak = max(peak, running)
             await release.wait()
@@ -31,16 +31,16 @@ async def test_no_more_than_the_size_run_at_once_and_every_one_runs() -> None:
     assert running == 3
     release.set()
     await asyncio.gather(*tasks)
-    assert (peak, done, gate.running, gate.waiting) == (3, 50, 0, [])
+    assert (peak, done, throttle.running, throttle.waiting) == (3, 50, 0, [])
 
 
 async def test_a_change_goes_before_the_timers_already_waiting() -> None:
-    gate = Gate(1)
+    throttle = Throttle(1)
     order: list[str] = []
     hold = asyncio.Event()
 
     async def reconcile(label: str, priority: int) -> None:
-        async with gate.admit(priority):
+        async with throttle.admit(priority):
             order.append(label)
             await hold.wait()
 
@@ -56,11 +56,11 @@ async def test_a_change_goes_before_the_timers_already_waiting() -> None:
 
 
 async def test_a_waiter_cancelled_does_not_take_a_turn_for_ever() -> None:
-    gate = Gate(1)
+    throttle = Throttle(1)
     hold = asyncio.Event()
 
     async def reconcile() -> None:
-        async with gate.admit(TIMED):
+        async with throttle.admit(TIMED):
             await hold.wait()
 
     first = asyncio.create_task(reconcile())
@@ -77,4 +77,4 @@ async def test_a_waiter_cancelled_does_not_take_a_turn_for_ever() -> None:
         return first.done() and later.done()
 
     await eventually_async(all_done, timeout=5, what="the waiter after the cancelled one to run")
-    assert (gate.running, gate.waiting) == (0, [])
+    assert (throttle.running, throttle.waiting) == (0, [])

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ramp.actions import ActionNotApplicable, plan_action
+from ramp.engine.actions import ActionNotApplicable, plan_action
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

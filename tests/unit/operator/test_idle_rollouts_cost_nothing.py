@@ -1,6 +1,6 @@
 """A settled Rollout costs nothing: the resync decides nothing and reads nothing unless the watch
 delivered a new version or a timer is due; and what the watch delivered is what the reconcile
-decides on, never an older version (ramp.index).
+decides on, never an older version (ramp.runtime.index).
 
 The reconcile callable is an in-test stand-in with the real signature, so the loop's timing is
 played exactly; the resync interval is shortened to make several resyncs pass in a test.
@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 from ramp.api import RolloutStatus
 from ramp.engine import routine_readings
-from ramp.handlers import Loops, indexed_exists
-from ramp.index import BodyIndex, RolloutIndex
-from ramp.settings import OperatorSettings
+from ramp.runtime.handlers import Loops, indexed_exists
+from ramp.runtime.index import BodyIndex, RolloutIndex
+from ramp.runtime.settings import OperatorSettings
 from tests.support.eventually import eventually_async
 
 RESYNC = 0.05

@@ -1,11 +1,12 @@
 """Thousands of kept Rollouts hold one copy of each key: every body parsed from the watch has
-its own key strings, and the index keeps them interned (ramp.index), still as a deep copy."""
+its own key strings, and the index keeps them interned (ramp.runtime.index), still as a deep
+copy."""
 
 from __future__ import annotations
 
 import json
 
-from ramp.index import RolloutIndex
+from ramp.runtime.index import RolloutIndex
 
 BODY = {
     "metadata": {"namespace": "shop", "name": "checkout", "resourceVersion": "7"},

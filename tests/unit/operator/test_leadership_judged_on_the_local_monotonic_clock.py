@@ -13,7 +13,7 @@ from kubernetes.client import ApiException
 
 from ramp.k8s.clients import NotLeading, WriteFence, bound_requests
 from ramp.k8s.lease import LeaseRecord
-from ramp.leadership import LeaseObserver
+from ramp.runtime.leadership import LeaseObserver
 from tests.support.kubeconfigs import clients_at
 from tests.support.listener import Listener
 

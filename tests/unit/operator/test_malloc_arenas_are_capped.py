@@ -7,7 +7,7 @@ import platform
 
 import pytest
 
-from ramp.main import fewer_malloc_arenas
+from ramp.runtime.main import fewer_malloc_arenas
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")

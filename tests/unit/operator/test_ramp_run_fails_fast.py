@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from ramp.settings import OperatorSettings
+from ramp.runtime.settings import OperatorSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 

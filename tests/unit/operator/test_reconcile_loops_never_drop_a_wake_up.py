@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from ramp.handlers import Loops
-from ramp.settings import OperatorSettings
+from ramp.runtime.handlers import Loops
+from ramp.runtime.settings import OperatorSettings
 from tests.support.eventually import eventually_async
 
 FAST = OperatorSettings(min_interval=0.001, retry_backoff=0.01, resync_interval=60.0)

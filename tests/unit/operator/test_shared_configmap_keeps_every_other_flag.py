@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from ramp.api import RolloutSpec
 from ramp.engine import PublishFlag
-from ramp.flagconfig import NotAFlagSet, build_flag_definition, merge_flag, render_flags_json
 from ramp.k8s.configmap import (
     FLAGS_FILE,
     config_map_patch,
@@ -28,8 +27,9 @@ from ramp.k8s.configmap import (
     read_published,
     rollouts_named,
 )
+from ramp.k8s.flagd import NotAFlagSet, build_flag_definition, merge_flag, render_flags_json
 from ramp.k8s.ownership import ENV_OWNERS, FLAG_OWNERS, key_owners, rollout_labels
-from ramp.reconcile import _watched
+from ramp.runtime.reconcile import _watched
 from tests.support.patches import apply_merge_patch
 
 NAMESPACE = "shop"

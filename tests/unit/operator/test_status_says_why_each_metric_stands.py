@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from ramp.cli import render_status
+from ramp.cli.app import render_status
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 SERIES = (

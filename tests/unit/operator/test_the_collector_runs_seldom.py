@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ramp.main import GC_THRESHOLDS, fewer_collections
+from ramp.runtime.main import GC_THRESHOLDS, fewer_collections
 
 
 @pytest.fixture

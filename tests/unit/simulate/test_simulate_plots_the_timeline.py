@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from ramp.metrics.scripted import ScriptedMetrics
-from ramp.plot import SampleRecorder
-from ramp.simulate import SIMULATION_START, load_spec, run
+from ramp.simulate.plot import SampleRecorder
+from ramp.simulate.run import load_spec, run
+from ramp.simulate.timeline import SIMULATION_START
 from tests.conftest import ROOT
 
 EXAMPLES = ROOT / "examples"

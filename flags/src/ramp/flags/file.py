@@ -3,7 +3,7 @@
 Buckets as :mod:`ramp.flags.bucketing` says; the first variant whose cumulative weight exceeds
 the bucket wins.
 
-Supported subset, which is what Ramp writes (:mod:`ramp.flagconfig`): ``state``,
+Supported subset, which is what Ramp writes (:mod:`ramp.k8s.flagd`): ``state``,
 ``variants``, ``defaultVariant``, ``metadata`` (``bucketing`` names the scheme) and
 ``targeting: {"fractional": [[variant, weight], ...]}`` in the shorthand form (no explicit
 bucketing expression). Any other targeting is reported once and evaluates to off. For that

@@ -24,7 +24,6 @@ from pydantic import ValidationError
 
 from ramp import telemetry
 from ramp.api import RolloutSpec, RolloutStatus
-from ramp.delivery import Deliveries
 from ramp.engine import (
     Decision,
     analysis_due,
@@ -43,7 +42,6 @@ from ramp.engine.effects import (
 )
 from ramp.engine.observations import MetricSample, Observations, WorkerObservation
 from ramp.engine.routine import Routine, routine_of, routine_readings_of
-from ramp.index import BodyIndex, RolloutIndex
 from ramp.k8s.clients import Clients, is_conflict, is_not_found
 from ramp.k8s.configmap import (
     FLAGS_FILE,
@@ -65,10 +63,12 @@ from ramp.k8s.status import status_patch, write_status
 from ramp.k8s.workers import WorkersMoved, observe_workers, scale_workers
 from ramp.metrics import cohorts
 from ramp.metrics.allowlist import AllowList
-from ramp.metrics.pool import ProviderConfigError, ProviderPool
-from ramp.metrics.prometheus import PrometheusProvider
-from ramp.notifications import Notifier
-from ramp.settings import OperatorSettings
+from ramp.metrics.provider import MetricProvider
+from ramp.runtime.delivery import Deliveries
+from ramp.runtime.index import BodyIndex, RolloutIndex
+from ramp.runtime.notifications import Notifier
+from ramp.runtime.provider_pool import ProviderConfigError, ProviderPool
+from ramp.runtime.settings import OperatorSettings
 
 logger = logging.getLogger("ramp.reconcile")
 
@@ -114,7 +114,7 @@ class _Routine:
     version: str
     config_map: tuple[str, str]
     config_map_version: str
-    provider: PrometheusProvider
+    provider: MetricProvider
     refresh_by: datetime
     """When the stored readings get as old as the status refresh: then a write is due."""
     last: datetime
@@ -256,7 +256,7 @@ class Reconciler:
         # Taken after the queries answered: lastAnalysisAt says when the values were read.
         now = datetime.now(UTC)
         delivered = self.deliveries.confirmed_for(key)
-        seen = Observations(
+        observations = Observations(
             metrics=metrics,
             workers=workers,
             published=flag.published,
@@ -265,7 +265,7 @@ class Reconciler:
             publish_error=self.publish_errors.get(key),
             delivered=delivered,
         )
-        decision = decide(spec, status, now, seen, generation=meta.get("generation"))
+        decision = decide(spec, status, now, observations, generation=meta.get("generation"))
         wanted = next((e for e in decision.effects if isinstance(e, PublishFlag)), None)
         desired = decision.status.model_dump(by_alias=True, exclude_none=True, mode="json")
         if stored is None:
@@ -346,19 +346,19 @@ class Reconciler:
         version = self.index.version(key)
         stored = (self.index.bodies.get(key) or {}).get("status") or {}
         analysed = stored.get("lastAnalysisAt")
-        seen = flag.config_map
+        observed_map = flag.config_map
         if (
             version is None
             or version != decided
             or analysed is None
-            or seen is None
+            or observed_map is None
             or flag.owner is not None
             or key in self.publish_errors
             or self.settings.status_refresh <= 0
             or spec.analysis is None
             or spec.analysis.prometheus.authorization is not None  # a Secret read each time
             or not _watched(config_map.current, key[1])
-            or config_map.current is not seen
+            or config_map.current is not observed_map
             or status.last_analysis_at is None
         ):
             return
@@ -373,7 +373,7 @@ class Reconciler:
             routine=routine,
             version=version,
             config_map=(key[0], spec.flag.config_map),
-            config_map_version=seen["metadata"].get("resourceVersion"),
+            config_map_version=observed_map["metadata"].get("resourceVersion"),
             provider=provider,
             refresh_by=datetime.fromisoformat(analysed)
             + timedelta(seconds=self.settings.status_refresh),
@@ -438,7 +438,7 @@ class Reconciler:
             self.config_maps.store(key, current)
         return flag
 
-    async def _provider(self, namespace: str, spec: RolloutSpec) -> PrometheusProvider:
+    async def _provider(self, namespace: str, spec: RolloutSpec) -> MetricProvider:
         assert spec.analysis is not None
         if spec.analysis.prometheus.authorization is None:  # no Secret to read
             return self.providers.provider_for(namespace, spec)
@@ -581,11 +581,11 @@ class Reconciler:
         except ValidationError:
             spec = None
         if spec is not None and status.worker_originals:
-            seen = observe_workers(self.clients, meta["namespace"], spec)
-            originals = restore_on_deletion(spec, status, seen)
+            workers = observe_workers(self.clients, meta["namespace"], spec)
+            originals = restore_on_deletion(spec, status, workers)
             if not originals:
                 return
-            scale_workers(self.clients, meta["namespace"], spec, originals, seen)
+            scale_workers(self.clients, meta["namespace"], spec, originals, workers)
             record_event(
                 self.clients,
                 rollout,

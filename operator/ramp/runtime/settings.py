@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Self
 
 from ramp.k8s.clients import DEFAULT_API_TIMEOUT
@@ -116,6 +116,3 @@ class OperatorSettings:
     """Seconds a flag ConfigMap as the watch delivered it is decided on without reading it
     again. The watch keeps it current; a watch that restarts after a long outage may miss a
     deletion, so it is read again at least this often."""
-
-    extra_labels: dict[str, str] = field(default_factory=dict)
-    """Labels added to ConfigMaps Ramp creates (besides its own)."""

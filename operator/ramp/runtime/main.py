@@ -12,9 +12,9 @@ import socket
 import kopf
 from prometheus_client import start_http_server
 
-from ramp import handlers
 from ramp.k8s.clients import load_clients
-from ramp.settings import OperatorSettings
+from ramp.runtime import handlers
+from ramp.runtime.settings import OperatorSettings
 
 logger = logging.getLogger("ramp")
 
@@ -117,7 +117,7 @@ def run_operator(
         kopf.operator(
             clusterwide=not settings.namespaces,
             namespaces=list(settings.namespaces),
-            # No Kopf peering: a Lease decides who leads (ramp.leadership), and only the
+            # No Kopf peering: a Lease decides who leads (ramp.runtime.leadership), and only the
             # leader's loops write; Kopf itself only watches and calls the event handlers.
             standalone=True,
             liveness_endpoint=f"http://{settings.bind_address}:{settings.health_port}/healthz",

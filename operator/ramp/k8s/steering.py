@@ -9,8 +9,8 @@ from typing import Any
 
 from kubernetes import client
 
-from ramp.actions import Action, ActionPlan, plan_action
 from ramp.api import GROUP, PLURAL, VERSION
+from ramp.engine.actions import Action, ActionPlan, plan_action
 from ramp.k8s.clients import Clients
 from ramp.k8s.events import record_event
 

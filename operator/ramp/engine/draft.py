@@ -8,6 +8,7 @@ from typing import Literal
 
 from ramp.api.spec import Phase, RolloutSpec, Transition
 from ramp.api.status import Announcement, Control, HistoryEntry, RolloutPhase, RolloutStatus
+from ramp.engine.phases import ACTIVE
 
 HISTORY_LIMIT = 20
 """Transitions kept in status.history; older ones are dropped first."""
@@ -16,11 +17,12 @@ OUTBOX_LIMIT = 50
 """Announcements kept undelivered in status.outbox; beyond it the oldest is dropped, so a
 webhook that is down for days cannot grow the Rollout without bound."""
 
-ACTIVE: tuple[RolloutPhase, ...] = ("Pending", "Progressing", "Paused", "AwaitingApproval")
-"""Phases in which the rollout moves on by itself."""
 
-SOAKING: tuple[RolloutPhase, ...] = ("Progressing", "AwaitingApproval")
-"""Phases whose soak clock runs (while the status's values are published)."""
+def analysing(status: RolloutStatus) -> bool:
+    """Whether metrics are read: while the rollout moves, and after a rollback to a previous
+    phase, where users are still exposed (I6)."""
+    phase = status.phase or "Pending"
+    return phase in ACTIVE or (phase == "RolledBack" and (status.percentage or 0) > 0)
 
 
 def phase_index(spec: RolloutSpec, status: RolloutStatus) -> int:
@@ -40,7 +42,7 @@ def phase_index(spec: RolloutSpec, status: RolloutStatus) -> int:
     return index
 
 
-class Step:
+class Draft:
     """The next status, built from the current one by the rules of one decision."""
 
     def __init__(self, spec: RolloutSpec, status: RolloutStatus, now: datetime) -> None:

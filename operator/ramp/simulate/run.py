@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import ValidationError
@@ -41,44 +40,15 @@ from ramp.engine.effects import WorkerTarget
 from ramp.engine.observations import MetricSample
 from ramp.engine.sequential import WindowCounts, wald_detection_seconds
 from ramp.metrics.cohorts import differences, totals_query
-from ramp.plot import SampleRecorder, write_plot
+from ramp.simulate.plot import SampleRecorder, write_plot
+from ramp.simulate.timeline import SIMULATION_START, Moment, Sampler, Timeline
 
 if TYPE_CHECKING:
     from ramp.metrics.prometheus import PrometheusProvider
     from ramp.metrics.scripted import ScriptedMetrics
 
-SIMULATION_START = datetime(2026, 1, 1, tzinfo=UTC)
-"""Scripted time starts here; the timeline prints time elapsed since it."""
-
-Sampler = Callable[[datetime, RolloutStatus], Mapping[str, MetricSample]]
-"""The metrics at a moment, given the status so far (compare metrics count from the end of the
-last window the status holds, at the percentage it publishes)."""
-
 WindowSource = Callable[[str, datetime, datetime, float], WindowCounts | None]
 """A compare metric's counts between two moments with a fraction of units in the treatment."""
-
-
-@dataclass(frozen=True)
-class Moment:
-    """One transition of the simulated rollout."""
-
-    at: datetime
-    phase: str
-    step: str | None
-    percentage: float
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Timeline:
-    moments: tuple[Moment, ...]
-    final: RolloutStatus
-    start: datetime
-
-    @property
-    def outcome(self) -> str:
-        return self.final.phase or "Pending"
 
 
 def load_spec(text: str) -> RolloutSpec:
@@ -480,17 +450,3 @@ def _instant(text: str | None, option: str) -> datetime:
     except ValueError:
         raise ValueError(f"{option} {text!r} is not an RFC 3339 time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def as_dict(timeline: Timeline) -> list[dict[str, Any]]:
-    """The timeline as data (tests and tools)."""
-    return [
-        {
-            "elapsed": (m.at - timeline.start).total_seconds(),
-            "phase": m.phase,
-            "step": m.step,
-            "percentage": m.percentage,
-            "reason": m.reason,
-        }
-        for m in timeline.moments
-    ]

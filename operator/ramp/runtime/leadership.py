@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 from ramp import telemetry
 from ramp.k8s.clients import WriteFence
 from ramp.k8s.lease import Attempt, LeaseLock, LeaseRecord
-from ramp.settings import LeaderElectionSettings
+from ramp.runtime.settings import LeaderElectionSettings
 
 logger = logging.getLogger("ramp.leadership")
 

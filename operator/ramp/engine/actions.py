@@ -17,10 +17,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ramp.api.durations import format_duration
+from ramp.engine.phases import TERMINAL
 
 Action = Literal["promote", "pause", "resume", "abort", "retry"]
-
-TERMINAL = ("Completed", "RolledBack", "Failed")
 
 EMERGENCY_SWITCH = "to turn the feature off for everyone now, set spec.enabled: false"
 

@@ -4,7 +4,7 @@ Only watch-event handlers are registered. Kopf then adds no finalizer and writes
 annotation of its own to a Rollout, so nothing in its metadata drifts from Git; all progress
 lives in `status`, written by the reconciler.
 
-Kopf runs standalone; with leader election (`ramp.leadership`) the loops run only while this
+Kopf runs standalone; with leader election (`ramp.runtime.leadership`) the loops run only while this
 operator holds the Lease, and a standby writes nothing at all.
 """
 
@@ -22,18 +22,18 @@ import kopf
 
 from ramp import telemetry
 from ramp.api import GROUP, PLURAL, VERSION
-from ramp.gate import CHANGED, TIMED, Gate
-from ramp.index import RolloutIndex
 from ramp.k8s.accounting import count_requests
 from ramp.k8s.clients import Clients, WriteFence, bound_requests, load_clients
 from ramp.k8s.configmap import rollouts_named
 from ramp.k8s.lease import LeaseLock
 from ramp.k8s.ownership import MANAGED_BY, MANAGED_BY_LABEL
-from ramp.leadership import LeaderElection, candidate_identity
-from ramp.notifications import Notifier
-from ramp.reconcile import Reconciler
-from ramp.settings import OperatorSettings
-from ramp.waker import Waker
+from ramp.runtime.index import RolloutIndex
+from ramp.runtime.leadership import LeaderElection, candidate_identity
+from ramp.runtime.notifications import Notifier
+from ramp.runtime.reconcile import Reconciler
+from ramp.runtime.settings import OperatorSettings
+from ramp.runtime.throttle import CHANGED, TIMED, Throttle
+from ramp.runtime.waker import Waker
 
 logger = logging.getLogger("ramp.handlers")
 
@@ -80,10 +80,10 @@ class Loops:
     known: set[Key] = field(default_factory=set)
     tasks: dict[Key, asyncio.Task[None]] = field(default_factory=dict)
     wakers: dict[Key, Waker] = field(default_factory=dict)
-    gate: Gate = field(init=False)
+    throttle: Throttle = field(init=False)
 
     def __post_init__(self) -> None:
-        self.gate = Gate(self.settings.reconciles_in_flight)
+        self.throttle = Throttle(self.settings.reconciles_in_flight)
 
     def seen(self, namespace: str, name: str, deleted: bool) -> None:
         """A watch event of a Rollout: remember (or forget) its key, and wake its loop."""
@@ -141,7 +141,7 @@ class Loops:
                 waker.clear()  # from here on, a wake-up means "reconcile once more"
                 settled = None
                 try:
-                    async with self.gate.admit(priority):
+                    async with self.throttle.admit(priority):
                         wake_at = await self.reconcile(namespace, name)
                     if wake_at is None and not await self.exists(namespace, name):
                         if waker.is_set():

@@ -26,7 +26,7 @@ from ramp.engine import delivery_key, pending_deliveries
 from ramp.k8s.clients import Clients
 from ramp.k8s.events import deliver_event, record_event
 from ramp.k8s.secrets import SecretValueError, read_secret_value
-from ramp.notifications import CHART_VALUE, FLAG, Notifier, build_payload
+from ramp.runtime.notifications import CHART_VALUE, FLAG, Notifier, build_payload
 
 logger = logging.getLogger("ramp.delivery")
 

@@ -3,7 +3,7 @@
 A burst (thousands of Rollouts created together, or all of them when an operator starts to
 lead) would otherwise start thousands of reconciles that each hold their Rollout, its parsed
 spec and status while they wait for an API thread: hundreds of megabytes at the peak, which
-the allocator then keeps. The gate lets a bounded number run; the others wait, and a reconcile
+the allocator then keeps. The throttle lets a bounded number run; the others wait, and a reconcile
 woken by a change (an edit, a `ramp` action, a watch event) goes before one woken by its own
 timer, so a person's change does not queue behind due analyses.
 """
@@ -24,7 +24,7 @@ TIMED = 1
 
 
 @dataclass
-class Gate:
+class Throttle:
     size: int
     running: int = 0
     waiting: list[tuple[int, int, asyncio.Future[None]]] = field(default_factory=list)

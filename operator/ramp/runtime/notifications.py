@@ -32,7 +32,7 @@ import requests
 
 from ramp.engine.published import format_percentage
 from ramp.metrics.allowlist import AllowList, NoRedirects
-from ramp.settings import OperatorSettings
+from ramp.runtime.settings import OperatorSettings
 
 logger = logging.getLogger("ramp.notifications")
 

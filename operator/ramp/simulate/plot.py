@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ramp.api import RolloutSpec, RolloutStatus
-from ramp.bounds import bound_lines
+from ramp.engine.bounds import bound_lines
 from ramp.engine.observations import MetricSample
 from ramp.engine.thresholds import effective_metrics
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from ramp.simulate import Sampler, Timeline
+    from ramp.simulate.timeline import Sampler, Timeline
 
 FORMATS = (".png", ".svg")
 

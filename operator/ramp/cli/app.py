@@ -25,17 +25,17 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperArgument, TyperOption
 
-from ramp.actions import Action, ActionNotApplicable, unreconciled
 from ramp.api import GROUP, PLURAL, VERSION
-from ramp.cohort_view import comparisons_table, detection_lines
+from ramp.cli.cohort_view import comparisons_table, detection_lines
 from ramp.dashboard.guard import DEFAULT_ACCEPT_HOSTS
+from ramp.engine.actions import Action, ActionNotApplicable, unreconciled
 from ramp.flags import DEFAULT_SCHEME
 from ramp.k8s.clients import DEFAULT_API_TIMEOUT, Clients, is_not_found, load_clients
+from ramp.k8s.steering import steer
 from ramp.metrics.allowlist import FLAG as PROMETHEUS_ALLOW
 from ramp.metrics.allowlist import pattern_problem
-from ramp.notifications import FLAG as WEBHOOK_ALLOW
-from ramp.settings import LeaderElectionSettings, OperatorSettings
-from ramp.steering import steer
+from ramp.runtime.notifications import FLAG as WEBHOOK_ALLOW
+from ramp.runtime.settings import LeaderElectionSettings, OperatorSettings
 
 HELP_WIDTH = 120
 """Columns of --help when the output is no terminal: room for the help of `ramp run`'s long
@@ -228,7 +228,7 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the operator against the current kubeconfig or in-cluster credentials."""
-    from ramp.main import CannotStart, run_operator
+    from ramp.runtime.main import CannotStart, run_operator
 
     if namespace and all_namespaces:
         raise fail("--namespace and --all-namespaces exclude each other")
@@ -261,7 +261,7 @@ def run(
 def leader_election(
     elect: bool, name: str, namespace: str | None, duration: int, watched: tuple[str, ...]
 ) -> LeaderElectionSettings | None:
-    from ramp.leadership import default_lease_namespace
+    from ramp.runtime.leadership import default_lease_namespace
 
     if not elect:
         return None
@@ -657,7 +657,7 @@ def simulate(
     ] = None,
 ) -> None:
     """Run the real engine on simulated time and print its timeline of decisions."""
-    from ramp import simulate as simulation
+    from ramp.simulate import run as simulation
 
     if prometheus is not None:
         raise typer.Exit(

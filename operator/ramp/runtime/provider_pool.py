@@ -24,6 +24,7 @@ from ramp.k8s.clients import Clients
 from ramp.k8s.secrets import SecretValueError, read_secret_value
 from ramp.metrics.allowlist import CHART_VALUE, FLAG, AllowList
 from ramp.metrics.prometheus import PrometheusProvider
+from ramp.metrics.provider import MetricProvider
 
 ProviderKey = tuple[str, str, bool, float]
 """(address, SHA-256 of the Authorization header or "", insecureSkipVerify, timeout)."""
@@ -113,7 +114,7 @@ class ProviderPool:
             evicted.close()
         return provider
 
-    def holds(self, provider: PrometheusProvider) -> bool:
+    def holds(self, provider: MetricProvider) -> bool:
         """Whether ``provider`` is still in the pool (not closed to make room for another)."""
         with self._lock:
             return any(p is provider for p in self._providers.values())
