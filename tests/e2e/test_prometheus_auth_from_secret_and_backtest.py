@@ -69,7 +69,10 @@ def test_missing_auth_secret_is_an_error_naming_it(
         lambda: "absent" in reported() and reported(), timeout=30, what="a metric error"
     )
     assert f"Secret {namespace}/absent" in message
-    assert status(cluster, namespace, "noauth").get("currentPhase") == "canary"
+    # Nobody is exposed while the analysis cannot be answered (I3b): it waits at 0 %.
+    waiting = status(cluster, namespace, "noauth")
+    assert waiting.get("phase") == "Pending" and not waiting.get("phaseStartedAt"), waiting
+    assert "absent" in waiting["message"]
 
 
 def test_backtest_replays_prometheus_history(
