@@ -213,9 +213,12 @@ class LeaderElection:
         call = self._call(
             self.lock.try_acquire_or_renew, duration, timeout, self.observer.held_by_other
         )
-        # The request timeout bounds each HTTP call; wait_for bounds the whole try (a read and a
-        # write), so a hanging apiserver cannot keep a leader past its renew deadline.
-        return await asyncio.wait_for(call, timeout=timeout)
+        # The request timeout bounds each HTTP call; the timeout bounds the whole try (a read and
+        # a write), so a hanging apiserver cannot keep a leader past its renew deadline. Not
+        # asyncio.wait_for: on Python 3.11 it can swallow a cancellation that arrives as the
+        # call completes, and a campaign cancelled at shutdown then campaigns on forever.
+        async with asyncio.timeout(timeout):
+            return await call
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
