@@ -94,11 +94,17 @@ class OperatorProcess:
                     total += sample.value
         return total
 
-    def work_requests(self) -> float:
-        """API requests the operator sent, besides renewing its leader Lease."""
-        return self.sample("ramp_api_requests_total") - self.sample(
-            "ramp_api_requests_total", resource="leases"
-        )
+    def work_requests(self) -> dict[str, float]:
+        """API requests the operator sent, besides renewing its leader Lease, by "METHOD
+        resource": a failed comparison then names the request that was not expected."""
+        counts: dict[str, float] = {}
+        for family in text_string_to_metric_families(self.metrics()):
+            for sample in family.samples:
+                if sample.name == "ramp_api_requests_total":
+                    labels = sample.labels
+                    if labels["resource"] != "leases":
+                        counts[f"{labels['method']} {labels['resource']}"] = sample.value
+        return counts
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no goodbye, as when a node dies."""
