@@ -184,3 +184,38 @@ def test_a_person_or_a_hand_edit_is_decided_at_once_between_routine_analyses(
         what="`ramp promote` applied while the analyses were routine",
     )
     wait_published(cluster, namespace, "steered-flag", "100")
+
+
+def test_a_refresh_that_falls_between_two_analyses_is_one_reconcile(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
+) -> None:
+    """The stored readings come due for their refresh between two analyses (every 8 s here,
+    with a 12 s refresh): the loop wakes once for it, writes, and sleeps until the next
+    analysis. It once came back every 50 ms from the refresh until the next analysis, because
+    the routine kept answering "come back at the refresh" after the refresh time had passed:
+    at 10,000 Rollouts, 127,000 reconciles a minute while idle."""
+    metric = error_rate(warning={"above": 0.01})
+    body = analysed_rollout(cluster, "spaced", namespace, [metric], phases=GATED)
+    body["spec"]["analysis"]["interval"] = "8s"
+    apply(cluster, namespace, body)
+    eventually(
+        lambda: settled_at_gate(status(cluster, namespace, "spaced")),
+        timeout=60,
+        what="spaced to await approval with its publish and announcements done",
+    )
+    first = when(status(cluster, namespace, "spaced")["lastAnalysisAt"])
+    eventually(
+        lambda: when(status(cluster, namespace, "spaced")["lastAnalysisAt"]) > first,
+        timeout=REFRESH + 10,
+        what="the first refresh of the stored readings",
+    )
+    refreshed = when(status(cluster, namespace, "spaced")["lastAnalysisAt"])
+    reconciles = operator.sample("ramp_reconcile_duration_seconds_count")
+    eventually(
+        lambda: when(status(cluster, namespace, "spaced")["lastAnalysisAt"]) > refreshed,
+        timeout=REFRESH + 10,
+        what="the second refresh of the stored readings",
+    )
+    # Between two refreshes 12 s apart: one or two analyses, the refresh and its echo.
+    spent = operator.sample("ramp_reconcile_duration_seconds_count") - reconciles
+    assert spent <= 6, f"{spent:g} reconciles between two refreshes 12 s apart (analyses: 8 s)"

@@ -153,15 +153,17 @@ class Reconciler:
         try:
             samples: dict[str, MetricSample] | None = None
             kept = self._routine((namespace, name))
-            if kept is not None:
-                now = datetime.now(UTC)
+            now = datetime.now(UTC)
+            # Once the stored readings are due for their refresh, the whole decision below
+            # writes them: answering "come back at the refresh" after it has passed would wake
+            # this loop every min_interval until the next analysis.
+            if kept is not None and now < kept.refresh_by:
                 if now < kept.routine.next_at(kept.last):
                     return min(kept.routine.next_at(kept.last), kept.refresh_by)
-                if now < kept.refresh_by:
-                    samples = await kept.provider.evaluate(kept.routine.queries())
-                    wake_at = self._routine_analysis((namespace, name), kept, samples)
-                    if wake_at is not None:
-                        return wake_at
+                samples = await kept.provider.evaluate(kept.routine.queries())
+                wake_at = self._routine_analysis((namespace, name), kept, samples)
+                if wake_at is not None:
+                    return wake_at
             for _ in range(5):
                 try:
                     return await self._reconcile_once(namespace, name, samples)
