@@ -48,6 +48,9 @@ from tests.support.rollouts import settled_at_gate
 INTERVAL_SECONDS = 30
 INTERVAL = f"{INTERVAL_SECONDS}s"
 
+OUTCOMES = ("not_due", "routine", "decided")
+"""What reconciles did (ramp_reconciles_total): why they multiply, if they do."""
+
 DISTINCT_QUERIES = 20
 TICKS = os.sysconf("SC_CLK_TCK")
 TARGETS = {1000: (150.0, 500.0), 3000: (None, 1000.0)}
@@ -216,6 +219,7 @@ class Level:
             spy.wait(timeout=60)
         per_minute = 60.0 / seconds
         keys = ("cpu", "requests", "lease", "writes", "unwritten", "reconciles", "sent", "shared")
+        keys += tuple(f"reconciles_{outcome}" for outcome in OUTCOMES)
         for key in keys:
             self.results[f"idle_{key}"] = (after[key] - before[key]) * per_minute
         self.results["prometheus_qps"] = (after["prom"] - before["prom"]) / seconds
@@ -226,7 +230,9 @@ class Level:
             f"  idle/min: cpu {r['idle_cpu']:.1f}s, requests {r['idle_requests']:.0f} "
             f"({r['idle_lease']:.0f} of them the Lease), writes {r['idle_writes']:.0f} "
             f"(analyses left unwritten {r['idle_unwritten']:.0f}), "
-            f"reconciles {r['idle_reconciles']:.0f}; queries sent {r['idle_sent'] / 60:.2f}/s, "
+            f"reconciles {r['idle_reconciles']:.0f} ("
+            + ", ".join(f"{o} {r[f'idle_reconciles_{o}']:.0f}" for o in OUTCOMES)
+            + f"); queries sent {r['idle_sent'] / 60:.2f}/s, "
             f"shared {r['idle_shared'] / 60:.2f}/s (Prometheus saw {r['prometheus_qps']:.2f}/s); "
             f"RSS {r['rss_mb']:.0f} MB; load {r['load']:.2f}",
             flush=True,
@@ -247,6 +253,10 @@ class Level:
             "writes": counter(text, "ramp_api_writes_total"),
             "unwritten": counter(text, "ramp_analyses_unwritten_total"),
             "reconciles": counter(text, "ramp_reconcile_duration_seconds_count"),
+            **{
+                f"reconciles_{o}": counter(text, "ramp_reconciles_total", f'outcome="{o}"')
+                for o in OUTCOMES
+            },
             "sent": counter(text, "ramp_metric_queries_total", 'outcome="sent"'),
             "shared": counter(text, "ramp_metric_queries_total", 'outcome="shared"'),
             "prom": prometheus_queries(self.prometheus),

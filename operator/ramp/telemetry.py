@@ -39,6 +39,12 @@ reconcile_seconds = Histogram(
     "Time to reconcile one rollout: read, analyse, decide, apply.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+reconciles = Counter(
+    "ramp_reconciles_total",
+    "Reconciles by what they did: not_due (woken before anything was due, answered at once), "
+    "routine (a routine analysis, no whole decision) or decided (a whole decision).",
+    ["outcome"],
+)
 query_errors = Counter(
     "ramp_metric_query_errors_total",
     "Metric queries that failed (timeout, HTTP error, bad query).",

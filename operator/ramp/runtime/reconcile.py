@@ -159,11 +159,14 @@ class Reconciler:
             # this loop every min_interval until the next analysis.
             if kept is not None and now < kept.refresh_by:
                 if now < kept.routine.next_at(kept.last):
+                    telemetry.reconciles.labels("not_due").inc()
                     return min(kept.routine.next_at(kept.last), kept.refresh_by)
                 samples = await kept.provider.evaluate(kept.routine.queries())
                 wake_at = self._routine_analysis((namespace, name), kept, samples)
                 if wake_at is not None:
+                    telemetry.reconciles.labels("routine").inc()
                     return wake_at
+            telemetry.reconciles.labels("decided").inc()
             for _ in range(5):
                 try:
                     return await self._reconcile_once(namespace, name, samples)
