@@ -22,6 +22,7 @@ Run it on a testbed of its own, so thousands of Rollouts slow nobody else's test
     RAMP_TESTBED_DIR=/tmp/scale-tb .venv/bin/python bench/scale.py [--levels 1,1000,3000]
 
 Usage: bench/scale.py [--levels 1,1000,3000] [--samples 10] [--idle 60] [--no-analysis]
+                      [--status-refresh SECONDS] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -107,7 +108,9 @@ def prometheus_queries(url: str) -> float:
 class Level:
     """One level: a namespace, its operator, and N Rollouts."""
 
-    def __init__(self, rollouts: int, analysis: bool, log_dir: Path) -> None:
+    def __init__(
+        self, rollouts: int, analysis: bool, log_dir: Path, status_refresh: float | None = None
+    ) -> None:
         self.n = rollouts
         self.analysis = analysis
         self.bench = Bench(log_dir)
@@ -119,7 +122,8 @@ class Level:
             self.bench.operator.cluster,
             [self.bench.namespace],
             self.bench.log,
-            ("--lease-duration", "15"),
+            ("--lease-duration", "15")
+            + (() if status_refresh is None else ("--status-refresh", f"{status_refresh:g}")),
         )
         self.bench.operator.start()
         self.prometheus = (STATE / "prometheus.url").read_text().strip()
@@ -305,6 +309,12 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=60.0, help="idle seconds measured")
     parser.add_argument("--no-analysis", action="store_true", help="Rollouts without metrics")
     parser.add_argument("--profile", type=Path, help="py-spy the idle window into this folder")
+    parser.add_argument(
+        "--status-refresh",
+        type=float,
+        help="the operator's --status-refresh (default 300 s); shorter puts refreshes into the "
+        "idle window of a short run",
+    )
     args = parser.parse_args()
     if args.samples % 2:
         parser.error(f"--samples must be even (each edit is undone in turn), not {args.samples}")
@@ -312,7 +322,7 @@ def main() -> int:
     rows = []
     for n in (int(level) for level in args.levels.split(",")):
         print(f"{n} active Rollouts (analysis: {not args.no_analysis})", flush=True)
-        level = Level(n, not args.no_analysis, log_dir)
+        level = Level(n, not args.no_analysis, log_dir, args.status_refresh)
         print(f"  namespace {level.bench.namespace}, operator log {level.bench.log}", flush=True)
         try:
             level.load()
