@@ -184,3 +184,39 @@ def test_deleting_one_sharer_takes_its_keys_out_and_the_last_takes_the_configmap
         timeout=60,
         what="the ConfigMap garbage-collected with the last Rollout sharing it",
     )
+
+
+def test_a_refused_rollout_takes_the_key_as_soon_as_its_owner_is_deleted(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    """The team that owned the key deletes its Rollout: the one that waited for the key takes
+    it over at once, not at its next resync (a minute later)."""
+    soaking = [{**PHASES[0], "duration": "1h"}, PHASES[-1]]
+    apply(cluster, namespace, rollout_manifest("checkout", soaking, flag=flag_of("checkout")))
+    eventually(
+        lambda: (flag_data(cluster, namespace, CONFIG_MAP) or {}).get("CHECKOUT_PCT") == "10",
+        timeout=30,
+        what="checkout to publish 10 % in shared-flag",
+    )
+    successor = {**flag_of("checkout"), "env": {"percentage": "SUCCESSOR_PCT"}}
+    apply(cluster, namespace, rollout_manifest("successor", soaking, flag=successor))
+    eventually(
+        lambda: (
+            conditions(cluster, namespace, "successor").get("Published", {}).get("reason")
+            == "ConfigMapConflict"
+        ),
+        timeout=30,
+        what="successor refused while checkout owns the key",
+    )
+    cluster.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "checkout")
+
+    def taken_over() -> bool:
+        data = flag_data(cluster, namespace, CONFIG_MAP) or {}
+        return data.get("SUCCESSOR_PCT") == "10" and "CHECKOUT_PCT" not in data
+
+    # Well under the one-minute resync that used to be the only thing waking it.
+    eventually(taken_over, timeout=20, what="successor to publish the key checkout gave up")
+    annotations = cluster.core.read_namespaced_config_map(
+        CONFIG_MAP, namespace
+    ).metadata.annotations
+    assert json.loads(annotations["ramp.dev/flag-owners"]) == {"checkout": "successor"}
