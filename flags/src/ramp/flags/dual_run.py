@@ -43,7 +43,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ramp.flags.file import FlagFile
 from ramp.flags.metrics import FLAG_KEY_LABEL
@@ -446,31 +446,23 @@ class Fallback:
         return legacy(*args, **kwargs)
 
 
-class _Decorated(Generic[T]):
-    """The new implementation, wrapped: calling it runs ``helper.run`` with the targeting key
-    taken from the arguments."""
+def _decorate(
+    helper: DualRun | Fallback,
+    legacy: Callable[..., T],
+    new: Callable[..., T],
+    targeting_key: Callable[..., str],
+) -> Callable[..., T]:
+    """The new implementation, wrapped: each call runs ``helper.run`` with the targeting key
+    taken from the arguments. A plain function (a closure is the cheapest call in Python, and
+    binds as a method when it decorates one); ``wrapper.helper`` is the helper."""
+    run = helper.run
 
-    def __init__(
-        self,
-        helper: DualRun | Fallback,
-        legacy: Callable[..., T],
-        new: Callable[..., T],
-        targeting_key: Callable[..., str],
-    ) -> None:
-        self.helper = helper
-        self.legacy = legacy
-        self.new = new
-        self.targeting_key = targeting_key
-        functools.update_wrapper(self, new)
+    @functools.wraps(new)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        return run(targeting_key(*args, **kwargs), legacy, new, *args, **kwargs)
 
-    def __get__(self, instance: Any, owner: Any = None) -> Any:
-        # Decorating a method: bind it as a function would be bound.
-        return self if instance is None else functools.partial(self, instance)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> T:
-        return self.helper.run(
-            self.targeting_key(*args, **kwargs), self.legacy, self.new, *args, **kwargs
-        )
+    wrapper.helper = helper  # type: ignore[attr-defined]
+    return wrapper
 
 
 def dual_run(
@@ -480,7 +472,7 @@ def dual_run(
     legacy: Callable[..., T],
     targeting_key: Callable[..., str],
     **options: Any,
-) -> Callable[[Callable[..., T]], _Decorated[T]]:
+) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Decorate the new implementation: each call serves it or ``legacy`` as the flag says,
     and compares both on sampled calls (:class:`DualRun`, with ``options``).
 
@@ -493,11 +485,7 @@ def dual_run(
     ``price.helper`` is the :class:`DualRun`.
     """
     helper = DualRun(flags, flag_key, **options)
-
-    def decorate(new: Callable[..., T]) -> _Decorated[T]:
-        return _Decorated(helper, legacy, new, targeting_key)
-
-    return decorate
+    return lambda new: _decorate(helper, legacy, new, targeting_key)
 
 
 def with_fallback(
@@ -507,15 +495,12 @@ def with_fallback(
     legacy: Callable[..., T],
     targeting_key: Callable[..., str],
     **options: Any,
-) -> Callable[[Callable[..., T]], _Decorated[T]]:
+) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Decorate the new implementation: served when the flag is on, and ``legacy`` serves
-    instead when it raises (:class:`Fallback`, with ``options``)."""
+    instead when it raises (:class:`Fallback`, with ``options``). ``wrapper.helper`` is the
+    :class:`Fallback`."""
     helper = Fallback(flags, flag_key, **options)
-
-    def decorate(new: Callable[..., T]) -> _Decorated[T]:
-        return _Decorated(helper, legacy, new, targeting_key)
-
-    return decorate
+    return lambda new: _decorate(helper, legacy, new, targeting_key)
 
 
 __all__ = [
