@@ -56,6 +56,8 @@ T = TypeVar("T")
 
 logger = logging.getLogger("ramp.flags")
 
+_random = random.random  # bound once: sampling is on every call's path
+
 CONTROL = "control"
 """The legacy implementation (Scientist's name)."""
 CANDIDATE = "candidate"
@@ -286,7 +288,7 @@ class DualRun:
         ``legacy(*args, **kwargs)``; on a sampled call the other one runs too and is compared."""
         on = self.flags.is_enabled(self.flag_key, targeting_key)
         sample_rate = self.sample_rate
-        if sample_rate < 1.0 and (sample_rate <= 0.0 or random.random() >= sample_rate):
+        if sample_rate < 1.0 and (sample_rate <= 0.0 or _random() >= sample_rate):
             return new(*args, **kwargs) if on else legacy(*args, **kwargs)
         return self._run_both(targeting_key, on, legacy, new, args, kwargs)
 
@@ -455,11 +457,25 @@ def _decorate(
     """The new implementation, wrapped: each call runs ``helper.run`` with the targeting key
     taken from the arguments. A plain function (a closure is the cheapest call in Python, and
     binds as a method when it decorates one); ``wrapper.helper`` is the helper."""
-    run = helper.run
+    if isinstance(helper, DualRun):
+        flags, flag_key, run_both = helper.flags, helper.flag_key, helper._run_both
 
-    @functools.wraps(new)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        return run(targeting_key(*args, **kwargs), legacy, new, *args, **kwargs)
+        @functools.wraps(new)
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            # DualRun.run inlined: an uncompared call is most calls, and its cost is the helper's.
+            key = targeting_key(*args, **kwargs)
+            on = flags.is_enabled(flag_key, key)
+            rate = helper.sample_rate
+            if rate < 1.0 and (rate <= 0.0 or _random() >= rate):
+                return new(*args, **kwargs) if on else legacy(*args, **kwargs)
+            return run_both(key, on, legacy, new, args, kwargs)
+
+    else:
+        run = helper.run
+
+        @functools.wraps(new)
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            return run(targeting_key(*args, **kwargs), legacy, new, *args, **kwargs)
 
     wrapper.helper = helper  # type: ignore[attr-defined]
     return wrapper
