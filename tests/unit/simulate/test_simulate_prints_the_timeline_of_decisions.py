@@ -84,6 +84,9 @@ def test_error_rate_over_the_strict_early_threshold_rolls_back(tmp_path: Path) -
         "metrics:\n"
         "  error-rate: [{at: 0s, value: 0.0004}, {at: 20m, value: 0.002}]\n"
         "  p99-latency: [{at: 0s, value: 0.4}]\n"
+        "  dual-run-mismatches: [{at: 0s, value: 0}]\n"
+        "  dual-run-mismatch-rate: [{at: 0s, value: 0}]\n"
+        "  fallbacks: [{at: 0s, value: 0}]\n"
     )
     result = simulate(str(EXAMPLE), "--metrics", str(script))
     assert result.returncode == 0, result.stderr

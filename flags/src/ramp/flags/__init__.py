@@ -17,8 +17,10 @@ from ramp.flags.bucketing import (
     bucketing_bytes,
     is_on,
 )
+from ramp.flags.dual_run import Comparison, DualRun, Fallback, dual_run, values_match, with_fallback
 from ramp.flags.file import OFF_VARIANT, ON_VARIANT, FlagFile
 from ramp.flags.metrics import VARIANT_LABELS, OutcomeCounter, variant_labels
+from ramp.flags.served import SERVED_PERCENTAGE, export_served_percentage, served_percentage
 
 __all__ = [
     "BUCKETS",
@@ -29,11 +31,20 @@ __all__ = [
     "ON_VARIANT",
     "PYTHON_PROVIDER_CBOR",
     "SCHEMES",
+    "SERVED_PERCENTAGE",
     "VARIANT_LABELS",
+    "Comparison",
+    "DualRun",
+    "Fallback",
     "FlagFile",
     "OutcomeCounter",
     "bucket",
     "bucketing_bytes",
+    "dual_run",
+    "export_served_percentage",
     "is_on",
+    "served_percentage",
+    "values_match",
     "variant_labels",
+    "with_fallback",
 ]
