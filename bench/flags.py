@@ -3,7 +3,7 @@
 Both read the same flags.json (written by ``ramp.k8s.flagd.render_flags_json``) and decide for
 the same targeting keys; the script also checks that they agree on every decision it made.
 
-    .venv/bin/python bench/flags.py [--n 100000] [--provider-n 100000] [--percentage 25]
+    .venv/bin/python -m bench.flags [--n 100000] [--provider-n 100000] [--percentage 25]
 """
 
 from __future__ import annotations
