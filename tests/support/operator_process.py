@@ -89,20 +89,22 @@ class OperatorProcess:
         with urllib.request.urlopen(url, timeout=2) as r:
             return str(r.read().decode())
 
-    def sample(self, name: str, **labels: str) -> float:
-        """The sum of the operator's samples called ``name`` whose labels include ``labels``."""
+    def sample(self, name: str, text: str | None = None, **labels: str) -> float:
+        """The sum of the operator's samples called ``name`` whose labels include ``labels``,
+        from ``text`` (one read of /metrics) or a new read."""
         total = 0.0
-        for family in text_string_to_metric_families(self.metrics()):
+        for family in text_string_to_metric_families(text or self.metrics()):
             for sample in family.samples:
                 if sample.name == name and labels.items() <= sample.labels.items():
                     total += sample.value
         return total
 
     def work_requests(self) -> float:
-        """API requests the operator sent, besides renewing its leader Lease."""
-        return self.sample("ramp_api_requests_total") - self.sample(
-            "ramp_api_requests_total", resource="leases"
-        )
+        """API requests the operator sent, besides renewing its leader Lease (both counts from
+        one read: a renewal between two reads would show a request less)."""
+        text = self.metrics()
+        all_requests = self.sample("ramp_api_requests_total", text)
+        return all_requests - self.sample("ramp_api_requests_total", text, resource="leases")
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no goodbye, as when a node dies."""
