@@ -77,10 +77,10 @@ demo-stop: ## stop the operator `make demo` left running (the cluster stays up)
 	$(PY) examples/demo-app/demo.py --stop
 
 bench: $(STAMP) binaries ## print performance figures (see docs/PERFORMANCE.md)
-	$(PY) bench/flags.py
-	$(PY) bench/bucketing.py
-	$(PY) bench/reaction.py
-	$(PY) bench/detection.py
+	$(PY) -m bench.flags
+	$(PY) -m bench.bucketing
+	$(PY) -m bench.reaction
+	$(PY) -m bench.detection
 
 clean: cluster-down ## stop the cluster and remove local state (the build cache stays)
 	rm -rf .testbed

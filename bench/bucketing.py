@@ -13,7 +13,7 @@ implementation's decision is compared with ramp.flags' (``FlagFile.is_enabled``)
 
 Prints a Markdown table and the scheme most implementations agree with on every key.
 
-    .venv/bin/python bench/bucketing.py [--keys 20000] [--percentage 25]
+    .venv/bin/python -m bench.bucketing [--keys 20000] [--percentage 25]
 """
 
 from __future__ import annotations
@@ -36,12 +36,9 @@ from openfeature.contrib.provider.flagd import FlagdProvider
 from openfeature.contrib.provider.flagd.config import ResolverType
 from openfeature.evaluation_context import EvaluationContext
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from ramp.flags import SCHEMES, FlagFile, is_on  # noqa: E402
-from ramp.k8s.flagd import render_flags_json  # noqa: E402
-from tests.support.flagd_go import build_flagd_eval, core_version, decisions  # noqa: E402
+from ramp.flags import SCHEMES, FlagFile, is_on
+from ramp.k8s.flagd import render_flags_json
+from tests.support.flagd_go import build_flagd_eval, core_version, decisions
 
 FLAG = "async-reports"
 JS_CORE = "@openfeature/flagd-core"

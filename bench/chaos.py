@@ -11,7 +11,7 @@ the operator's next write (p50 / max), invariant violations, duplicate transitio
 notifications lost, edits decided late (these four must be 0) and the max decision lag (I12).
 Exits 1 when any run broke a rule.
 
-Usage: .venv/bin/python bench/chaos.py [--runs 3] [--seed N] [--kills 10]
+Usage: .venv/bin/python -m bench.chaos [--runs 3] [--seed N] [--kills 10]
 
 It restarts the shared apiserver: do not run it while other tests use the testbed.
 """
@@ -25,7 +25,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from harness import connect
+from bench.harness import connect
 from tests.support.chaos import ChaosPlan, ChaosReport, run_chaos, summary
 
 

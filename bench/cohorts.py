@@ -14,7 +14,7 @@ the testbed's Prometheus (`make cluster`). The real operator runs the Rollouts.
 
 Prints both, and Wald's expected detection time ln(1/alpha) / (f N p0 (r ln r - r + 1)).
 
-Usage: .venv/bin/python bench/cohorts.py [--runs 5] [--calibrate 180] [--cap 900]
+Usage: .venv/bin/python -m bench.cohorts [--runs 5] [--calibrate 180] [--cap 900]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness import connect, start_operator
+from bench.harness import connect, start_operator
 from ramp.engine.sequential import wald_detection_seconds
 from tests.support.cohorts import FAILED, TOTAL, CohortTraffic, compare_metric
 from tests.support.exporter import query
@@ -185,7 +185,7 @@ def main() -> int:
         if operator is not None:
             operator.stop()
         cluster.core.delete_namespace(namespace, propagation_policy="Background")
-        cluster.api_client.close()
+        cluster.api.close()
     return 0
 
 

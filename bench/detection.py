@@ -18,7 +18,7 @@ second. Each run:
 
 Prints per-run figures, min/p50/p95/max and the target: at most one analysis interval + 1 s.
 
-Usage: .venv/bin/python bench/detection.py [--runs 20]
+Usage: .venv/bin/python -m bench.detection [--runs 20]
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ from typing import Any
 
 from kubernetes import client
 
-from harness import connect, start_operator, wait
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from bench.harness import connect, start_operator, wait
 from tests.support.analysis import analysed_rollout, error_rate
+from tests.support.cluster import Cluster
 from tests.support.exporter import Exporter, query, wait_scraped
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import GROUP, PLURAL, VERSION
 
 KEY = "FEATURE_PERCENTAGE"  # the env key tests.support.rollouts.rollout_manifest uses
@@ -194,7 +194,7 @@ def main() -> int:
             operator.stop()
         exporter.stop()
         core.delete_namespace(namespace, propagation_policy="Background")
-        cluster.api_client.close()
+        cluster.api.close()
 
     detect = sorted(r["detect"] * 1000 for r in rows)
     total = sorted(r["total"] * 1000 for r in rows)

@@ -8,8 +8,8 @@ Then the dual-run helper's own overhead per call (``ramp.flags.DualRun``, its de
 once, and the figure is its time per call minus that of calling the served implementation
 directly. Best of ``--repeat`` runs, so other processes on the machine count least.
 
-    .venv/bin/python bench/flags.py [--n 100000] [--provider-n 100000] [--percentage 25]
-    .venv/bin/python bench/flags.py --dual-run-only [--dual-run-n 200000] [--repeat 5]
+    .venv/bin/python -m bench.flags [--n 100000] [--provider-n 100000] [--percentage 25]
+    .venv/bin/python -m bench.flags --dual-run-only [--dual-run-n 200000] [--repeat 5]
 """
 
 from __future__ import annotations

@@ -1,28 +1,22 @@
 """What the benchmarks share: the running testbed, the real operator process, and polling.
 
-The operator runs exactly as the integration tests run it (`tests.integration.conftest`), so a
-benchmark measures the process the tests prove correct.
+The operator runs exactly as the integration tests run it (tests/support/operator_process.py),
+so a benchmark measures the process the tests prove correct. Benchmarks run from the repository
+root as modules (`.venv/bin/python -m bench.reaction`), so `tests.support` imports as it does
+under pytest.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kubernetes import config
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "operator"))
-
-from tests.conftest import Cluster  # noqa: E402
-from tests.integration.conftest import OperatorProcess  # noqa: E402
+from tests.support.cluster import ROOT, Cluster
+from tests.support.operator_process import OperatorProcess, install_crd
 
 STATE = Path(os.environ.get("RAMP_TESTBED_DIR", ROOT / ".testbed"))
-CRD = ROOT / "crds" / "ramp.dev_rollouts.yaml"
 
 
 def connect() -> Cluster:
@@ -31,14 +25,8 @@ def connect() -> Cluster:
     url_file = STATE / "prometheus.url"
     if not kubeconfig.exists() or not url_file.exists():
         raise SystemExit(f"no testbed in {STATE}: start it first (`make cluster`)")
-    cluster = Cluster(
-        dir=STATE,
-        kubeconfig=str(kubeconfig),
-        api_client=config.new_client_from_config(config_file=str(kubeconfig)),
-        prometheus_url=url_file.read_text().strip(),
-        targets_dir=STATE / "targets",
-    )
-    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
+    cluster = Cluster.connect(STATE, str(kubeconfig), url_file.read_text().strip())
+    install_crd(cluster)
     return cluster
 
 

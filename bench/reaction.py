@@ -19,7 +19,7 @@ Each latency runs from just before the write of the change (the CLI's own read a
 counted) to the first poll (every ~10 ms) that sees both the ConfigMap and the status reflect
 it. Targets: p50 <= 250 ms, p99 <= 1 s, 0 idle writes.
 
-Usage: .venv/bin/python bench/reaction.py [--quick] [--rollouts 200] [--samples 30] [--idle 60]
+Usage: .venv/bin/python -m bench.reaction [--quick] [--rollouts 200] [--samples 30] [--idle 60]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Any
 
 from kubernetes import client
 
-from harness import connect, start_operator, wait
+from bench.harness import connect, start_operator, wait
 from ramp.engine.actions import plan_action
 
 GROUP, VERSION, PLURAL = "ramp.dev", "v1alpha1", "rollouts"
@@ -73,7 +73,7 @@ def manifest(name: str, percentage: float = 10) -> dict[str, Any]:
 class Bench:
     def __init__(self, log_dir: Path) -> None:
         cluster = connect()
-        self.api = cluster.api_client
+        self.api = cluster.api
         self.core = cluster.core
         self.custom = cluster.custom
         self.namespace = f"bench-reaction-{uuid.uuid4().hex[:6]}"

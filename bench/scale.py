@@ -19,10 +19,10 @@ gate, and prints:
 Run it on a testbed of its own, so thousands of Rollouts slow nobody else's tests:
 
     RAMP_TESTBED_DIR=/tmp/scale-tb .venv/bin/python testbed/cluster.py up
-    RAMP_TESTBED_DIR=/tmp/scale-tb .venv/bin/python bench/scale.py [--levels 1,1000,3000]
+    RAMP_TESTBED_DIR=/tmp/scale-tb .venv/bin/python -m bench.scale [--levels 1,1000,3000]
 
-Usage: bench/scale.py [--levels 1,1000,3000] [--samples 10] [--idle 60] [--no-analysis]
-                      [--status-refresh SECONDS] [--profile DIR]
+Usage: python -m bench.scale [--levels 1,1000,3000] [--samples 10] [--idle 60] [--no-analysis]
+                             [--status-refresh SECONDS] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from typing import Any
 
 from kubernetes.client import ApiException
 
-from harness import STATE, OperatorProcess, wait
-from reaction import GROUP, PLURAL, VERSION, Bench, Subject, manifest, percentiles
+from bench.harness import STATE, OperatorProcess, wait
+from bench.reaction import GROUP, PLURAL, VERSION, Bench, Subject, manifest, percentiles
 from tests.support.rollouts import settled_at_gate
 
 INTERVAL_SECONDS = 30

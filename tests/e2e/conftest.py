@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import Cluster
 from tests.integration.conftest import operator, rollout_crd
+from tests.support.cluster import Cluster
 from tests.support.exporter import Exporter, start_exporter, wait_scraped
 
 __all__ = ["exporter", "operator", "rollout_crd"]

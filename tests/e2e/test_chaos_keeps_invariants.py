@@ -14,8 +14,8 @@ import os
 import random
 from pathlib import Path
 
-from tests.conftest import Cluster, load_testbed
 from tests.support.chaos import ChaosPlan, run_chaos, summary
+from tests.support.cluster import Cluster, load_testbed
 
 
 def test_crash_loop_and_control_plane_restarts_keep_every_invariant(

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.cohorts import LABELS, TOTAL, CohortTraffic, compare_metric
 from tests.support.eventually import eventually
 from tests.support.exporter import query
-from tests.support.rollouts import apply, ramp, rollout_manifest, status
+from tests.support.operator_process import OperatorProcess
+from tests.support.rollouts import apply, ramp, rollout_manifest, status, wait_phase
 
 CANARY_SOAK = "10m"
 
@@ -87,8 +87,11 @@ def test_a_3x_regression_at_5_percent_rolls_back_long_before_the_soak_ends(
     app = traffic("reports", treatment_rate=0.03)
     manifest = compare_rollout(cluster, "reports", f"{namespace}-cohorts")
     apply(cluster, namespace, manifest)
-    eventually(
-        lambda: status(cluster, namespace, "reports").get("phase") == "RolledBack",
+    wait_phase(
+        cluster,
+        namespace,
+        "reports",
+        "RolledBack",
         timeout=180,
         what="the rollout rolled back by the compare metric (Wald expects ~35 s at 99 %)",
     )
@@ -159,10 +162,8 @@ def test_the_same_traffic_without_a_regression_completes(
     )
     shown = ramp(cluster, "status", "reports", "-n", namespace).stdout
     assert "2x regression" in shown, shown
-    eventually(
-        lambda: status(cluster, namespace, "reports").get("phase") == "Completed",
-        timeout=120,
-        what="the A/A rollout completed",
+    wait_phase(
+        cluster, namespace, "reports", "Completed", timeout=120, what="the A/A rollout completed"
     )
     final = comparison(cluster, namespace, "reports")
     assert final["treatment"]["units"] >= 100

@@ -15,13 +15,13 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess, free_port
 from tests.support.analysis import analysed_rollout, error_rate
 from tests.support.browser import ARTIFACTS, chromium
+from tests.support.cluster import Cluster
 from tests.support.dashboard import DashboardProcess
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter
+from tests.support.operator_process import OperatorProcess, free_port
 from tests.support.rollouts import apply, delivered_event_reasons, rollout_manifest, status
 
 PHASES = [

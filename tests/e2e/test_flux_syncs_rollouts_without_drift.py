@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.flux import KUSTOMIZE, Flux, git_repository, kustomization
 from tests.support.gitserver import GitServer
 from tests.support.kstatus import check_kstatus_summary_of
-from tests.support.rollouts import flag_data, get, rollout_manifest, status
+from tests.support.operator_process import OperatorProcess
+from tests.support.rollouts import flag_data, get, rollout_manifest, status, wait_phase
 from tests.support.workloads import hpa_bounds
 
 GIT_HPA = (1, 3)
@@ -171,8 +171,11 @@ def test_flux_applies_every_few_seconds_without_drift_and_waits_for_completion(
         {"worker.yaml": worker_manifests(), "rollout.yaml": [rollout("30s")]},
     )
     sync(cluster, namespace, repo)
-    eventually(
-        lambda: status(cluster, namespace, "reports").get("phase") == "Progressing",
+    wait_phase(
+        cluster,
+        namespace,
+        "reports",
+        "Progressing",
         timeout=60,
         what=f"Flux to create the Rollout and Ramp to start it\n{flux.logs()}",
     )

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
-from tests.support.analysis import analysed_rollout, error_rate, step_of
+from tests.support.analysis import analysed_rollout, error_rate
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import (
     apply,
     delivered_event_reasons,
     event_reasons,
-    published_percentage,
     status,
+    wait_phase,
     wait_published,
     when,
 )
@@ -28,10 +28,8 @@ def test_healthy_rollout_completes(
     cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
 ) -> None:
     apply(cluster, namespace, analysed_rollout(cluster, "healthy", namespace, [error_rate()]))
-    eventually(
-        lambda: step_of(cluster, namespace, "healthy")[0] == "Completed",
-        timeout=60,
-        what="a healthy rollout to complete",
+    wait_phase(
+        cluster, namespace, "healthy", "Completed", timeout=60, what="a healthy rollout to complete"
     )
     wait_published(cluster, namespace, "healthy-flag", "100")
     metric = status(cluster, namespace, "healthy")["metrics"][0]
@@ -42,20 +40,24 @@ def test_error_spike_in_second_phase_rolls_back_to_zero(
     cluster: Cluster, namespace: str, operator: OperatorProcess, exporter: Exporter
 ) -> None:
     apply(cluster, namespace, analysed_rollout(cluster, "spike", namespace, [error_rate()]))
-    eventually(
-        lambda: step_of(cluster, namespace, "spike") == ("Progressing", "half"),
-        timeout=60,
-        what="the second phase",
+    wait_phase(
+        cluster, namespace, "spike", "Progressing", "half", timeout=60, what="the second phase"
     )
     exporter.set_error_rate(0.3)
-    eventually(
-        lambda: published_percentage(cluster, namespace, "spike-flag") == "0",
+    wait_published(
+        cluster,
+        namespace,
+        "spike-flag",
+        "0",
         timeout=30,
         what="the ConfigMap to publish 0 % after the error spike",
     )
     # A decrease is served before it is recorded: the status follows within a reconcile.
-    eventually(
-        lambda: status(cluster, namespace, "spike").get("phase") == "RolledBack",
+    wait_phase(
+        cluster,
+        namespace,
+        "spike",
+        "RolledBack",
         timeout=10,
         what="the status to record the rollback it published",
     )
@@ -80,15 +82,16 @@ def test_error_spike_rolls_back_to_the_previous_phase(
         failurePolicy={"action": "Rollback", "rollbackTo": "PreviousPhase"},
     )
     apply(cluster, namespace, manifest)
-    eventually(
-        lambda: step_of(cluster, namespace, "stepback") == ("Progressing", "half"),
-        timeout=60,
-        what="the second phase",
+    wait_phase(
+        cluster, namespace, "stepback", "Progressing", "half", timeout=60, what="the second phase"
     )
     exporter.set_error_rate(0.3)
-    eventually(
-        lambda: step_of(cluster, namespace, "stepback") == ("RolledBack", "canary"),
-        timeout=30,
+    wait_phase(
+        cluster,
+        namespace,
+        "stepback",
+        "RolledBack",
+        "canary",
         what="a rollback to the canary phase",
     )
     wait_published(cluster, namespace, "stepback-flag", "10")
@@ -104,18 +107,12 @@ def test_p99_above_twice_the_baseline_rolls_back(
         "critical": {"aboveBaselineRatio": 2.0, "for": "2s"},
     }
     apply(cluster, namespace, analysed_rollout(cluster, "latency", namespace, [p99]))
-    eventually(
-        lambda: step_of(cluster, namespace, "latency")[0] == "Progressing",
-        timeout=30,
-        what="the rollout to start",
-    )
+    wait_phase(cluster, namespace, "latency", "Progressing", what="the rollout to start")
     assert status(cluster, namespace, "latency")["baseline"] == {"p99-latency": 0.2}
     exporter.set_latency_p99(0.39)  # under 2x: fine
     exporter.set_latency_p99(0.5)
-    eventually(
-        lambda: step_of(cluster, namespace, "latency")[0] == "RolledBack",
-        timeout=30,
-        what="a rollback on p99 above 2x the baseline",
+    wait_phase(
+        cluster, namespace, "latency", "RolledBack", what="a rollback on p99 above 2x the baseline"
     )
     assert "above 2x baseline 0.2" in status(cluster, namespace, "latency")["message"]
 
@@ -130,8 +127,11 @@ def test_warning_never_rolls_back(
     }
     exporter.set_queue_depth(500)
     apply(cluster, namespace, analysed_rollout(cluster, "warned", namespace, [queue]))
-    eventually(
-        lambda: step_of(cluster, namespace, "warned")[0] == "Completed",
+    wait_phase(
+        cluster,
+        namespace,
+        "warned",
+        "Completed",
         timeout=60,
         what="the rollout to complete despite the warning",
     )
@@ -149,11 +149,7 @@ def test_metric_without_data_holds_the_rollout(
         "critical": {"above": 0},
     }
     apply(cluster, namespace, analysed_rollout(cluster, "nodata", namespace, [dlq]))
-    eventually(
-        lambda: step_of(cluster, namespace, "nodata")[0] == "Paused",
-        timeout=30,
-        what="the rollout to hold on missing data",
-    )
+    wait_phase(cluster, namespace, "nodata", "Paused", what="the rollout to hold on missing data")
     started = when(status(cluster, namespace, "nodata")["phaseStartedAt"])
     eventually(
         lambda: (
@@ -168,8 +164,11 @@ def test_metric_without_data_holds_the_rollout(
     assert "no data for dlq" in held["message"]
     wait_published(cluster, namespace, "nodata-flag", "10")
     exporter.set_gauge("ramp_test_missing_series", 0)
-    eventually(
-        lambda: step_of(cluster, namespace, "nodata")[0] == "Completed",
+    wait_phase(
+        cluster,
+        namespace,
+        "nodata",
+        "Completed",
         timeout=60,
         what="the rollout to resume and complete once the data is there",
     )

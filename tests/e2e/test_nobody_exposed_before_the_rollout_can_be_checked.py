@@ -5,7 +5,6 @@ takes, and starts by itself once the query or the operator's configuration is fi
 
 from __future__ import annotations
 
-from tests.conftest import Cluster
 from tests.e2e.test_prometheus_allow_list_guards_credentials_and_bodies import (
     TOKEN,
     StartOperator,
@@ -14,9 +13,10 @@ from tests.e2e.test_prometheus_allow_list_guards_credentials_and_bodies import (
     rollout,
     start_operator,
 )
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.listener import Listener
-from tests.support.rollouts import apply, published_percentage, status
+from tests.support.rollouts import apply, published_percentage, status, wait_phase
 
 __all__ = ["listener", "start_operator"]
 
@@ -69,8 +69,11 @@ def test_credentials_the_admin_did_not_allow_hold_at_zero_until_allowed(
 
     first.stop()  # the admin allows the address: no person touches the Rollout
     start_operator("--prometheus-allow", listener.url)
-    eventually(
-        lambda: status(cluster, namespace, "guarded").get("phase") == "Completed",
+    wait_phase(
+        cluster,
+        namespace,
+        "guarded",
+        "Completed",
         timeout=60,
         what="the rollout to start and complete by itself once the address is allowed",
     )

@@ -8,16 +8,17 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess, release_rollouts
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.listener import SECRET_BODY_TEXT, Listener
-from tests.support.rollouts import apply, events, rollout_manifest, status
+from tests.support.operator_process import OperatorProcess, running_operator
+from tests.support.rollouts import apply, events, rollout_manifest, status, wait_phase
 
 TOKEN = "Bearer 0perat0r-t0ken-fr0m-a-secret"
 SOMEWHERE_ELSE = "http://prometheus.monitoring.invalid:9090"
@@ -31,20 +32,13 @@ def start_operator(
     cluster: Cluster, rollout_crd: str, namespace: str, tmp_path: Path
 ) -> Iterator[StartOperator]:
     """The real operator watching the test's namespace, with the `ramp run` flags given."""
-    started: list[OperatorProcess] = []
+    with ExitStack() as started:
 
-    def start(*extra: str) -> OperatorProcess:
-        process = OperatorProcess(cluster, [namespace], tmp_path / "operator.log", extra)
-        process.start()
-        started.append(process)
-        return process
+        def start(*extra: str) -> OperatorProcess:
+            log = tmp_path / "operator.log"
+            return started.enter_context(running_operator(cluster, [namespace], log, extra))
 
-    yield start
-    for process in started:
-        try:
-            release_rollouts(cluster, namespace)
-        finally:
-            process.stop()
+        yield start
 
 
 @pytest.fixture
@@ -144,8 +138,11 @@ def test_authorization_header_reaches_only_an_allowed_address(
     apply(cluster, namespace, rollout("allowed", listener.url, authorization=True))
     apply(cluster, namespace, rollout("elsewhere", other_listener.url, authorization=True))
 
-    eventually(
-        lambda: status(cluster, namespace, "allowed").get("phase") == "Completed",
+    wait_phase(
+        cluster,
+        namespace,
+        "allowed",
+        "Completed",
         timeout=60,
         what="the rollout analysed through the allowed address to complete",
     )
@@ -170,8 +167,11 @@ def test_authorization_without_an_allow_list_is_refused_and_sends_no_credentials
     assert message.startswith("query failed")
     assert "spec.analysis.prometheus.authorization" in message
     assert "--prometheus-allow" in message
-    eventually(
-        lambda: status(cluster, namespace, "plain").get("phase") == "Completed",
+    wait_phase(
+        cluster,
+        namespace,
+        "plain",
+        "Completed",
         timeout=60,
         what="the rollout without credentials to complete with no allow-list",
     )
@@ -221,8 +221,11 @@ def test_listener_answers_never_reach_status_events_or_logs(
     assert SECRET_BODY_TEXT not in message
     assert "not an instant vector" in message
     # errorLimit consecutive errors apply the failure policy: a rollback, with its Event.
-    eventually(
-        lambda: status(cluster, namespace, "probing").get("phase") == "RolledBack",
+    wait_phase(
+        cluster,
+        namespace,
+        "probing",
+        "RolledBack",
         timeout=60,
         what="the errors to reach errorLimit and roll back",
     )
@@ -249,9 +252,7 @@ def test_binary_secret_value_is_named_and_other_rollouts_go_on(
 
     message = wait_message(cluster, namespace, "binary", "not UTF-8")
     assert f"Secret {namespace}/prom-auth key 'header'" in message
-    eventually(
-        lambda: status(cluster, namespace, "plain").get("phase") == "Completed",
-        timeout=60,
-        what="the other rollout to complete",
+    wait_phase(
+        cluster, namespace, "plain", "Completed", timeout=60, what="the other rollout to complete"
     )
     assert listener.authorization_headers() == []

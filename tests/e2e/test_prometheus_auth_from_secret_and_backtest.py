@@ -13,13 +13,13 @@ from pathlib import Path
 import yaml
 
 from ramp.metrics.prometheus import PrometheusProvider
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
 from tests.support.analysis import analysed_rollout, error_rate
 from tests.support.authproxy import TOKEN, AuthProxy
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter
-from tests.support.rollouts import apply, status
+from tests.support.operator_process import OperatorProcess
+from tests.support.rollouts import apply, status, wait_phase
 
 # Credentials from a Secret go only to allowed addresses: the proxies here listen on 127.0.0.1.
 OPERATOR_ARGS = ("--prometheus-allow", "http://127.0.0.1:*")
@@ -40,8 +40,11 @@ def test_authorization_header_comes_from_the_secret(
             "secretRef": {"name": "prom-auth", "key": "header"}
         }
         apply(cluster, namespace, manifest)
-        eventually(
-            lambda: status(cluster, namespace, "authed").get("phase") == "Completed",
+        wait_phase(
+            cluster,
+            namespace,
+            "authed",
+            "Completed",
             timeout=60,
             what="the rollout completed, analysed through the authenticating proxy",
         )

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess, free_port
-from tests.support.analysis import analysed_rollout, step_of
+from tests.support.analysis import analysed_rollout
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
-from tests.support.rollouts import apply, published_percentage, status
+from tests.support.operator_process import OperatorProcess, free_port
+from tests.support.rollouts import apply, status, wait_phase, wait_published
 
 
 class OwnPrometheus:
@@ -78,9 +78,12 @@ def test_prometheus_stopped_holds_then_rolls_back_after_error_limit(
     )
     manifest["spec"]["analysis"]["errorLimit"] = 5
     apply(cluster, namespace, manifest)
-    eventually(
-        lambda: step_of(cluster, namespace, "blind") == ("Progressing", "half"),
-        timeout=30,
+    wait_phase(
+        cluster,
+        namespace,
+        "blind",
+        "Progressing",
+        "half",
         what="promotion to the second phase while Prometheus answers",
     )
     own_prometheus.stop()
@@ -93,15 +96,11 @@ def test_prometheus_stopped_holds_then_rolls_back_after_error_limit(
     held = status(cluster, namespace, "blind")
     assert (held["phase"], held["currentPhase"]) == ("Progressing", "half")
     assert held["metrics"][0]["verdict"] == "Error"
-    eventually(
-        lambda: step_of(cluster, namespace, "blind")[0] == "RolledBack",
-        timeout=30,
-        what="the failure policy after errorLimit errors",
+    wait_phase(
+        cluster, namespace, "blind", "RolledBack", what="the failure policy after errorLimit errors"
     )
     final = status(cluster, namespace, "blind")
     assert "query failed (5/5)" in final["message"]
-    eventually(
-        lambda: published_percentage(cluster, namespace, "blind-flag") == "0",
-        timeout=5,
-        what="0 % published after the rollback",
+    wait_published(
+        cluster, namespace, "blind-flag", "0", timeout=5, what="0 % published after the rollback"
     )

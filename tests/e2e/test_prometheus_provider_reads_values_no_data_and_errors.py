@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from ramp.metrics.prometheus import PrometheusProvider
-from tests.conftest import Cluster
 from tests.support.authproxy import TOKEN, AuthProxy, self_signed_certificate
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter, wait_scraped
 

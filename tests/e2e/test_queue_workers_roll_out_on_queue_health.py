@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
-from tests.support.analysis import analysed_rollout, step_of
+from tests.support.analysis import analysed_rollout
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter
-from tests.support.rollouts import apply, flag_data, ramp, status
+from tests.support.operator_process import OperatorProcess
+from tests.support.rollouts import apply, flag_data, ramp, status, wait_phase
 from tests.support.workloads import deployment, replicas
 
 QUEUE = {
@@ -53,10 +53,8 @@ def test_backlog_pauses_without_rolling_back_and_resume_goes_on(
         lambda: replicas(cluster, namespace, "celery") == 2, timeout=30, what="2 workers in canary"
     )
     exporter.set_queue_depth(250)
-    eventually(
-        lambda: step_of(cluster, namespace, "backlog") == ("Paused", "canary"),
-        timeout=30,
-        what="the rollout paused by the backlog",
+    wait_phase(
+        cluster, namespace, "backlog", "Paused", "canary", what="the rollout paused by the backlog"
     )
     held = status(cluster, namespace, "backlog")
     assert held["percentage"] == 10
@@ -66,15 +64,21 @@ def test_backlog_pauses_without_rolling_back_and_resume_goes_on(
     exporter.set_queue_depth(3)
     ramp(cluster, "resume", "backlog", "-n", namespace)
     # A resume is a request: `ramp promote` refuses a rollout whose status still says Paused.
-    eventually(
-        lambda: step_of(cluster, namespace, "backlog") == ("Progressing", "canary"),
-        timeout=30,
+    wait_phase(
+        cluster,
+        namespace,
+        "backlog",
+        "Progressing",
+        "canary",
         what="the operator to take the resume",
     )
     ramp(cluster, "promote", "backlog", "-n", namespace, "--skip-soak")
-    eventually(
-        lambda: step_of(cluster, namespace, "backlog") == ("Progressing", "half"),
-        timeout=30,
+    wait_phase(
+        cluster,
+        namespace,
+        "backlog",
+        "Progressing",
+        "half",
         what="the rollout going on once the queue drained",
     )
     eventually(
@@ -96,10 +100,8 @@ def test_one_dead_letter_rolls_back_disables_and_restores_workers(
             failurePolicy={"action": "Rollback", "rollbackTo": "Zero", "disableFlag": True},
         ),
     )
-    eventually(
-        lambda: step_of(cluster, namespace, "dead") == ("Progressing", "half"),
-        timeout=60,
-        what="the second phase",
+    wait_phase(
+        cluster, namespace, "dead", "Progressing", "half", timeout=60, what="the second phase"
     )
     eventually(
         lambda: replicas(cluster, namespace, "celery") == 4, timeout=30, what="4 workers at half"
@@ -114,8 +116,11 @@ def test_one_dead_letter_rolls_back_disables_and_restores_workers(
     )
     assert (flag_data(cluster, namespace, "dead-flag") or {}).get("FEATURE_PERCENTAGE") == "0"
     # A decrease is served before it is recorded: the status follows within a reconcile.
-    eventually(
-        lambda: status(cluster, namespace, "dead").get("phase") == "RolledBack",
+    wait_phase(
+        cluster,
+        namespace,
+        "dead",
+        "RolledBack",
         timeout=10,
         what="the status to record the rollback it published",
     )

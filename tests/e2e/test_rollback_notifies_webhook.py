@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
-from tests.support.analysis import analysed_rollout, error_rate, step_of
+from tests.support.analysis import analysed_rollout, error_rate
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter
-from tests.support.rollouts import apply
+from tests.support.operator_process import OperatorProcess
+from tests.support.rollouts import apply, wait_phase
 
 OPERATOR_ARGS = ("--webhook-allow", "http://127.0.0.1:*")
 
@@ -71,11 +71,7 @@ def test_rollback_notifies_the_webhook_without_logging_its_url(
         notifications=[{"secretRef": {"name": "hook", "key": "url"}, "on": ["RolledBack"]}],
     )
     apply(cluster, namespace, manifest)
-    eventually(
-        lambda: step_of(cluster, namespace, "told")[0] == "Progressing",
-        timeout=30,
-        what="the rollout to start",
-    )
+    wait_phase(cluster, namespace, "told", "Progressing", what="the rollout to start")
     exporter.set_error_rate(0.5)
     eventually(lambda: len(webhook.received) >= 1, timeout=30, what="the rollback notification")
     body = webhook.received[0]

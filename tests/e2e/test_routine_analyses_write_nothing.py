@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import time
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
-from tests.support.analysis import analysed_rollout, error_rate, step_of
+from tests.support.analysis import analysed_rollout, error_rate
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import (
     apply,
     get,
-    published_percentage,
     ramp,
     settled_at_gate,
     status,
+    wait_phase,
     wait_published,
     when,
 )
@@ -146,8 +146,11 @@ def test_killed_with_unwritten_readings_carries_on_from_the_stored_status(
     # What was lost was only readings: the new process analyses from the stored status and
     # a breach found after the restart rolls back as it would have.
     exporter.set_error_rate(0.3)
-    eventually(
-        lambda: step_of(cluster, namespace, "crashed")[0] == "RolledBack",
+    wait_phase(
+        cluster,
+        namespace,
+        "crashed",
+        "RolledBack",
         timeout=60,
         what="the breach after the restart to roll the rollout back",
     )
@@ -171,15 +174,22 @@ def test_a_person_or_a_hand_edit_is_decided_at_once_between_routine_analyses(
     cluster.core.patch_namespaced_config_map(
         "steered-flag", namespace, {"data": {"FEATURE_PERCENTAGE": "100"}}
     )
-    eventually(
-        lambda: published_percentage(cluster, namespace, "steered-flag") == "10",
+    wait_published(
+        cluster,
+        namespace,
+        "steered-flag",
+        "10",
         timeout=10,
         what="the hand edit of the ConfigMap undone",
     )
     wait_routine(operator, 2)
     ramp(cluster, "promote", "steered", "-n", namespace)
-    eventually(
-        lambda: step_of(cluster, namespace, "steered") == ("Completed", "everyone"),
+    wait_phase(
+        cluster,
+        namespace,
+        "steered",
+        "Completed",
+        "everyone",
         timeout=10,
         what="`ramp promote` applied while the analyses were routine",
     )

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from ramp.k8s.flagd import render_flags_json
-from tests.conftest import ROOT, Cluster
+from tests.support.cluster import ROOT, Cluster
 from tests.support.eventually import eventually
 from tests.support.exporter import query, wait_scraped
 

@@ -22,7 +22,7 @@ from ramp.k8s.restarts import REVISION_ANNOTATION, restart_consumers
 from ramp.k8s.workers import WorkersMoved, observe_workers, scale_workers
 from ramp.runtime.leadership import LeaderElection
 from ramp.runtime.settings import LeaderElectionSettings
-from tests.conftest import Cluster
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually_async
 from tests.support.rollouts import rollout_manifest
 from tests.support.workloads import deployment, hpa
@@ -36,7 +36,7 @@ DURATION = 3.0
 def seize_lease(cluster: Cluster, namespace: str, intruder: str) -> None:
     """Another candidate takes the Lease (as one would once the holder's renewals stopped
     reaching the apiserver): the holder's next renewal finds it held and fails."""
-    api = client.CoordinationV1Api(cluster.api_client)
+    api = client.CoordinationV1Api(cluster.api)
     lease = api.read_namespaced_lease(LEASE, namespace)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     spec = {"holderIdentity": intruder, "renewTime": now, "leaseDurationSeconds": 60}
@@ -141,7 +141,7 @@ def test_hpa_bounds_decided_on_a_stale_read_are_refused_not_written(
     clients = load_clients(cluster.kubeconfig)
     spec = worker_spec({"deployment": "celery-worker", "hpa": "celery-worker"})
     seen = observe_workers(clients, namespace, spec)
-    autoscaling = client.AutoscalingV2Api(cluster.api_client)
+    autoscaling = client.AutoscalingV2Api(cluster.api)
     patch = {"spec": {"minReplicas": 4, "maxReplicas": 8}}
     autoscaling.patch_namespaced_horizontal_pod_autoscaler("celery-worker", namespace, patch)
     targets = {"celery-worker": WorkerTarget(min_replicas=3, max_replicas=6)}

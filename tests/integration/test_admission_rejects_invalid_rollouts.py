@@ -12,7 +12,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.conftest import ROOT, Cluster
+from tests.support.cluster import ROOT, Cluster
 
 GROUP, VERSION, PLURAL = "ramp.dev", "v1alpha1", "rollouts"
 

@@ -11,9 +11,9 @@ import pytest
 from kubernetes import client
 
 from ramp.flags import FLAGD_GO_CORE, FLAGD_SUITE_V2, FlagFile, is_on
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import (
     GROUP,
     PLURAL,

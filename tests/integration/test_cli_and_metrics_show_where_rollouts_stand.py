@@ -10,10 +10,10 @@ import sys
 import threading
 from pathlib import Path
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
-from tests.support.rollouts import apply, ramp, rollout_manifest, status
+from tests.support.operator_process import OperatorProcess
+from tests.support.rollouts import apply, ramp, rollout_manifest, status, wait_phase
 
 PHASES = [
     {"name": "canary", "percentage": 5, "duration": "1h"},
@@ -24,11 +24,7 @@ PHASES = [
 
 def progressing(cluster: Cluster, namespace: str) -> None:
     apply(cluster, namespace, rollout_manifest("shown", PHASES))
-    eventually(
-        lambda: status(cluster, namespace, "shown").get("phase") == "Progressing",
-        timeout=30,
-        what="the rollout Progressing",
-    )
+    wait_phase(cluster, namespace, "shown", "Progressing", what="the rollout Progressing")
 
 
 def test_list_and_status_show_phase_step_percentage_and_next_promotion(

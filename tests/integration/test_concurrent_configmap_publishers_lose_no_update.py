@@ -15,7 +15,7 @@ from ramp.api import RolloutSpec
 from ramp.engine import PublishFlag
 from ramp.k8s.clients import Clients
 from ramp.k8s.configmap import publish_flag, read_config_map, read_published
-from tests.conftest import Cluster
+from tests.support.cluster import Cluster
 from tests.support.rollouts import apply, get, rollout_manifest
 
 CONFIG_MAP = "raced-flag"
@@ -48,7 +48,7 @@ def race(
     percentage: float,
 ) -> list[bool]:
     """Every writer publishes ``percentage`` over the same ``current`` at the same instant."""
-    clients = Clients(cluster.api_client)
+    clients: Clients = cluster
     start = threading.Barrier(len(rollouts))
 
     def publish(name: str) -> bool:
@@ -69,7 +69,7 @@ def assert_every_writer_serves(
     rollouts: dict[str, tuple[dict[str, Any], RolloutSpec]],
     percentage: float,
 ) -> dict[str, Any]:
-    body = read_config_map(Clients(cluster.api_client), namespace, CONFIG_MAP)
+    body = read_config_map(cluster, namespace, CONFIG_MAP)
     assert body is not None
     for name, (_, spec) in rollouts.items():
         served = read_published(spec, body["data"])
@@ -90,7 +90,7 @@ def test_writers_racing_to_create_and_to_update_lose_no_update(
     assert [r["controller"] for r in references].count(True) == 1
 
     for round_ in range(1, ROUNDS + 1):
-        stale = read_config_map(Clients(cluster.api_client), namespace, CONFIG_MAP)
+        stale = read_config_map(cluster, namespace, CONFIG_MAP)
         assert all(race(cluster, namespace, rollouts, stale, round_ * 10))
         assert_every_writer_serves(cluster, namespace, rollouts, round_ * 10)
 
@@ -105,7 +105,7 @@ def test_writers_racing_on_another_teams_configmap_keep_its_flag(
         {"metadata": {"name": CONFIG_MAP}, "data": {"flags.json": team_file, "A": "b"}},  # type: ignore[arg-type]
     )
     for round_ in range(1, ROUNDS + 1):
-        stale = read_config_map(Clients(cluster.api_client), namespace, CONFIG_MAP)
+        stale = read_config_map(cluster, namespace, CONFIG_MAP)
         assert all(race(cluster, namespace, rollouts, stale, round_ * 10))
         body = assert_every_writer_serves(cluster, namespace, rollouts, round_ * 10)
         flags = json.loads(body["data"]["flags.json"])["flags"]

@@ -13,17 +13,15 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cluster
-from tests.integration.conftest import free_port
+from tests.support.cluster import Cluster
 from tests.support.dashboard import DashboardProcess
 from tests.support.eventually import eventually
-from tests.support.listener import Listener
+from tests.support.listener import RANGE_AT, Listener, range_listener
+from tests.support.operator_process import free_port
 from tests.support.rollouts import apply, event_reasons, rollout_manifest, status
 
 ATTACKER = "http://attacker.example"
 TOKEN = "Bearer v1ewer-secret-t0ken"
-AT = 1765105200.0
-"""When the listener's one point is."""
 
 StartDashboard = Callable[..., DashboardProcess]
 
@@ -46,10 +44,8 @@ def start_dashboard(cluster: Cluster, namespace: str, tmp_path: Path) -> Iterato
 
 @pytest.fixture
 def listener() -> Iterator[Listener]:
-    server = Listener()
-    server.answer_prometheus_range(AT, 0)
-    yield server
-    server.close()
+    with range_listener() as server:
+        yield server
 
 
 def shown(dashboard: DashboardProcess, namespace: str, name: str) -> bool:
@@ -130,5 +126,5 @@ def test_a_chart_sends_the_secret_only_to_an_allowed_prometheus(
     assert cross_site.status == 403
     assert listener.count() == 0
     # The viewer allowed the listener: its own page's chart carries the Secret there.
-    assert chart(allowed)["points"] == [[AT, 0.0]]
+    assert chart(allowed)["points"] == [[RANGE_AT, 0.0]]
     assert listener.authorization_headers() == [TOKEN]

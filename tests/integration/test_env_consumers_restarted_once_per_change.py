@@ -3,10 +3,16 @@ per published change, and never when nothing changed."""
 
 from __future__ import annotations
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
-from tests.support.rollouts import apply, published_percentage, ramp, rollout_manifest, status
+from tests.support.operator_process import OperatorProcess
+from tests.support.rollouts import (
+    apply,
+    ramp,
+    rollout_manifest,
+    wait_phase,
+    wait_published,
+)
 from tests.support.workloads import deployment, generation, template_annotations
 
 REVISION = "ramp.dev/flag-revision"
@@ -29,11 +35,7 @@ def test_each_published_change_restarts_the_consumer_exactly_once(
         "restartOnChange": [{"kind": "Deployment", "name": "backend"}],
     }
     apply(cluster, namespace, rollout_manifest("env", phases, flag=flag))
-    eventually(
-        lambda: status(cluster, namespace, "env").get("phase") == "AwaitingApproval",
-        timeout=30,
-        what="the canary awaiting approval",
-    )
+    wait_phase(cluster, namespace, "env", "AwaitingApproval", what="the canary awaiting approval")
     first = eventually(
         lambda: template_annotations(cluster, namespace, "backend").get(REVISION),
         timeout=10,
@@ -43,11 +45,7 @@ def test_each_published_change_restarts_the_consumer_exactly_once(
     assert generation(cluster, namespace, "backend") == start + 1
 
     ramp(cluster, "promote", "env", "-n", namespace)
-    eventually(
-        lambda: published_percentage(cluster, namespace, "env-flag") == "100",
-        timeout=30,
-        what="100 % published",
-    )
+    wait_published(cluster, namespace, "env-flag", "100", timeout=30, what="100 % published")
     eventually(
         lambda: (
             template_annotations(cluster, namespace, "backend").get(REVISION) not in (None, first)
@@ -55,23 +53,15 @@ def test_each_published_change_restarts_the_consumer_exactly_once(
         timeout=30,
         what="a second restart for the second published value",
     )
-    eventually(
-        lambda: status(cluster, namespace, "env").get("phase") == "AwaitingApproval",
-        timeout=30,
-        what="the last phase awaiting approval",
+    wait_phase(
+        cluster, namespace, "env", "AwaitingApproval", what="the last phase awaiting approval"
     )
     # An action that publishes nothing new (pause/resume) restarts nothing.
     ramp(cluster, "pause", "env", "-n", namespace)
-    eventually(
-        lambda: status(cluster, namespace, "env").get("phase") == "Paused",
-        timeout=30,
-        what="Paused",
-    )
+    wait_phase(cluster, namespace, "env", "Paused", what="Paused")
     ramp(cluster, "resume", "env", "-n", namespace)
-    eventually(
-        lambda: status(cluster, namespace, "env").get("phase") == "AwaitingApproval",
-        timeout=30,
-        what="back to AwaitingApproval after resume",
+    wait_phase(
+        cluster, namespace, "env", "AwaitingApproval", what="back to AwaitingApproval after resume"
     )
     assert generation(cluster, namespace, "backend") == start + 2
     assert REVISION not in template_annotations(cluster, namespace, "bystander")

@@ -4,10 +4,9 @@ refused, with what to do instead)."""
 
 from __future__ import annotations
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
-from tests.support.eventually import eventually
-from tests.support.rollouts import apply, ramp, rollout_manifest, status
+from tests.support.cluster import Cluster
+from tests.support.operator_process import OperatorProcess
+from tests.support.rollouts import apply, ramp, rollout_manifest, status, wait_phase
 
 PHASES = [
     {"name": "canary", "percentage": 10, "duration": "1h"},
@@ -37,11 +36,7 @@ def test_the_operator_logs_where_it_watches_and_finished_rollouts_refuse_with_th
 ) -> None:
     assert f"watching Rollouts in {namespace}" in operator.log.read_text()
     apply(cluster, namespace, rollout_manifest("done", [{"name": "all", "percentage": 100}]))
-    eventually(
-        lambda: status(cluster, namespace, "done").get("phase") == "Completed",
-        timeout=30,
-        what="the rollout Completed",
-    )
+    wait_phase(cluster, namespace, "done", "Completed", what="the rollout Completed")
     for action in ("pause", "abort"):
         refused = ramp(cluster, action, "done", "-n", namespace, check=False)
         assert refused.returncode == 1, refused.stdout

@@ -29,11 +29,10 @@ from ramp.api import RolloutSpec, RolloutStatus
 from ramp.engine.actions import ActionNotApplicable
 from ramp.engine.bucketing import publish_of
 from ramp.engine.published import serves
-from ramp.k8s.clients import Clients
 from ramp.k8s.steering import steer
 from ramp.runtime import reconcile
 from ramp.runtime.settings import OperatorSettings
-from tests.conftest import Cluster, create_namespace
+from tests.support.cluster import Cluster, create_namespace
 from tests.support.eventually import eventually
 from tests.support.listener import Listener
 from tests.support.rollouts import GROUP, PLURAL, VERSION, apply, get, rollout_manifest
@@ -85,7 +84,7 @@ def decided(cluster: Cluster, namespace: str, name: str) -> tuple[int, str] | No
         config_map = cluster.core.read_namespaced_config_map(spec.flag.config_map, namespace)
     except Exception:
         return None
-    body = cluster.api_client.sanitize_for_serialization(config_map)
+    body = cluster.api.sanitize_for_serialization(config_map)
     served = published_values(body, spec)
     if served is None or not serves(served, publish_of(spec, status)):
         return None
@@ -117,7 +116,7 @@ def edit(cluster: Cluster, namespace: str, name: str, change: str) -> None:
         paused = (rollout.get("status") or {}).get("control", {}).get("pause")
         # Not applicable (say, resume while disabled): nothing is written, nothing to decide.
         with suppress(ActionNotApplicable):
-            steer(Clients(cluster.api_client), rollout, "resume" if paused else "pause")
+            steer(cluster, rollout, "resume" if paused else "pause")
         return
     if change == "annotation":  # a GitOps tool's bookkeeping: no new generation
         patch = {"metadata": {"annotations": {"example.com/synced-at": str(time.time())}}}

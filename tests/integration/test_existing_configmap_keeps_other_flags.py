@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import apply, flag_data, ramp, rollout_manifest, status
 
 CONFIG_MAP = "team-flags"

@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import copy
 
-from ramp.k8s.clients import Clients
 from ramp.k8s.finalizers import set_finalizer
 from ramp.k8s.ownership import FINALIZER
 from ramp.runtime.notifications import Notifier
 from ramp.runtime.reconcile import Reconciler
 from ramp.runtime.settings import OperatorSettings
-from tests.conftest import Cluster
+from tests.support.cluster import Cluster
 from tests.support.rollouts import GROUP, PLURAL, VERSION, apply, get, rollout_manifest
 
 OTHER = "example.com/keep-backups"
@@ -21,14 +20,14 @@ OTHER = "example.com/keep-backups"
 
 def add_finalizer(cluster: Cluster, namespace: str, name: str, finalizer: str) -> None:
     """Another controller adds its finalizer (with the same test-guarded patch Ramp uses)."""
-    set_finalizer(Clients(cluster.api_client), namespace, name, finalizer, present=True)
+    set_finalizer(cluster, namespace, name, finalizer, present=True)
 
 
 def test_a_stale_view_never_removes_another_controllers_finalizer(
     cluster: Cluster, rollout_crd: str, namespace: str
 ) -> None:
     apply(cluster, namespace, rollout_manifest("gc", [{"name": "all", "percentage": 100}]))
-    reconciler = Reconciler(Clients(cluster.api_client), OperatorSettings(), Notifier())
+    reconciler = Reconciler(cluster, OperatorSettings(), Notifier())
     stale = copy.deepcopy(get(cluster, namespace, "gc"))  # read before the other controller
     add_finalizer(cluster, namespace, "gc", OTHER)
 

@@ -29,10 +29,10 @@ from hypothesis import HealthCheck, given, seed, settings
 from kubernetes import client
 
 from ramp.api import RolloutSpec, RolloutStatus
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.manifests import MUTATORS, Case, Mutator, cases
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import (
     GROUP,
     PLURAL,

@@ -11,11 +11,11 @@ import json
 import os
 from typing import Any
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
 from tests.support.argocd import RECORDED, argocd_health, recordable
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.kstatus import check_kstatus_summary_of
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import apply, get, ramp, rollout_manifest, status
 
 SHORT = [

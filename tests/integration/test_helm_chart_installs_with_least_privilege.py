@@ -20,10 +20,10 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.conftest import ROOT, Cluster, create_namespace, run_tool
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import ROOT, Cluster, create_namespace, run_tool
 from tests.support.eventually import eventually
-from tests.support.rollouts import apply, get, rollout_manifest, status
+from tests.support.operator_process import OperatorProcess, stopping
+from tests.support.rollouts import apply, get, rollout_manifest, wait_phase
 
 CHART = ROOT / "charts" / "ramp"
 NAMED_SECRET = "slack-hook"
@@ -517,7 +517,7 @@ def test_namespace_admin_editor_and_viewer_get_rollouts_from_the_builtin_roles(
     ops = install({"replicas": 0})
     # Other releases of the chart on a shared cluster aggregate the same rules: check that this
     # release installed its own aggregated roles, then what they grant.
-    rbac = client.RbacAuthorizationV1Api(cluster.api_client)
+    rbac = client.RbacAuthorizationV1Api(cluster.api)
     prefix = f"{ops.release}-ramp-{ops.namespace}"
     for name, to in (("aggregate-to-edit", ("admin", "edit")), ("aggregate-to-view", ("view",))):
         labels = rbac.read_cluster_role(f"{prefix}-{name}").metadata.labels
@@ -611,7 +611,7 @@ def test_operator_runs_a_rollout_with_only_the_charts_permissions(
         ops.lease_args(),
     )
     process.start()
-    try:
+    with stopping(cluster, [process]):
         phases = [
             {"name": "canary", "percentage": 10, "duration": "2s", "workers": {"replicas": 2}},
             {"name": "everyone", "percentage": 100, "workers": {"replicas": 3}},
@@ -624,10 +624,8 @@ def test_operator_runs_a_rollout_with_only_the_charts_permissions(
             return int(cluster.apps.read_namespaced_deployment("worker", watched).spec.replicas)
 
         eventually(lambda: worker_replicas() == 2, timeout=30, what="workers scaled for canary")
-        eventually(
-            lambda: status(cluster, watched, "scoped").get("phase") == "Completed",
-            timeout=60,
-            what="the rollout to complete",
+        wait_phase(
+            cluster, watched, "scoped", "Completed", timeout=60, what="the rollout to complete"
         )
         backend = cluster.apps.read_namespaced_deployment("backend", watched)
         assert "ramp.dev/flag-revision" in (backend.spec.template.metadata.annotations or {})
@@ -650,8 +648,6 @@ def test_operator_runs_a_rollout_with_only_the_charts_permissions(
 
         eventually(deleted, timeout=30, what="the finalizer to be released after restoring")
         assert worker_replicas() == 1
-    finally:
-        process.stop()
     assert_never_denied(process)
 
 
@@ -677,19 +673,20 @@ def test_cluster_wide_operator_runs_a_rollout_with_only_the_charts_permissions(
         ops.lease_args(),
     )
     process.start()
-    try:
+    with stopping(cluster, [process]):
         phases = [
             {"name": "canary", "percentage": 10, "duration": "1s"},
             {"name": "everyone", "percentage": 100},
         ]
         apply(cluster, anywhere, rollout_manifest("wide", phases))
-        eventually(
-            lambda: status(cluster, anywhere, "wide").get("phase") == "Completed",
+        wait_phase(
+            cluster,
+            anywhere,
+            "wide",
+            "Completed",
             timeout=60,
             what="the rollout in an unwatched-by-name namespace to complete",
         )
-    finally:
-        process.stop()
     assert_never_denied(process)
 
 

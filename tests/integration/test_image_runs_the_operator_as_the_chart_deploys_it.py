@@ -16,17 +16,17 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import Cluster
-from tests.integration.conftest import free_port, release_rollouts
 from tests.integration.test_helm_chart_installs_with_least_privilege import (  # noqa: F401
     Installed,
     helm,
     install,
     make_namespace,
 )
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
+from tests.support.operator_process import free_port, release_rollouts
 from tests.support.pods import PodContainer, image_exists
-from tests.support.rollouts import apply, rollout_manifest, status
+from tests.support.rollouts import apply, rollout_manifest, wait_phase
 
 IMAGE = os.environ.get("RAMP_IMAGE", "localhost/ramp:dev")
 """What `make image` (testbed/image.sh) builds; `make test` builds it before the suite."""
@@ -73,7 +73,7 @@ def operator_pod(
         what="the operator's RoleBinding to take effect",
     )
     deployment = cluster.apps.read_namespaced_deployment(f"{ops.release}-ramp", ops.namespace)
-    template = cluster.api_client.sanitize_for_serialization(deployment.spec.template)
+    template = cluster.api.sanitize_for_serialization(deployment.spec.template)
     account = template["spec"]["serviceAccountName"]
     token = cluster.kubectl(
         "create", "token", account, "--namespace", ops.namespace, "--duration=1h"
@@ -137,8 +137,11 @@ def test_image_runs_a_rollout_to_completion_as_non_root_with_the_charts_account(
         {"name": "everyone", "percentage": 100},
     ]
     apply(cluster, watched, rollout_manifest("from-image", phases))
-    eventually(
-        lambda: status(cluster, watched, "from-image").get("phase") == "Completed",
+    wait_phase(
+        cluster,
+        watched,
+        "from-image",
+        "Completed",
         timeout=90,
         what="the Rollout to complete under the operator in the container",
     )

@@ -15,15 +15,16 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from tests.conftest import Cluster
-from tests.integration.conftest import TEST_LEASE_DURATION, OperatorProcess, release_rollouts
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
+from tests.support.operator_process import TEST_LEASE_DURATION, OperatorProcess, stopping
 from tests.support.rollouts import (
     apply,
     published_percentage,
     ramp,
     rollout_manifest,
     status,
+    wait_phase,
     wait_published,
 )
 
@@ -85,13 +86,10 @@ def operators(cluster: Cluster, namespace: str, rollout_crd: str, tmp_path: Path
         made.extend((first, second))
         return first, second
 
-    yield pair
     try:
-        if any(p.proc is not None and p.proc.poll() is None for p in made):
-            release_rollouts(cluster, namespace)
+        with stopping(cluster, made):
+            yield pair
     finally:
-        for process in made:
-            process.stop()
         for process in made:
             print(f"--- {process.log.name} ---\n{process.tail(30)}")
 
@@ -119,9 +117,11 @@ def leader_works_while_late_standby_writes_nothing(
     )
     standby.start()  # late: the leader already holds the Lease and is mid-soak
     before = reconciles(leader)
-    eventually(
-        lambda: status(cluster, namespace, "ha").get("phase") == "AwaitingApproval",
-        timeout=30,
+    wait_phase(
+        cluster,
+        namespace,
+        "ha",
+        "AwaitingApproval",
         what="the leader to promote past the canary to the Manual gate",
     )
     wait_published(cluster, namespace, "ha-flag", "50")
@@ -147,11 +147,7 @@ def completed_once_from_the_gate(cluster: Cluster, namespace: str) -> None:
     assert status(cluster, namespace, "ha").get("phase") == "AwaitingApproval"
     assert published_percentage(cluster, namespace, "ha-flag") == "50"
     ramp(cluster, "promote", "ha", "-n", namespace)
-    eventually(
-        lambda: status(cluster, namespace, "ha").get("phase") == "Completed",
-        timeout=30,
-        what="the new leader to complete the rollout",
-    )
+    wait_phase(cluster, namespace, "ha", "Completed", what="the new leader to complete the rollout")
     wait_published(cluster, namespace, "ha-flag", "100")
     reasons = history_reasons(cluster, namespace, "ha")
     assert reasons.count("Started") == 1, f"the rollout was started again: {reasons}"
@@ -216,10 +212,8 @@ def test_two_operators_started_together_never_both_reconcile(
         {"name": "everyone", "percentage": 100},
     ]
     apply(cluster, namespace, rollout_manifest("together", phases))
-    eventually(
-        lambda: status(cluster, namespace, "together").get("phase") == "Completed",
-        timeout=30,
-        what="the leader to complete the rollout",
+    wait_phase(
+        cluster, namespace, "together", "Completed", what="the leader to complete the rollout"
     )
     assert holder(cluster, namespace) == identity(leader)
     assert writes(standby) == 0, "the operator that does not hold the Lease wrote"
@@ -230,7 +224,7 @@ def test_two_operators_started_together_never_both_reconcile(
 def seize_lease(cluster: Cluster, namespace: str, intruder: str, seconds: int) -> None:
     """Another candidate takes the Lease over the leader's head (as if its renewals had not
     reached the apiserver and the Lease had been taken after expiring)."""
-    api = client.CoordinationV1Api(cluster.api_client)
+    api = client.CoordinationV1Api(cluster.api)
     lease = api.read_namespaced_lease(LEASE, namespace)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     spec = {"holderIdentity": intruder, "renewTime": now, "leaseDurationSeconds": seconds}
@@ -268,8 +262,10 @@ def test_a_leader_that_loses_its_lease_stops_writing_and_campaigns_again(
 
     # The intruder goes silent: its Lease expires and the operator, still campaigning, leads again.
     eventually(lambda: leads(leader), timeout=8 + 5, what="the operator to take the Lease back")
-    eventually(
-        lambda: status(cluster, namespace, "seized").get("phase") == "Completed",
-        timeout=30,
+    wait_phase(
+        cluster,
+        namespace,
+        "seized",
+        "Completed",
         what="the rollout to complete once the operator leads again",
     )

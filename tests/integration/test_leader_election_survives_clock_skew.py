@@ -18,7 +18,7 @@ from ramp.k8s.clients import load_clients
 from ramp.k8s.lease import LeaseLock
 from ramp.runtime.leadership import LeaderElection
 from ramp.runtime.settings import LeaderElectionSettings
-from tests.conftest import Cluster
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually_async
 
 pytestmark = pytest.mark.cluster

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
-from tests.support.eventually import eventually
+from tests.support.cluster import Cluster
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import (
     apply,
     delivered_event_reasons,
@@ -15,6 +14,7 @@ from tests.support.rollouts import (
     ramp,
     rollout_manifest,
     status,
+    wait_phase,
 )
 
 PHASES = [
@@ -41,20 +41,16 @@ def test_manual_phase_waits_for_promote_and_spec_is_untouched(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
     apply(cluster, namespace, rollout_manifest("gated", PHASES))
-    eventually(
-        lambda: status(cluster, namespace, "gated").get("phase") == "AwaitingApproval",
-        timeout=30,
-        what="the canary phase to await approval",
+    wait_phase(
+        cluster, namespace, "gated", "AwaitingApproval", what="the canary phase to await approval"
     )
     before = user_owned(get(cluster, namespace, "gated"))
     assert status(cluster, namespace, "gated")["percentage"] == 5
 
     out = ramp(cluster, "promote", "gated", "-n", namespace)
     assert "promotion of gated past canary requested" in out.stdout
-    eventually(
-        lambda: status(cluster, namespace, "gated").get("phase") == "Completed",
-        timeout=30,
-        what="the rollout to complete after promote",
+    wait_phase(
+        cluster, namespace, "gated", "Completed", what="the rollout to complete after promote"
     )
     after = get(cluster, namespace, "gated")
     assert user_owned(after) == before

@@ -4,9 +4,9 @@ start."""
 
 from __future__ import annotations
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import (
     apply,
     event_reasons,
@@ -14,6 +14,7 @@ from tests.support.rollouts import (
     published_percentage,
     rollout_manifest,
     status,
+    wait_published,
 )
 from tests.support.workloads import deployment, replicas
 
@@ -56,8 +57,11 @@ def test_missing_deployment_is_named_in_status_and_event(
         timeout=30,
         what="the worker scaled once it exists",
     )
-    eventually(
-        lambda: published_percentage(cluster, namespace, "ghost-flag") == "10",
+    wait_published(
+        cluster,
+        namespace,
+        "ghost-flag",
+        "10",
         timeout=30,
         what="the first phase started by itself once the worker exists",
     )

@@ -9,10 +9,10 @@ import base64
 import pytest
 from kubernetes import client
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.listener import Listener
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import apply, event_reasons, rollout_manifest, status
 
 OPERATOR_ARGS = ("--webhook-allow", "http://127.0.0.1:*")

@@ -6,10 +6,16 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
-from tests.support.eventually import eventually
-from tests.support.rollouts import apply, delivered_event_reasons, rollout_manifest, status, when
+from tests.support.cluster import Cluster
+from tests.support.operator_process import OperatorProcess
+from tests.support.rollouts import (
+    apply,
+    delivered_event_reasons,
+    rollout_manifest,
+    status,
+    wait_phase,
+    when,
+)
 
 SOAK = 12.0
 
@@ -22,19 +28,18 @@ def test_restart_resumes_with_remaining_soak(
         {"name": "everyone", "percentage": 100},
     ]
     apply(cluster, namespace, rollout_manifest("crash", phases))
-    eventually(
-        lambda: status(cluster, namespace, "crash").get("phase") == "Progressing",
-        timeout=30,
-        what="the canary soak to start",
-    )
+    wait_phase(cluster, namespace, "crash", "Progressing", what="the canary soak to start")
     started = when(status(cluster, namespace, "crash")["phaseStartedAt"])
     time.sleep(SOAK / 2)  # let half the soak pass: this is the scenario, not synchronisation
     operator.kill()
     operator.start()
     restarted = datetime.now(UTC)
 
-    eventually(
-        lambda: status(cluster, namespace, "crash").get("phase") == "Completed",
+    wait_phase(
+        cluster,
+        namespace,
+        "crash",
+        "Completed",
         timeout=60,
         what="the rollout to complete after the restart",
     )

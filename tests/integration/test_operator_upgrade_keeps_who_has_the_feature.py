@@ -15,10 +15,10 @@ from ramp.api import RolloutSpec
 from ramp.engine import PublishFlag
 from ramp.flags import DEFAULT_SCHEME, FLAGD_SUITE_V2, PYTHON_PROVIDER_CBOR, FlagFile, is_on
 from ramp.k8s.configmap import build_flag_configmap, build_flag_data
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.invariants import check_bucketing_kept_while_exposed
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import (
     GROUP,
     PLURAL,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from tests.conftest import Cluster, create_namespace
-from tests.integration.conftest import OperatorProcess, release_rollouts
+from tests.support.cluster import Cluster, fresh_namespace
 from tests.support.eventually import eventually
+from tests.support.operator_process import OperatorProcess, running_operator
 from tests.support.rollouts import (
     apply,
     flag_data,
@@ -22,6 +22,7 @@ from tests.support.rollouts import (
     rollout_manifest,
     settled_at_gate,
     status,
+    wait_phase,
 )
 
 PHASES = [
@@ -39,11 +40,8 @@ def rollout_series(operator: OperatorProcess) -> set[str]:
 
 @pytest.fixture
 def other_namespace(cluster: Cluster) -> Iterator[str]:
-    name = create_namespace(cluster)
-    try:
+    with fresh_namespace(cluster) as name:
         yield name
-    finally:
-        cluster.core.delete_namespace(name, propagation_policy="Background")
 
 
 def test_two_operators_with_disjoint_namespaces_never_touch_each_others_rollouts(
@@ -58,18 +56,12 @@ def test_two_operators_with_disjoint_namespaces_never_touch_each_others_rollouts
     # Created first, in a namespace this operator does not watch ...
     apply(cluster, theirs, rollout_manifest("b", PHASES))
     apply(cluster, ours, rollout_manifest("a", PHASES))
-    eventually(
-        lambda: status(cluster, ours, "a").get("phase") == "AwaitingApproval",
-        timeout=30,
-        what=f"{ours}/a to await approval",
-    )
+    wait_phase(cluster, ours, "a", "AwaitingApproval", what=f"{ours}/a to await approval")
     # ... and still untouched once this operator has settled its own.
     assert not status(cluster, theirs, "b"), "an operator reconciled a namespace it does not watch"
     assert flag_data(cluster, theirs, "b-flag") is None, "an operator wrote outside its namespaces"
 
-    other = OperatorProcess(cluster, [theirs], tmp_path / "other-operator.log")
-    other.start()
-    try:
+    with running_operator(cluster, [theirs], tmp_path / "other-operator.log") as other:
         eventually(
             lambda: settled_at_gate(status(cluster, theirs, "b")),
             timeout=30,
@@ -84,9 +76,10 @@ def test_two_operators_with_disjoint_namespaces_never_touch_each_others_rollouts
 
         def quiet() -> bool:
             # No request over five looks a second apart: the echoes of its own writes passed.
-            # Two looks were not enough in a loaded full run: one more request came after them
-            # and was counted against the first operator's promote (the comparison of counts by
-            # method and resource now names such a request).
+            # (A loaded full run once counted one request more after the promote than before
+            # it; the count then took two reads of /metrics, which a Lease renewal between them
+            # made one too low. It is one read now, by method and resource, so a failure names
+            # the request.)
             counted.append(other.work_requests())
             return len(counted) >= 5 and all(c == counted[-1] for c in counted[-5:])
 
@@ -95,11 +88,7 @@ def test_two_operators_with_disjoint_namespaces_never_touch_each_others_rollouts
         theirs_before = get(cluster, theirs, "b")["metadata"]["resourceVersion"]
 
         ramp(cluster, "promote", "a", "-n", ours)
-        eventually(
-            lambda: status(cluster, ours, "a").get("phase") == "Completed",
-            timeout=30,
-            what=f"{ours}/a to complete after promote",
-        )
+        wait_phase(cluster, ours, "a", "Completed", what=f"{ours}/a to complete after promote")
 
         assert rollout_series(operator) == {ours}, "the first operator reconciled another's"
         assert rollout_series(other) == {theirs}, "the second operator reconciled another's"
@@ -110,13 +99,6 @@ def test_two_operators_with_disjoint_namespaces_never_touch_each_others_rollouts
         leases = {
             lease.metadata.namespace
             for ns in (ours, theirs)
-            for lease in client.CoordinationV1Api(cluster.api_client)
-            .list_namespaced_lease(ns)
-            .items
+            for lease in client.CoordinationV1Api(cluster.api).list_namespaced_lease(ns).items
         }
         assert leases == {ours, theirs}, f"each operator leads by its own Lease, got {leases}"
-    finally:
-        try:
-            release_rollouts(cluster, theirs)
-        finally:
-            other.stop()

@@ -3,16 +3,15 @@ starts again: all through the status subresource, each leaving an Event."""
 
 from __future__ import annotations
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
-from tests.support.eventually import eventually
+from tests.support.cluster import Cluster
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import (
     apply,
     delivered_event_reasons,
-    published_percentage,
     ramp,
     rollout_manifest,
     status,
+    wait_phase,
     wait_published,
     when,
 )
@@ -23,25 +22,21 @@ PHASES = [
 ]
 
 
-def phase_is(cluster: Cluster, namespace: str, phase: str) -> bool:
-    return status(cluster, namespace, "steer").get("phase") == phase
-
-
 def test_pause_resume_keeps_remaining_soak(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
     apply(cluster, namespace, rollout_manifest("steer", PHASES))
-    eventually(lambda: phase_is(cluster, namespace, "Progressing"), timeout=30, what="Progressing")
+    wait_phase(cluster, namespace, "steer", "Progressing", what="Progressing")
     due_before = when(status(cluster, namespace, "steer")["nextPromotionAt"])
 
     ramp(cluster, "pause", "steer", "-n", namespace)
-    eventually(lambda: phase_is(cluster, namespace, "Paused"), timeout=30, what="Paused")
+    wait_phase(cluster, namespace, "steer", "Paused", what="Paused")
     wait_published(cluster, namespace, "steer-flag", "10")
     again = ramp(cluster, "pause", "steer", "-n", namespace)
     assert "pause of steer already requested" in again.stdout
 
     ramp(cluster, "resume", "steer", "-n", namespace)
-    eventually(lambda: phase_is(cluster, namespace, "Progressing"), timeout=30, what="resumed")
+    wait_phase(cluster, namespace, "steer", "Progressing", what="resumed")
     due_after = when(status(cluster, namespace, "steer")["nextPromotionAt"])
     # The paused time is added back: promotion is not earlier, and not a fresh hour later.
     assert due_after >= due_before
@@ -55,12 +50,15 @@ def test_abort_rolls_back_to_zero_and_retry_starts_again(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
     apply(cluster, namespace, rollout_manifest("steer", PHASES))
-    eventually(lambda: phase_is(cluster, namespace, "Progressing"), timeout=30, what="Progressing")
+    wait_phase(cluster, namespace, "steer", "Progressing", what="Progressing")
 
     ramp(cluster, "abort", "steer", "-n", namespace)
-    eventually(lambda: phase_is(cluster, namespace, "RolledBack"), timeout=30, what="RolledBack")
-    eventually(
-        lambda: published_percentage(cluster, namespace, "steer-flag") == "0",
+    wait_phase(cluster, namespace, "steer", "RolledBack", what="RolledBack")
+    wait_published(
+        cluster,
+        namespace,
+        "steer-flag",
+        "0",
         timeout=30,
         what="the ConfigMap to publish 0 after abort",
     )
@@ -69,9 +67,12 @@ def test_abort_rolls_back_to_zero_and_retry_starts_again(
     assert "cannot promote steer: it is RolledBack" in refused.stderr
 
     ramp(cluster, "retry", "steer", "-n", namespace)
-    eventually(lambda: phase_is(cluster, namespace, "Progressing"), timeout=30, what="retried")
-    eventually(
-        lambda: published_percentage(cluster, namespace, "steer-flag") == "10",
+    wait_phase(cluster, namespace, "steer", "Progressing", what="retried")
+    wait_published(
+        cluster,
+        namespace,
+        "steer-flag",
+        "10",
         timeout=30,
         what="the first phase to be published again after retry",
     )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import yaml
 from kubernetes import client
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import GROUP, PLURAL, VERSION, get, rollout_manifest
 
 ROUNDS = 8

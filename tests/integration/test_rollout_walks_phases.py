@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import time
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import (
     apply,
     flags_json,
     published_percentage,
     rollout_manifest,
     status,
+    wait_phase,
 )
 
 PHASES = [
@@ -65,11 +66,7 @@ def test_kubectl_get_rollouts_shows_phase_step_percent(
 ) -> None:
     hold = [{"name": "canary", "percentage": 10, "duration": "1h"}, PHASES[2]]
     apply(cluster, namespace, rollout_manifest("shown", hold))
-    eventually(
-        lambda: status(cluster, namespace, "shown").get("phase") == "Progressing",
-        timeout=30,
-        what="rollout shown to be Progressing",
-    )
+    wait_phase(cluster, namespace, "shown", "Progressing", what="rollout shown to be Progressing")
     out = cluster.kubectl("get", "rollouts", "-n", namespace).stdout.splitlines()
     header = out[0].split()
     assert header[:5] == ["NAME", "PHASE", "STEP", "PERCENT", "HEALTH"]

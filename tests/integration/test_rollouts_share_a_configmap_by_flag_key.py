@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from ramp.api import RolloutSpec
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import (
     GROUP,
     PLURAL,

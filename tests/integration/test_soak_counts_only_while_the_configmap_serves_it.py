@@ -10,10 +10,17 @@ import time
 
 from kubernetes import client
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
-from tests.support.rollouts import apply, published_percentage, rollout_manifest, status, when
+from tests.support.operator_process import OperatorProcess
+from tests.support.rollouts import (
+    apply,
+    rollout_manifest,
+    status,
+    wait_phase,
+    wait_published,
+    when,
+)
 
 PHASES = [
     {"name": "canary", "percentage": 5, "duration": "3s"},
@@ -57,14 +64,20 @@ def test_unservable_configmap_holds_the_soak_and_it_counts_once_served(
     assert "Traceback" not in operator.tail(400), "a failed publish is a condition, not a crash"
 
     cluster.core.delete_namespaced_config_map("frozen-flag", namespace)
-    eventually(
-        lambda: published_percentage(cluster, namespace, "frozen-flag") == "5",
+    wait_published(
+        cluster,
+        namespace,
+        "frozen-flag",
+        "5",
         timeout=30,
         what="the ConfigMap re-created serving 5 %",
     )
     served_at = time.time()
-    eventually(
-        lambda: status(cluster, namespace, "frozen").get("phase") == "Completed",
+    wait_phase(
+        cluster,
+        namespace,
+        "frozen",
+        "Completed",
         timeout=60,
         what="the rollout to complete once served",
     )

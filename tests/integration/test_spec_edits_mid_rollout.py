@@ -3,9 +3,9 @@ soak already spent counts, and an edit never exposes more users than before it."
 
 from __future__ import annotations
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import apply, rollout_manifest, status, wait_published, when
 
 PHASES = [

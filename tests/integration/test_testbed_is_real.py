@@ -12,12 +12,12 @@ import yaml
 from kubernetes import client
 from prometheus_client import CollectorRegistry, Gauge, MetricsHandler
 
-from tests.conftest import Cluster
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 
 
 def test_server_reports_the_pinned_kubernetes_version(cluster: Cluster) -> None:
-    info = client.VersionApi(cluster.api_client).get_code()
+    info = client.VersionApi(cluster.api).get_code()
     assert info.git_version.startswith("v1.33."), info.git_version
     assert (info.major, info.minor) == ("1", "33")
 

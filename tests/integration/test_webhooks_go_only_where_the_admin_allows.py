@@ -8,10 +8,10 @@ import base64
 
 from kubernetes import client
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.listener import Listener
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import apply, events, rollout_manifest, status
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import GROUP, PLURAL, VERSION, apply, ramp, rollout_manifest, status
 from tests.support.workloads import deployment, hpa, hpa_bounds, replicas
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Cluster
-from tests.support.rollouts import rollout_manifest, status
+from tests.support.cluster import Cluster
+from tests.support.rollouts import rollout_manifest
 
 
 def analysed_rollout(
@@ -45,8 +45,3 @@ def error_rate(**extra: Any) -> dict[str, Any]:
         "critical": {"above": 0.05, "for": "2s"},
         **extra,
     }
-
-
-def step_of(cluster: Cluster, namespace: str, name: str) -> tuple[str | None, str | None]:
-    s = status(cluster, namespace, name)
-    return s.get("phase"), s.get("currentPhase")

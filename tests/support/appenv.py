@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support.cluster import ROOT
 
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
 

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, run_tool
+from tests.support.cluster import ROOT, run_tool
 
 HEALTH_SCRIPT = ROOT / "deploy" / "argocd" / "rollout-health.lua"
 DRIVER = Path(__file__).with_name("argocd_health.lua")

@@ -12,7 +12,7 @@ from pathlib import Path
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from tests.conftest import ROOT
+from tests.support.cluster import ROOT
 
 ARTIFACTS = Path(os.environ.get("RAMP_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 """Screenshots are kept here for people to look at (CI keeps the folder)."""

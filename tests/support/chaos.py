@@ -34,12 +34,12 @@ from kubernetes import client
 from ramp.api import RolloutSpec
 from ramp.engine.observations import MetricSample
 from ramp.engine.phases import TERMINAL
-from tests.conftest import Cluster, load_testbed
-from tests.integration.conftest import OperatorProcess, release_rollouts
 from tests.support import invariants
 from tests.support.analysis import analysed_rollout, error_rate
+from tests.support.cluster import Cluster, load_testbed
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter, start_exporter, wait_scraped
+from tests.support.operator_process import OperatorProcess, stopping
 from tests.support.rollouts import GROUP, PLURAL, VERSION, apply, status
 from tests.support.slowproxy import SlowProxy
 from tests.support.trace import Recorder, Version, first_write_after, moments, storage_order
@@ -304,53 +304,51 @@ def run_chaos(cluster: Cluster, namespace: str, log: Path, plan: ChaosPlan) -> C
         edits = SpecEdits(cluster, namespace, manifests, plan)
         prometheus_down: tuple[datetime, datetime] | None = None
         recorded_until = datetime.now(UTC)
-        try:
-            for manifest in manifests.values():
-                apply(cluster, namespace, manifest)
-            breach.start()
-            edits.start()
-            eventually(
-                lambda: status(cluster, namespace, STEADY).get("phase"),
-                timeout=60,
-                what=f"the operator to start working on {STEADY}",
-            )
-            leader = lease_holder(cluster, namespace)
-            for kill in range(1, plan.kills + 1):
-                time.sleep(rng.uniform(*plan.gap))  # the chaos schedule, not synchronisation
+        with stopping(cluster, [operator]):
+            try:
+                for manifest in manifests.values():
+                    apply(cluster, namespace, manifest)
+                breach.start()
+                edits.start()
+                eventually(
+                    lambda: status(cluster, namespace, STEADY).get("phase"),
+                    timeout=60,
+                    what=f"the operator to start working on {STEADY}",
+                )
+                leader = lease_holder(cluster, namespace)
+                for kill in range(1, plan.kills + 1):
+                    time.sleep(rng.uniform(*plan.gap))  # the chaos schedule, not synchronisation
+                    if operator.proc is not None and operator.proc.poll() is not None:
+                        report.crashes.append(
+                            f"exit {operator.proc.returncode}: {operator.tail(20)}"
+                        )
+                    else:
+                        operator.kill()
+                        report.kills += 1
+                    operator.start()
+                    leader = wait_for_leader(cluster, namespace, previous=leader)
+                    if kill == plan.apiserver_after_kill:
+                        restart_apiserver(cluster, tb, testbed, recorder, report)
+                    if kill == plan.prometheus_after_kill:
+                        began, down = time.monotonic(), datetime.now(UTC)
+                        testbed.restart(tb, "prometheus")
+                        report.restarts.append(("prometheus", time.monotonic() - began))
+                        prometheus_down = (down, datetime.now(UTC))
+                # Edits go on under the last operator, which keeps leading: each kill above cuts a
+                # leadership short of I12's bound, which then runs from the next one (the schedule,
+                # not synchronisation).
+                time.sleep(plan.calm)
+                # Every Rollout enabled and un-paused again before they are left to end.
+                edits.stop()
+                settle(cluster, namespace, report, receiver)
                 if operator.proc is not None and operator.proc.poll() is not None:
                     report.crashes.append(f"exit {operator.proc.returncode}: {operator.tail(20)}")
-                else:
-                    operator.kill()
-                    report.kills += 1
-                operator.start()
-                leader = wait_for_leader(cluster, namespace, previous=leader)
-                if kill == plan.apiserver_after_kill:
-                    restart_apiserver(cluster, tb, testbed, recorder, report)
-                if kill == plan.prometheus_after_kill:
-                    began, down = time.monotonic(), datetime.now(UTC)
-                    testbed.restart(tb, "prometheus")
-                    report.restarts.append(("prometheus", time.monotonic() - began))
-                    prometheus_down = (down, datetime.now(UTC))
-            # Edits go on under the last operator, which keeps leading: each kill above cuts a
-            # leadership short of I12's bound, which then runs from the next one (the schedule,
-            # not synchronisation).
-            time.sleep(plan.calm)
-            # Every Rollout enabled and un-paused again before they are left to end.
-            edits.stop()
-            settle(cluster, namespace, report, receiver)
-            if operator.proc is not None and operator.proc.poll() is not None:
-                report.crashes.append(f"exit {operator.proc.returncode}: {operator.tail(20)}")
-        finally:
-            edits.stop()
-            breach.stop()
-            leading.stop()
-            recorded_until = datetime.now(UTC)
-            recorder.stop()
-            try:
-                if operator.proc is not None and operator.proc.poll() is None:
-                    release_rollouts(cluster, namespace)
             finally:
-                operator.stop()
+                edits.stop()
+                breach.stop()
+                leading.stop()
+                recorded_until = datetime.now(UTC)
+                recorder.stop()
         versions = recorder.snapshot()
         recorder.dump(log.with_suffix(".trace.jsonl"))
         report.stream_breaks = recorder.broken_streams
@@ -534,7 +532,7 @@ def lease_holder(cluster: Cluster, namespace: str) -> str | None:
     """Who holds the operator's leader Lease in ``namespace``; None without one (an operator
     that does not elect a leader)."""
     try:
-        lease = client.CoordinationV1Api(cluster.api_client).read_namespaced_lease(LEASE, namespace)
+        lease = client.CoordinationV1Api(cluster.api).read_namespaced_lease(LEASE, namespace)
     except client.ApiException as e:
         if e.status == 404:
             return None

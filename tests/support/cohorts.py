@@ -15,7 +15,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from tests.conftest import Cluster
+from tests.support.cluster import Cluster
 from tests.support.rollouts import flag_data
 
 TOTAL = "ramp_test_jobs_total"

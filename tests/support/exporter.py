@@ -12,7 +12,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
-from tests.conftest import Cluster
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 
 GAUGES = {

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT
+from tests.support.cluster import ROOT
 
 
 def build_flagd_eval() -> Path:

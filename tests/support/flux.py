@@ -9,9 +9,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, Cluster, run_tool
-from tests.integration.conftest import free_port
+from tests.support.cluster import ROOT, Cluster, run_tool
 from tests.support.eventually import eventually
+from tests.support.operator_process import free_port
 from tests.support.processes import log_tail, stop_child
 
 SOURCE = ("source.toolkit.fluxcd.io", "v1", "gitrepositories")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -135,3 +137,19 @@ class Listener:
         self.release()
         self.server.shutdown()
         self.server.server_close()
+
+
+RANGE_AT = 1765105200.0
+"""When the one point of `range_listener`'s series is."""
+
+
+@contextmanager
+def range_listener() -> Iterator[Listener]:
+    """A listener answering every query with one series of one 0 at RANGE_AT, as Prometheus
+    answers a range query."""
+    server = Listener()
+    server.answer_prometheus_range(RANGE_AT, 0)
+    try:
+        yield server
+    finally:
+        server.close()

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from tests.conftest import Cluster, run_tool
+from tests.support.cluster import Cluster, run_tool
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 

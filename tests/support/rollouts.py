@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from tests.conftest import Cluster, run_tool
+from tests.support.cluster import Cluster, run_tool
+from tests.support.eventually import eventually
 
 GROUP, VERSION, PLURAL = "ramp.dev", "v1alpha1", "rollouts"
 
@@ -104,8 +105,6 @@ def delivered_event_reasons(
 
     The operator writes the status first and tells its Events after (I8), so a test that saw a
     phase in status must wait for the outbox to drain before it counts the Events."""
-    from tests.support.eventually import eventually
-
     eventually(
         lambda: not status(cluster, namespace, name).get("outbox"),
         timeout=timeout,
@@ -115,13 +114,38 @@ def delivered_event_reasons(
 
 
 def wait_published(
-    cluster: Cluster, namespace: str, configmap: str, percentage: str, timeout: float = 10
+    cluster: Cluster,
+    namespace: str,
+    configmap: str,
+    percentage: str,
+    timeout: float = 10,
+    what: str | None = None,
 ) -> None:
     """Wait for the ConfigMap to publish ``percentage``: it follows status within a reconcile."""
-    from tests.support.eventually import eventually
-
     eventually(
         lambda: published_percentage(cluster, namespace, configmap) == percentage,
         timeout=timeout,
-        what=f"{configmap} to publish {percentage} %",
+        what=what or f"{configmap} to publish {percentage} %",
     )
+
+
+def wait_phase(
+    cluster: Cluster,
+    namespace: str,
+    name: str,
+    phase: str,
+    step: str | None = None,
+    timeout: float = 30,
+    what: str | None = None,
+) -> dict[str, Any]:
+    """Wait for the Rollout's status.phase to be ``phase`` (and, given ``step``, its
+    status.currentPhase to be that phase of the spec); its status then."""
+
+    def reached() -> dict[str, Any] | None:
+        now = status(cluster, namespace, name)
+        if now.get("phase") == phase and step in (None, now.get("currentPhase")):
+            return now
+        return None
+
+    where = f" in {step}" if step else ""
+    return eventually(reached, timeout=timeout, what=what or f"{name} to be {phase}{where}")

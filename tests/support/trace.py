@@ -22,7 +22,7 @@ from kubernetes import client, watch
 from ramp.api import RolloutSpec, RolloutStatus
 from ramp.engine.effects import PublishFlag
 from ramp.k8s.flagd import scheme_of
-from tests.conftest import Cluster
+from tests.support.cluster import Cluster
 from tests.support.invariants import Moment
 from tests.support.rollouts import GROUP, PLURAL, VERSION
 

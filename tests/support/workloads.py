@@ -6,7 +6,7 @@ from typing import Any
 
 from kubernetes import client
 
-from tests.conftest import Cluster
+from tests.support.cluster import Cluster
 
 
 def deployment(cluster: Cluster, namespace: str, name: str, replicas: int = 1) -> None:
@@ -49,7 +49,7 @@ def hpa(cluster: Cluster, namespace: str, name: str, target: str, low: int, high
             ],
         },
     }
-    client.AutoscalingV2Api(cluster.api_client).create_namespaced_horizontal_pod_autoscaler(
+    client.AutoscalingV2Api(cluster.api).create_namespaced_horizontal_pod_autoscaler(
         namespace, body
     )
 
@@ -59,7 +59,7 @@ def replicas(cluster: Cluster, namespace: str, name: str) -> int:
 
 
 def hpa_bounds(cluster: Cluster, namespace: str, name: str) -> tuple[int, int]:
-    h = client.AutoscalingV2Api(cluster.api_client).read_namespaced_horizontal_pod_autoscaler(
+    h = client.AutoscalingV2Api(cluster.api).read_namespaced_horizontal_pod_autoscaler(
         name, namespace
     )
     return int(h.spec.min_replicas), int(h.spec.max_replicas)

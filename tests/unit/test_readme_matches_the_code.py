@@ -9,7 +9,7 @@ import sys
 
 import yaml
 
-from tests.conftest import ROOT
+from tests.support.cluster import ROOT
 
 README = (ROOT / "README.md").read_text()
 

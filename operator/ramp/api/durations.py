@@ -27,16 +27,17 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def format_duration(delta: timedelta) -> str:
-    """A short human form for messages: `1h2m`, `42m`, `7s`."""
-    total = max(0, round(delta.total_seconds()))
+def format_duration(delta: timedelta | float, units: int = 3) -> str:
+    """The one human form of a time span (seconds or a timedelta), in the units a spec's
+    durations take: `1h2m`, `42m`, `7s`; a negative span is `0s`. `units` keeps only that many
+    of hours, minutes and seconds from the largest one present (`units=2`: `3h7m`, not
+    `3h7m12s`), for an age or a countdown."""
+    seconds = delta.total_seconds() if isinstance(delta, timedelta) else delta
+    total = max(0, round(seconds))
     hours, rest = divmod(total, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = []
-    if hours:
-        parts.append(f"{hours}h")
-    if minutes:
-        parts.append(f"{minutes}m")
-    if seconds or not parts:
-        parts.append(f"{seconds}s")
-    return "".join(parts)
+    minutes, seconds_left = divmod(rest, 60)
+    values = [(hours, "h"), (minutes, "m"), (seconds_left, "s")]
+    while len(values) > 1 and values[0][0] == 0:
+        values.pop(0)
+    parts = [f"{value}{unit}" for value, unit in values[:units] if value]
+    return "".join(parts) or "0s"

@@ -4,7 +4,7 @@ exactly where it was. The CRD declares every field below (nothing is pruned on w
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -260,3 +260,13 @@ class RolloutStatus(StatusModel):
         description="Workers found changed back from Ramp's target in a row; at the limit Ramp "
         "stops setting them and says so in the WorkersReady condition.",
     )
+
+
+def step_label(rollout: dict[str, Any]) -> str:
+    """STEP as `ramp list`, `ramp status` and the dashboard show it: the current phase and its
+    place among the spec's phases (`2/5 canary`), `-` before the first."""
+    status = rollout.get("status") or {}
+    phases = (rollout.get("spec") or {}).get("phases") or []
+    if not status.get("currentPhase"):
+        return "-"
+    return f"{int(status.get('currentPhaseIndex') or 0) + 1}/{len(phases)} {status['currentPhase']}"

@@ -25,10 +25,12 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperArgument, TyperOption
 
-from ramp.api import GROUP, PLURAL, VERSION
+from ramp.api import GROUP, PLURAL, VERSION, format_duration
+from ramp.api.status import step_label
 from ramp.cli.cohort_view import comparisons_table, detection_lines
 from ramp.dashboard.guard import DEFAULT_ACCEPT_HOSTS
 from ramp.engine.actions import Action, ActionNotApplicable, unreconciled
+from ramp.engine.phases import SOAKING
 from ramp.flags import DEFAULT_SCHEME
 from ramp.k8s.clients import DEFAULT_API_TIMEOUT, Clients, is_not_found, load_clients
 from ramp.k8s.steering import steer
@@ -280,27 +282,7 @@ def leader_election(
 def age(timestamp: str | None, now: datetime) -> str:
     if not timestamp:
         return "-"
-    seconds = int((now - datetime.fromisoformat(timestamp.replace("Z", "+00:00"))).total_seconds())
-    return human_duration(seconds)
-
-
-def human_duration(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m{seconds % 60:02d}s" if seconds < 600 else f"{seconds // 60}m"
-    if seconds < 172800:
-        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-    return f"{seconds // 86400}d{(seconds % 86400) // 3600}h"
-
-
-def step_of(rollout: dict[str, Any]) -> str:
-    status = rollout.get("status") or {}
-    phases = (rollout.get("spec") or {}).get("phases") or []
-    if status.get("currentPhase") is None:
-        return "-"
-    return f"{int(status.get('currentPhaseIndex') or 0) + 1}/{len(phases)} {status['currentPhase']}"
+    return format_duration(now - datetime.fromisoformat(timestamp.replace("Z", "+00:00")), 2)
 
 
 PHASE_STYLE = {
@@ -340,7 +322,7 @@ def list_rollouts(
         row = [
             item["metadata"]["name"],
             Text(phase, style=PHASE_STYLE.get(phase, "")),
-            step_of(item),
+            step_label(item),
             f"{status.get('percentage', 0):g}%",
             status.get("health") or "-",
             age(item["metadata"].get("creationTimestamp"), now),
@@ -379,11 +361,11 @@ def next_promotion(status: dict[str, Any], now: datetime) -> str | None:
         return None
     due = datetime.fromisoformat(status["nextPromotionAt"].replace("Z", "+00:00"))
     if due > now:
-        return f"in {human_duration((due - now).total_seconds())} (at {due:%Y-%m-%d %H:%M:%S} UTC)"
-    if status.get("phase") not in ("Progressing", "AwaitingApproval"):
+        return f"in {format_duration(due - now, 2)} (at {due:%Y-%m-%d %H:%M:%S} UTC)"
+    if status.get("phase") not in SOAKING:
         return None
     held = status.get("message") or "waiting for the next analysis"
-    return f"soak done {human_duration((now - due).total_seconds())} ago; held: {held}"
+    return f"soak done {format_duration(now - due, 2)} ago; held: {held}"
 
 
 def render_status(rollout: dict[str, Any], now: datetime) -> Group:
@@ -396,7 +378,7 @@ def render_status(rollout: dict[str, Any], now: datetime) -> Group:
     header.add_column()
     header.add_row("Rollout", f"{meta['namespace']}/{meta['name']}")
     header.add_row("Phase", Text(phase, style=PHASE_STYLE.get(phase, "")))
-    header.add_row("Step", step_of(rollout))
+    header.add_row("Step", step_label(rollout))
     header.add_row("Percentage", f"{status.get('percentage', 0):g}%")
     header.add_row("Bucketing", bucketing_of(spec, status))
     header.add_row("Health", status.get("health") or "-")
@@ -498,7 +480,7 @@ def summary_line(rollout: dict[str, Any]) -> str:
         for part in (
             rollout["metadata"]["name"],
             status.get("phase") or "Pending",
-            step_of(rollout),
+            step_label(rollout),
             f"{status.get('percentage', 0):g}%",
             verdicts,
             status.get("message") or "",

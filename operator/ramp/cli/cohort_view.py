@@ -8,6 +8,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from ramp.api import format_duration
 from ramp.engine.sequential import wald_detection_seconds
 
 VERDICT_STYLE = {"Regressed": "red", "Passing": "green", "Inconclusive": "yellow"}
@@ -72,18 +73,10 @@ def detection_lines(spec: dict[str, Any], status: dict[str, Any]) -> list[str]:
         if seconds is None:
             when = "unknown until both cohorts have traffic and the control has failures"
         else:
-            when = f"about {_duration(seconds)}"
+            when = f"about {format_duration(seconds)}"
         traffic = "-" if not speed else f"{speed:.3g} units/s"
         lines.append(
             f"{m.get('name')}: {traffic} at {fraction:.0%}; a 2x regression is expected to be "
             f"caught in {when}"
         )
     return lines
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"

@@ -13,9 +13,10 @@ from pydantic import ValidationError
 
 from ramp.api import RolloutSpec
 from ramp.api.spec import Threshold
+from ramp.api.status import step_label
 from ramp.engine.actions import Action, ActionNotApplicable, plan_action
 from ramp.engine.bounds import bound_lines
-from ramp.engine.phases import TERMINAL
+from ramp.engine.phases import RETRYABLE, TERMINAL
 from ramp.engine.thresholds import describe, effective_metrics
 
 
@@ -23,14 +24,11 @@ def row(rollout: dict[str, Any]) -> dict[str, Any]:
     """One line of the list page."""
     meta = rollout["metadata"]
     status = rollout.get("status") or {}
-    phases = (rollout.get("spec") or {}).get("phases") or []
-    step = status.get("currentPhase")
-    index = int(status.get("currentPhaseIndex") or 0)
     return {
         "namespace": meta["namespace"],
         "name": meta["name"],
         "phase": status.get("phase") or "Pending",
-        "step": f"{index + 1}/{len(phases)} {step}" if step else "-",
+        "step": step_label(rollout),
         "percentage": float(status.get("percentage") or 0),
         "health": status.get("health") or "-",
         "nextPromotionAt": status.get("nextPromotionAt"),
@@ -59,7 +57,7 @@ def ladder(spec: dict[str, Any], status: dict[str, Any]) -> list[dict[str, Any]]
     for i, p in enumerate(spec.get("phases") or []):
         if phase == "Completed" or (current is not None and i < current):
             state = "done"
-        elif current is not None and i == current and phase not in ("RolledBack", "Failed"):
+        elif current is not None and i == current and phase not in RETRYABLE:
             state = "current"
         else:
             state = "next"

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ramp.api.durations import format_duration
-from ramp.engine.phases import TERMINAL
+from ramp.engine.phases import RETRYABLE, SOAKING, TERMINAL
 
 Action = Literal["promote", "pause", "resume", "abort", "retry"]
 
@@ -124,7 +124,7 @@ def plan_action(
             f"abort of {name} requested: it rolls back to 0 %{pending}",
         )
     if action == "retry":
-        if phase not in ("RolledBack", "Failed"):
+        if phase not in RETRYABLE:
             raise ActionNotApplicable(
                 f"cannot retry {name}: it is {phase}; retry applies after a rollback"
             )
@@ -153,7 +153,7 @@ def _plan_promote(
     unless the soak is skipped on purpose (`--skip-soak`), which the history records with `by`.
     """
     phase = status.get("phase") or "Pending"
-    if phase not in ("Progressing", "AwaitingApproval"):
+    if phase not in SOAKING:
         hint = "; resume it first" if phase == "Paused" else ""
         raise ActionNotApplicable(f"cannot promote {name}: it is {phase}{hint}")
     index = int(status.get("currentPhaseIndex") or 0)

@@ -5,15 +5,7 @@ from __future__ import annotations
 
 from ramp.api.status import Condition, RolloutPhase
 from ramp.engine.draft import Draft
-from ramp.engine.phases import ACTIVE
-
-MOVING: tuple[RolloutPhase, ...] = ("Pending", "Progressing")
-"""Phases in which the rollout moves on without a person: kstatus `Reconciling`. Paused and
-AwaitingApproval wait for someone, so GitOps health checks do not wait on them."""
-
-STALLED: tuple[RolloutPhase, ...] = ("RolledBack", "Failed", "Disabled")
-"""Phases the rollout does not leave by itself: kstatus `Stalled`, which Flux reports as a
-failed health check and `kstatus` as Failed."""
+from ramp.engine.phases import ACTIVE, HALTED, MOVING, STALLED
 
 CONFIG_MAP_CONFLICT = "ConfigMapConflict"
 """Published reason of a Rollout refused another Rollout's ConfigMap: stalled until renamed."""
@@ -76,7 +68,7 @@ def build_conditions(
     phase = nxt.phase or "Pending"
     message = nxt.message or ""
     health = nxt.health
-    paused = phase in ("Paused", "Disabled") or (
+    paused = phase in HALTED or (
         phase == "Pending" and nxt.message is not None and nxt.message.startswith("paused")
     )
     kstatus = summary(phase, message, paused, published[1])

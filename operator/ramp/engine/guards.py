@@ -6,7 +6,7 @@ from __future__ import annotations
 from ramp.api.status import Control, RolloutPhase, RolloutStatus
 from ramp.engine.draft import Draft
 from ramp.engine.failure import forget_windows, retry, roll_back, step_down
-from ramp.engine.phases import ACTIVE, ENDED
+from ramp.engine.phases import ACTIVE, ENDED, RETRYABLE, UNSTARTED
 from ramp.engine.progress import unpause
 from ramp.engine.thresholds import Assessment
 
@@ -53,7 +53,7 @@ def enable(draft: Draft) -> None:
         nxt.percentage = completed if resumed == "Completed" else last.percentage
         draft.transition(resumed, "Enabled", "spec.enabled is true again")
         return
-    if resumed in ("Pending", "Paused") and nxt.phase_started_at is None:
+    if resumed in UNSTARTED and nxt.phase_started_at is None:
         resumed = "Pending"
     if resumed == "Pending" or nxt.phase_started_at is None:
         nxt.phase = "Pending"
@@ -93,12 +93,12 @@ def take_requests(draft: Draft) -> bool:
             roll_back(draft, None, zero=True)
             return True
     if control.retry is not None:
-        if nxt.phase in ("RolledBack", "Failed") and draft.spec.paused:
+        if nxt.phase in RETRYABLE and draft.spec.paused:
             # A retry exposes users again: it waits for spec.paused to be lifted (I4).
             nxt.message = "`ramp retry` requested; it starts once spec.paused is false"
             return False
         draft.control.retry = None
-        if nxt.phase in ("RolledBack", "Failed"):
+        if nxt.phase in RETRYABLE:
             retry(draft)
     return False
 

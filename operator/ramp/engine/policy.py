@@ -34,7 +34,7 @@ from ramp.engine.guards import (
 )
 from ramp.engine.observations import Observations
 from ramp.engine.outbox import settle
-from ramp.engine.phases import ENDED, HELD
+from ramp.engine.phases import ENDED, HELD, UNDER_WAY, UNSTARTED
 from ramp.engine.progress import account_served, advance
 from ramp.engine.published import flag_revision, format_percentage, serves
 from ramp.engine.thresholds import (
@@ -147,9 +147,7 @@ def _align(draft: Draft) -> None:
         nxt.phase = "Pending"
         nxt.percentage = 0.0
     started = nxt.phase_started_at is not None
-    moving = nxt.phase in ("Progressing", "Paused", "AwaitingApproval") or (
-        nxt.phase == "Disabled" and disabled_from(nxt) not in ENDED
-    )
+    moving = nxt.phase in UNDER_WAY or (nxt.phase == "Disabled" and disabled_from(nxt) not in ENDED)
     if started and moving and _orphaned(draft):
         _start_over(draft)
         return
@@ -253,7 +251,7 @@ def _analyse(draft: Draft, seen: Observations) -> Assessment:
     metrics = effective_metrics(spec, draft.index)
     samples = seen.metrics if analysing(nxt) else None
     baseline = dict(nxt.baseline or {})
-    if samples is not None and nxt.phase_started_at is None and nxt.phase in ("Pending", "Paused"):
+    if samples is not None and nxt.phase_started_at is None and nxt.phase in UNSTARTED:
         for metric in baseline_metrics(spec):
             sample = samples.get(metric.name)
             if metric.name not in baseline and sample is not None and sample.value is not None:

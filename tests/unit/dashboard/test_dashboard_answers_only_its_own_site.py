@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import free_port
 from tests.support.dashboard import DashboardProcess
+from tests.support.operator_process import free_port
 
 ATTACKER = "http://attacker.example"
 ACTION = "/api/rollouts/default/checkout/abort"

@@ -20,21 +20,16 @@ from ramp.api import RolloutSpec
 from ramp.dashboard.series import metric_series
 from ramp.k8s.clients import Clients
 from ramp.metrics.allowlist import AllowList
-from tests.integration.conftest import free_port
-from tests.support.listener import Listener
+from tests.support.listener import RANGE_AT, Listener, range_listener
+from tests.support.operator_process import free_port
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
-AT = 1765105200.0
-"""When the listener's one point is."""
 
 
 @pytest.fixture
 def listener() -> Iterator[Listener]:
-    """Answers every query with one series of one 0, as Prometheus answers a range query."""
-    server = Listener()
-    server.answer_prometheus_range(AT, 0)
-    yield server
-    server.close()
+    with range_listener() as server:
+        yield server
 
 
 @pytest.fixture
@@ -110,5 +105,5 @@ def test_without_credentials_the_charts_query_as_the_operator_would(
         before = listener.count()
         series = metric_series(nowhere, body, spec, allow, NOW)
         assert listener.count() == before + 2
-        assert series["series"]["errors"]["points"] == [[AT, 0.0]]
+        assert series["series"]["errors"]["points"] == [[RANGE_AT, 0.0]]
     assert listener.authorization_headers() == []

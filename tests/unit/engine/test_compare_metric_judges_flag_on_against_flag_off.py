@@ -201,7 +201,7 @@ def test_query_errors_keep_the_evidence_and_count_against_the_error_limit() -> N
     ("metric", "message"),
     [
         ({**COMPARE, "query": "sum(x)"}, "either query"),
-        ({**COMPARE, "critical": {"above": 1}}, "no critical"),
+        ({**COMPARE, "critical": {"above": 1}}, "has no warning, critical or baseline"),
         ({"name": "x", "compare": {**COMPARE["compare"], "control": "on"}}, "different variants"),
         (
             {"name": "x", "compare": {"failures": "a{b=c}", "total": "t"}},

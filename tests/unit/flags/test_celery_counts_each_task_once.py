@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from ramp.k8s.flagd import render_flags_json
-from tests.conftest import ROOT
 from tests.support.appenv import app_venv
+from tests.support.cluster import ROOT
 
 FLAG = "async-reports"
 TASKS = 40

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import REGISTRY, start_http_server
 
 from ramp.k8s.flagd import render_flags_json
-from tests.conftest import ROOT
+from tests.support.cluster import ROOT
 
 MARKER = "<!-- tests/unit/flags/test_docs_examples_run.py runs this block -->"
 

@@ -77,7 +77,7 @@ def at_soak_end(due: str, phase: str = "Progressing") -> dict[str, object]:
 def test_a_held_promotion_says_why_not_in_0s() -> None:
     text = shown(at_soak_end("2026-11-22T11:57:00Z"))
     assert "in 0s" not in text, text
-    held = "Next promotion soak done 3m00s ago; held: canary at 5 %: waiting for an analysis"
+    held = "Next promotion soak done 3m ago; held: canary at 5 %: waiting for an analysis"
     assert held in text, text
 
 

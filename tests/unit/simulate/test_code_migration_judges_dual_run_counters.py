@@ -4,7 +4,7 @@ the breach lasts at the previous phase too and the rollout steps down to 0 %."""
 
 from __future__ import annotations
 
-from tests.conftest import ROOT
+from tests.support.cluster import ROOT
 from tests.unit.simulate.test_simulate_prints_the_timeline_of_decisions import (
     EXAMPLE,
     INTERVAL,

@@ -51,7 +51,7 @@ def test_each_bad_field_is_one_line_naming_it(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     where = f"error: {tmp_path / 'rollout.yaml'}: "
     assert lines == [
-        f"{where}spec.phases[0].duration: '1d' is not a duration; write it like 90s, 5m, "
+        f"{where}spec.phases[0].duration: not a duration; write it like 90s, 5m, "
         "1h30m or 500ms; days are not a unit: use hours, e.g. 24h",
         f"{where}spec.analysis.metrics[0].critcal: unknown field (check its spelling and "
         "indentation)",

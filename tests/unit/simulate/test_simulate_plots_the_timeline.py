@@ -16,7 +16,7 @@ from ramp.metrics.scripted import ScriptedMetrics
 from ramp.simulate.plot import SampleRecorder
 from ramp.simulate.run import load_spec, run
 from ramp.simulate.timeline import SIMULATION_START
-from tests.conftest import ROOT
+from tests.support.cluster import ROOT
 
 EXAMPLES = ROOT / "examples"
 SIMULATIONS = [

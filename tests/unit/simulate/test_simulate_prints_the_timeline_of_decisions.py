@@ -12,7 +12,7 @@ import pytest
 
 from ramp.api.durations import parse_duration
 from ramp.metrics.scripted import ScriptedMetrics
-from tests.conftest import ROOT
+from tests.support.cluster import ROOT
 
 EXAMPLE = ROOT / "examples" / "code-migration.yaml"
 SCRIPTS = ROOT / "examples" / "simulations"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import ROOT
+from tests.support.cluster import ROOT
 from tests.unit.simulate.test_simulate_prints_the_timeline_of_decisions import rows, simulate
 
 REPORTS = ROOT / "examples" / "async-reports.yaml"
