@@ -254,7 +254,16 @@ def test_a_leader_that_loses_its_lease_stops_writing_and_campaigns_again(
         timeout=2 * RETRY + 2,
         what="the leader to notice at its next renewal that it lost the Lease",
     )
-    stopped_writing = writes(leader)
+    # A write the fence let through before the loss may still be landing (its reconcile was
+    # cancelled, but a thread cannot be): count from once the counter holds still.
+    seen: list[float] = []
+
+    def landed() -> bool:
+        seen.append(writes(leader))
+        return len(seen) >= 2 and seen[-1] == seen[-2]
+
+    eventually(landed, timeout=10, interval=0.5, what="the writes sent before the loss to land")
+    stopped_writing = seen[-1]
     time.sleep(4)  # the scenario: the canary's 3 s soak ends while someone else holds the Lease
     assert writes(leader) == stopped_writing, "the operator wrote after losing the Lease"
     assert status(cluster, namespace, "seized").get("currentPhase") == "canary"
