@@ -126,6 +126,11 @@ class Receiver:
     events: dict[tuple[str, str], Any] = field(default_factory=dict)
     """CloudEvents: each distinct event by (source, id)."""
 
+    down: bool = False
+    """Answer 503 to everything, taking nothing in (the service is unreachable)."""
+    refused: list[Any] = field(default_factory=list)
+    """Bodies answered 503 while down."""
+
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._released = threading.Event()
@@ -149,6 +154,10 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
 
     def take(self, raw: bytes, headers: dict[str, str]) -> int:
+        if self.down:
+            with self._lock:
+                self.refused.append(json.loads(raw))
+            return 503
         try:
             body = json.loads(raw)
         except ValueError:
