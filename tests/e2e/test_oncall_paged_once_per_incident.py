@@ -152,16 +152,30 @@ def test_a_trigger_that_could_not_be_sent_before_the_retry_is_never_sent(
     operator: OperatorProcess,
     exporter: Exporter,
     pagerduty: Receiver,
+    sink: Receiver,
 ) -> None:
-    """Sent after the resolve, it would open an alert that nobody ever resolves."""
-    oncall_secret(cluster, namespace, pagerduty=f"http://{KEY}@{pagerduty.url[7:]}/v2/enqueue")
+    """Sent after the resolve, it would open an alert that nobody ever resolves. Other formats
+    are told every transition, however late (I8)."""
+    oncall_secret(
+        cluster,
+        namespace,
+        pagerduty=f"http://{KEY}@{pagerduty.url.removeprefix('http://')}/v2/enqueue",
+        sink=sink.url,
+    )
     started(
         cluster,
         namespace,
         "late",
-        [{"secretRef": {"name": "oncall", "key": "pagerduty"}, "format": "PagerDuty"}],
+        [
+            {"secretRef": {"name": "oncall", "key": "pagerduty"}, "format": "PagerDuty"},
+            {
+                "secretRef": {"name": "oncall", "key": "sink"},
+                "format": "CloudEvents",
+                "on": ["RolledBack", "Retried"],
+            },
+        ],
     )
-    pagerduty.down = True
+    pagerduty.down = sink.down = True
     exporter.set_error_rate(0.5)
 
     def refused(action: str) -> bool:
@@ -177,7 +191,7 @@ def test_a_trigger_that_could_not_be_sent_before_the_retry_is_never_sent(
     # The resolve waits behind the trigger in the service's queue: once it was tried, the
     # trigger's tries are over, and a later one would be sent after the resolve.
     eventually(lambda: refused("resolve"), timeout=60, what="the retry's resolve tried")
-    pagerduty.down = False
+    pagerduty.down = sink.down = False
     eventually(
         lambda: outbox_empty(cluster, namespace, "late"),
         timeout=60,
@@ -186,6 +200,8 @@ def test_a_trigger_that_could_not_be_sent_before_the_retry_is_never_sent(
     assert actions(pagerduty, "trigger") == [], "a trigger arrived after its incident ended"
     assert len(actions(pagerduty, "resolve")) == 1
     assert sum(pagerduty.opened.values()) == 0
+    told = sorted(event["type"] for event in sink.events.values())
+    assert told == ["dev.ramp.rollout.retried", "dev.ramp.rollout.rolledback"], "each told once"
 
 
 def test_a_secret_that_holds_no_pagerduty_key_is_refused_with_an_event(

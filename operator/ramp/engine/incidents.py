@@ -61,8 +61,13 @@ def subscribes(target: Notification, reason: str, action: PageAction | None) -> 
     return target.format != "PagerDuty" or action is not None
 
 
-def still_open(status: RolloutStatus, announcement: Announcement) -> bool:
-    """Whether a page of ``announcement`` may still be sent. A trigger whose incident has been
-    resolved since (it waited in the outbox while the receiver was down) is not: sent after
-    the resolve, it would open a new incident nobody ever resolves."""
-    return page_action(announcement) != "trigger" or status.incident == announcement.incident
+def pages(status: RolloutStatus, announcement: Announcement) -> bool:
+    """Whether an on-call service may still be sent ``announcement``: one that opens or
+    resolves an incident (a spec edit may have made a notification PagerDuty after the
+    announcement was made), and not a trigger whose incident was resolved since (it waited in
+    the outbox while the receiver was down): sent after the resolve, it would open a new
+    incident nobody ever resolves."""
+    action = page_action(announcement)
+    if action == "trigger":
+        return status.incident == announcement.incident
+    return action is not None

@@ -126,10 +126,10 @@ class Deliveries:
         ref = notification.secret_ref
         label = f"Secret {namespace}/{ref.name}[{ref.key}]"
         what = f"{announcement.reason} of {namespace}/{name}"
-        if not incidents.still_open(status, announcement):
+        if notification.format == "PagerDuty" and not incidents.pages(status, announcement):
             logger.info(
-                "notification %s not sent to the on-call service from %s: its incident was "
-                "resolved before it could be delivered",
+                "notification %s not sent to the on-call service from %s: it opens no "
+                "incident, or its incident was resolved before it could be delivered",
                 what,
                 label,
             )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ramp.api.status import Announcement
-from ramp.engine.incidents import still_open
+from ramp.engine.incidents import pages
 from tests.support.engine import Run, analysis, errors_metric, make_spec, minutes, seconds
 
 NOTIFICATIONS = [
@@ -41,7 +41,8 @@ def test_a_rollback_opens_an_incident_and_a_retry_resolves_it() -> None:
     assert retried.incident == rolled_back.incident
     assert retried.pending == ["event", "webhook-0", "webhook-1"]
     assert run.status.incident is None
-    assert not still_open(run.status, rolled_back), "a late trigger would open a new incident"
+    assert pages(run.status, retried)
+    assert not pages(run.status, rolled_back), "a late trigger would open a new incident"
 
     run.run_for(minutes(1), seconds(30), {"errors": 0.0})
     run.step(seconds(30), {"errors": 0.5})
@@ -69,7 +70,7 @@ def test_steps_down_after_a_rollback_to_the_previous_phase_join_the_open_inciden
     steps = announced(run, "RolledBack")
     assert [a.percentage for a in steps] == [25, 10, 0]
     assert {a.incident for a in steps} == {steps[0].seq} == {run.status.incident}
-    assert all(still_open(run.status, a) for a in steps)
+    assert all(pages(run.status, a) for a in steps)
 
 
 def test_a_breach_pause_opens_an_incident_and_the_resume_resolves_it() -> None:
@@ -94,6 +95,7 @@ def test_what_no_breach_caused_pages_nobody() -> None:
     run.step(seconds(30), {"errors": 0.0})
     for a in (a for d in run.decisions for a in d.announced):
         assert a.incident is None, a
+        assert not pages(run.status, a)
         assert "webhook-0" not in a.pending, f"{a.reason} paged on-call"
         assert "webhook-1" in a.pending, f"{a.reason} not sent to Slack"
     assert {"Started", "Paused", "Resumed", "RolledBack"} <= set(run.reasons())
