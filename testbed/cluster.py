@@ -175,7 +175,7 @@ def api(tb: Testbed, method: str, path: str, body: object | None = None) -> obje
 
 
 def build_binaries(tb: Testbed) -> None:
-    print("testbed: checking binaries (a cold build compiles Kubernetes: ~20 min)", flush=True)
+    print("testbed: checking binaries (a cold build compiles Kubernetes: 10+ min)", flush=True)
     # Only what the cluster runs: `make binaries` (and so `make test`) builds the tests' tools.
     out = subprocess.run(
         ["bash", str(BUILD), "cluster"], check=True, stdout=subprocess.PIPE, text=True
