@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 ASSETS := operator/ramp/dashboard/static/vendor/uPlot.iife.min.js
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv assets browser dist image binaries cluster cluster-down cluster-status crds lint test test-unit demo demo-stop bench clean
+.PHONY: help venv assets browser dist image binaries cluster-binaries cluster cluster-down cluster-status crds lint test test-unit demo demo-stop bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -43,7 +43,10 @@ image: ## build the operator image localhost/ramp:dev with buildah (Debian base 
 	bash testbed/image.sh
 
 binaries: ## build (once, cached in ~/.cache/ramp-testbed) the control plane, kwok, helm, flagd, Flux; install prometheus, lua
-	bash testbed/build.sh
+	bash testbed/build.sh all
+
+cluster-binaries: ## build only what the cluster runs (the control plane, etcd, kwok; prometheus): all `make demo` needs
+	bash testbed/build.sh cluster
 
 cluster: binaries ## start etcd, apiserver, controller-manager, scheduler, kwok nodes and Prometheus
 	$(PYTHON) testbed/cluster.py up
@@ -70,7 +73,7 @@ test-unit: $(STAMP) ## the fast, cluster-free tests
 test: $(STAMP) $(ASSETS) browser binaries image lint ## install everything and run the whole suite (brings the cluster up and down)
 	$(VENV)/bin/pytest -q -ra
 
-demo: $(STAMP) binaries ## start the local cluster and Prometheus, run the operator and show two rollouts
+demo: $(STAMP) cluster-binaries ## start the local cluster and Prometheus, run the operator and show two rollouts
 	$(PY) examples/demo-app/demo.py
 
 demo-stop: ## stop the operator `make demo` left running (the cluster stays up)

@@ -26,7 +26,7 @@ mkdir -p "$cache"
 exec 9>"$cache/.build-flagd.lock" # one build at a time; a second caller waits for the first
 flock 9
 if [[ ! -x "$out/flagd-eval" ]]; then
-  printf '[testbed] building flagd-eval on github.com/open-feature/flagd/core %s\n' \
+  printf '[testbed] building flagd-eval on github.com/open-feature/flagd/core %s (about 1 min)\n' \
     "$FLAGD_CORE_VERSION" >&2
   work="$cache/src/flagd-eval-$FLAGD_CORE_VERSION-$digest"
   rm -rf "$work" && mkdir -p "$work" && cd "$work"

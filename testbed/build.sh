@@ -2,6 +2,14 @@
 # Builds the real control-plane binaries from the Go module proxy into a cache outside the
 # repository, keyed by version, and installs Prometheus from Debian when it is missing.
 # Prints the directory holding the binaries on its last line.
+#
+#   build.sh [all|cluster|STEP...]
+#
+# `cluster` is what testbed/cluster.py runs (and so `make demo`): the control plane, etcd, kwok
+# and Prometheus. `all` (the default, `make binaries`, `make test`) adds what only tests and
+# benchmarks use: helm, lua, Flux's controllers and the flagd-eval harness. Each step that is
+# not cached says how long it takes cold before it starts, and how long it took after.
+# The cache is $RAMP_TESTBED_CACHE, else $XDG_CACHE_HOME/ramp-testbed, else ~/.cache/ramp-testbed.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,6 +24,19 @@ export GOPATH="${GOPATH:-$HOME/go}"
 
 log() { printf '[testbed] %s\n' "$*" >&2; }
 
+# What a cold step takes on 2 free cores with empty Go caches (README, "How long it takes":
+# measured, the split taken from a timed cold run); a busy machine takes several times longer.
+declare -A EXPECTED=(
+  [kubernetes]="about 10 min on 2 free cores"
+  [etcd]="about 1 min"
+  [kwok]="about 2 min"
+  [helm]="about 2 min"
+  [prometheus]="under 1 min, apt-get"
+  [lua]="under 1 min, apt-get"
+  [flux]="about 5 min"
+  [flagd]="about 1 min"
+)
+
 # One build at a time: a second caller waits for the first instead of racing it.
 exec 9>"$cache/.build.lock"
 flock 9
@@ -25,7 +46,7 @@ build_kubernetes() {
   if [[ -x "$out/kube-apiserver" && -x "$out/kube-controller-manager" && -x "$out/kube-scheduler" ]]; then
     return
   fi
-  log "building kube-apiserver, kube-controller-manager, kube-scheduler $KUBERNETES_VERSION (cold build: 15-30 min)"
+  log "building kube-apiserver, kube-controller-manager, kube-scheduler $KUBERNETES_VERSION (${EXPECTED[kubernetes]})"
   local work="$cache/src/kubernetes-$KUBERNETES_VERSION"
   local staging="v0${KUBERNETES_VERSION#v1}"
   rm -rf "$work" && mkdir -p "$work" && cd "$work"
@@ -72,7 +93,7 @@ GO
 build_etcd() {
   local out="$cache/etcd-$ETCD_VERSION"
   [[ -x "$out/etcd" ]] && return
-  log "building etcd $ETCD_VERSION"
+  log "building etcd $ETCD_VERSION (${EXPECTED[etcd]})"
   local work="$cache/src/etcd-$ETCD_VERSION"
   rm -rf "$work" && mkdir -p "$work" && cd "$work"
   # etcd's server module replaces its siblings with relative paths, which `go install` refuses;
@@ -94,7 +115,7 @@ MOD
 build_kwok() {
   local out="$cache/kwok-$KWOK_VERSION"
   [[ -x "$out/kwok" ]] && return
-  log "building kwok $KWOK_VERSION"
+  log "building kwok $KWOK_VERSION (${EXPECTED[kwok]})"
   mkdir -p "$out.tmp"
   GOBIN="$out.tmp" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
   rm -rf "$out" && mv "$out.tmp" "$out"
@@ -103,7 +124,7 @@ build_kwok() {
 build_helm() {
   local out="$cache/helm-$HELM_VERSION"
   [[ -x "$out/helm" ]] && return
-  log "building helm $HELM_VERSION"
+  log "building helm $HELM_VERSION (${EXPECTED[helm]})"
   mkdir -p "$out.tmp"
   GOBIN="$out.tmp" go install -trimpath \
     -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
@@ -114,7 +135,7 @@ build_helm() {
 install_prometheus() {
   command -v prometheus >/dev/null && return
   [[ -x /usr/bin/prometheus ]] && return
-  log "installing prometheus from Debian"
+  log "installing prometheus from Debian (${EXPECTED[prometheus]})"
   local sudo=""
   [[ "$(id -u)" != 0 ]] && sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
@@ -128,7 +149,7 @@ install_prometheus() {
 # Argo CD runs resource health checks in a Lua 5.1; the tests run Ramp's with Debian's.
 install_lua() {
   lua5.1 -e 'require("cjson")' >/dev/null 2>&1 && return
-  log "installing lua5.1 and lua-cjson from Debian"
+  log "installing lua5.1 and lua-cjson from Debian (${EXPECTED[lua]})"
   local sudo=""
   [[ "$(id -u)" != 0 ]] && sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
@@ -140,19 +161,45 @@ link() {
   ln -sf "$1" "$bin/$(basename "$1")"
 }
 
+built_flux() {
+  [[ -x "$cache/flux-$FLUX_SOURCE_CONTROLLER_VERSION-$FLUX_KUSTOMIZE_CONTROLLER_VERSION/kustomize-controller" ]]
+}
+
+build_flux() {
+  built_flux && return
+  log "building Flux source-controller and kustomize-controller (${EXPECTED[flux]})"
+  bash "$here/build-flux.sh" >/dev/null
+}
+
+build_flagd() {
+  local found
+  found="$(bash "$here/build-flagd.sh")"
+  link "$found"
+}
+
+# step NAME: run build_NAME or install_NAME; one that had work to do says how long it took.
+step() {
+  local name="$1" began=$SECONDS
+  if declare -F "build_$name" >/dev/null; then "build_$name"; else "install_$name"; fi
+  if ((SECONDS - began >= 2)); then
+    log "$name done in $((SECONDS - began)) s"
+  fi
+}
+
 main() {
-  local only="${1:-all}"
-  case "$only" in
-    all|kubernetes) build_kubernetes ;;&
-    all|etcd) build_etcd ;;&
-    all|kwok) build_kwok ;;&
-    all|helm) build_helm ;;&
-    all|prometheus) install_prometheus ;;&
-    all|lua) install_lua ;;&
-    all|flux) bash "$here/build-flux.sh" >/dev/null ;;&
-    all|flagd) link "$(bash "$here/build-flagd.sh")" ;;&
-    *) ;;
-  esac
+  local steps=()
+  [[ $# -eq 0 ]] && set -- all
+  for arg in "$@"; do
+    case "$arg" in
+      all) steps+=(kubernetes etcd kwok prometheus helm lua flux flagd) ;;
+      cluster) steps+=(kubernetes etcd kwok prometheus) ;;
+      kubernetes|etcd|kwok|prometheus|helm|lua|flux|flagd) steps+=("$arg") ;;
+      *) log "unknown step $arg: give all, cluster, or some of kubernetes etcd kwok prometheus helm lua flux flagd"; exit 2 ;;
+    esac
+  done
+  for name in "${steps[@]}"; do
+    (step "$name")
+  done
   for f in "$cache/kubernetes-$KUBERNETES_VERSION"/* "$cache/etcd-$ETCD_VERSION/etcd" \
            "$cache/kwok-$KWOK_VERSION/kwok" "$cache/helm-$HELM_VERSION/helm"; do
     [[ -x "$f" ]] && link "$f"

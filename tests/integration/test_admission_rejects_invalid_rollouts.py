@@ -296,10 +296,12 @@ FULL_STATUS: dict[str, Any] = {
             "step": "canary",
             "percentage": 5.0,
             "metric": "p99",
+            "incident": 4,
             "pending": ["webhook-0"],
         }
     ],
     "workerCorrections": {"worker": 2},
+    "incident": 4,
 }
 
 

@@ -7,7 +7,7 @@ times the operator finished a reconcile, when the metric was breaching, the CLI 
 person took). The model-based test of the engine and the chaos run on the real testbed record
 the same trace and call the same functions, so a rule is written once.
 
-A violation raises AssertionError naming the invariant (I1..I13), the moment and what was
+A violation raises AssertionError naming the invariant (I1..I14), the moment and what was
 expected. Each function raises from its own line, so hypothesis reports distinct invariants as
 distinct failures.
 """
@@ -105,7 +105,7 @@ def check_trace(
     breaching: Sequence[Breaching] = (),
     reconciles: Sequence[datetime] = (),
 ) -> None:
-    """I1..I7 (with I3b), I10, I11 and I13 over the whole trace (I8 and I9 need their own
+    """I1..I7 (with I3b), I10, I11, I13 and I14 over the whole trace (I8 and I9 need their own
     records, I12 the shell's timing; see below)."""
     check_exposure_earned(trace)
     check_disabled_flag_stays_off(trace, actions)
@@ -118,6 +118,7 @@ def check_trace(
     check_soak_counts_only_while_served(trace)
     check_bucketing_kept_while_exposed(trace)
     check_phase_left_through_gate_and_soak(trace)
+    check_one_incident_per_breach(trace)
 
 
 # --- helpers shared by the invariants ------------------------------------------------------
@@ -727,6 +728,60 @@ def check_phase_left_through_gate_and_soak(trace: Sequence[Moment]) -> None:
         if phase.approval == "Manual" and request is None:
             raise AssertionError(
                 f"{where}, a Manual phase, without a `ramp promote` asked at {phase.name}"
+            )
+
+
+OPENING = ("RolledBack", "Paused")
+RESOLVING = ("Completed", "Retried", "Resumed")
+
+
+def check_one_incident_per_breach(trace: Sequence[Moment]) -> None:
+    """I14: on-call pages name one incident per breach. A rollback or pause a breach caused
+    (its announcement names the metric) opens an incident numbered by its announcement, or
+    joins the one still open; completion, `ramp retry` and `ramp resume` resolve the one open
+    under its number; no other announcement names one; status.incident says which is open; and
+    a number once resolved is never named again, so no delivery, however late or repeated,
+    can open a second incident for one breach. Checked over each stored status whose new
+    announcements were all seen (a recorder that missed some starts over from that status)."""
+    resolved: set[int] = set()
+    for i, (before, m) in enumerate(pairwise(trace), start=1):
+        new = sorted(
+            (a for a in m.status.outbox or [] if a.seq > (before.status.sequence or 0)),
+            key=lambda a: a.seq,
+        )
+        seen_all = [a.seq for a in new] == list(
+            range((before.status.sequence or 0) + 1, (m.status.sequence or 0) + 1)
+        )
+        open_ = before.status.incident
+        where = f"I14 violated at {describe(trace, i)}"
+        for a in new:
+            if a.incident is not None and a.incident in resolved:
+                raise AssertionError(
+                    f"{where}: announcement {a.seq} ({a.reason}) names incident {a.incident}, "
+                    "resolved before: a page would open a second incident"
+                )
+            if not seen_all:
+                continue
+            if a.reason in OPENING and a.metric is not None:
+                expected: int | None = a.seq if open_ is None else open_
+            elif a.reason in RESOLVING:
+                expected = open_
+            else:
+                expected = None
+            if a.incident != expected:
+                raise AssertionError(
+                    f"{where}: announcement {a.seq} ({a.reason}, metric {a.metric}) names "
+                    f"incident {a.incident}, expected {expected} (open: {open_})"
+                )
+            if a.reason in RESOLVING and a.incident is not None:
+                resolved.add(a.incident)
+                open_ = None
+            elif a.incident is not None:
+                open_ = a.incident
+        if seen_all and m.status.incident != open_:
+            raise AssertionError(
+                f"{where}: status.incident is {m.status.incident}, its announcements leave "
+                f"{open_} open"
             )
 
 

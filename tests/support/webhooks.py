@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ramp.runtime.notifications import build_payload
+from ramp.engine.payloads import build_payload
 
 
 def rolled_back(name: str = "async-reports", namespace: str = "reports") -> dict[str, Any]:

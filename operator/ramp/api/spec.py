@@ -586,12 +586,28 @@ class FailurePolicy(SpecModel):
     )
 
 
-class Notification(SpecModel):
-    """A webhook (Slack-compatible JSON) called on transitions."""
+NotificationFormat = Literal["Slack", "PagerDuty", "CloudEvents"]
 
-    secret_ref: SecretKeyRef = Field(description="Secret key holding the webhook URL.")
+
+class Notification(SpecModel):
+    """A webhook called on transitions, in the body format its receiver reads."""
+
+    secret_ref: SecretKeyRef = Field(
+        description="Secret key holding the webhook URL. For format PagerDuty: the Events API "
+        "v2 integration key (routing key, 32 characters), sent to "
+        "https://events.pagerduty.com/v2/enqueue, or a URL carrying it as its user part "
+        "(https://KEY@events.eu.pagerduty.com/v2/enqueue)."
+    )
     on: list[Transition] | None = Field(
         None, max_length=16, description="Transitions to notify; all when empty."
+    )
+    format: NotificationFormat = Field(
+        "Slack",
+        description="Body of each request. Slack (the default): Slack-compatible JSON with a "
+        "`rollout` object. PagerDuty: an Events API v2 event, `trigger` when a breach rolls "
+        "back or pauses the rollout and `resolve` when it completes, is retried or resumed; "
+        "other transitions are not sent. CloudEvents: a structured-mode CloudEvents 1.0 JSON "
+        "event of type dev.ramp.rollout.<transition in lower case>.",
     )
 
 

@@ -132,6 +132,11 @@ class Announcement(StatusModel):
     step: str | None = Field(None, description="Name of the spec phase at the time.")
     percentage: float = Field(0.0, description="Published percentage at the time.")
     metric: str | None = Field(None, description="Metric that caused it, if any.")
+    incident: int | None = Field(
+        None,
+        description="For a breach's rollback or pause, and for what ends it: the number of "
+        "the announcement that opened the on-call incident (PagerDuty's dedup_key).",
+    )
     pending: list[str] = Field(
         default_factory=list,
         description="Deliveries not yet confirmed: `event`, or `webhook-N` for "
@@ -254,6 +259,12 @@ class RolloutStatus(StatusModel):
     sequence: int | None = Field(None, description="Number of the last announcement.")
     outbox: list[Announcement] | None = Field(
         None, description="Announcements whose Event or notifications are not yet confirmed."
+    )
+    incident: int | None = Field(
+        None,
+        description="Number of the announcement that opened the on-call incident still open "
+        "(a breach rolled the rollout back or paused it); completion, `ramp retry` or `ramp "
+        "resume` resolves it.",
     )
     worker_corrections: dict[str, int] | None = Field(
         None,

@@ -8,6 +8,7 @@ from typing import Literal
 
 from ramp.api.spec import Phase, RolloutSpec, Transition
 from ramp.api.status import Announcement, Control, HistoryEntry, RolloutPhase, RolloutStatus
+from ramp.engine import incidents
 from ramp.engine.phases import ACTIVE
 
 HISTORY_LIMIT = 20
@@ -79,12 +80,19 @@ class Draft:
         warning: bool = False,
         metric: str | None = None,
         notify: bool = True,
+        breach: bool = False,
     ) -> None:
-        """Move to ``phase``: recorded once in status.history and announced once."""
+        """Move to ``phase``: recorded once in status.history and announced once. ``breach``:
+        a critical breach caused it (a rollback or pause that pages on-call)."""
         self.next.phase = phase
         self.next.message = message
         seq = self.announce(
-            "Warning" if warning else "Normal", str(reason), message, metric=metric, notify=notify
+            "Warning" if warning else "Normal",
+            str(reason),
+            message,
+            metric=metric,
+            notify=notify,
+            breach=breach,
         )
         history = list(self.next.history or [])
         history.append(
@@ -108,31 +116,33 @@ class Draft:
         *,
         metric: str | None = None,
         notify: bool = True,
+        breach: bool = False,
     ) -> int:
         """Put an announcement in the outbox: an Event, and the subscribed webhooks."""
         seq = (self.next.sequence or 0) + 1
         self.next.sequence = seq
-        pending = ["event"]
+        announcement = Announcement(
+            seq=seq,
+            time=self.now,
+            type=type_,
+            reason=reason,
+            message=message,
+            step=self.next.current_phase,
+            percentage=self.next.percentage or 0.0,
+            metric=metric,
+            incident=incidents.incident_of(self.next, reason, seq, breach=breach),
+        )
+        action = incidents.page_action(announcement)
+        announcement.pending = ["event"]
         if notify:
-            pending += [
+            announcement.pending += [
                 f"webhook-{i}"
                 for i, target in enumerate(self.spec.notifications or [])
-                if not target.on or reason in target.on
+                if incidents.subscribes(target, reason, action)
             ]
+        self.next.incident = incidents.after(self.next, announcement)
         outbox = list(self.next.outbox or [])
-        outbox.append(
-            Announcement(
-                seq=seq,
-                time=self.now,
-                type=type_,
-                reason=reason,
-                message=message,
-                step=self.next.current_phase,
-                percentage=self.next.percentage or 0.0,
-                metric=metric,
-                pending=pending,
-            )
-        )
+        outbox.append(announcement)
         self.next.outbox = outbox[-OUTBOX_LIMIT:]
         return seq
 

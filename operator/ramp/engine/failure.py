@@ -53,6 +53,7 @@ def fail(draft: Draft, breach: Breach) -> None:
             failure_pause_message(breach.message),
             warning=True,
             metric=breach.metric,
+            breach=True,
         )
         return
     roll_back(draft, breach, zero=policy.rollback_to == "Zero")
@@ -81,6 +82,7 @@ def roll_back(draft: Draft, breach: Breach | None, *, zero: bool) -> None:
         message,
         warning=True,
         metric=breach.metric if breach else None,
+        breach=breach is not None,
     )
 
 
@@ -93,7 +95,9 @@ def step_down(draft: Draft, breach: Breach) -> None:
     fall_back(draft, zero=False)
     after = format_percentage(nxt.percentage or 0.0)
     message = f"stepped down from {before} % to {after} %: {breach.message}"
-    draft.transition("RolledBack", "RolledBack", message, warning=True, metric=breach.metric)
+    draft.transition(
+        "RolledBack", "RolledBack", message, warning=True, metric=breach.metric, breach=True
+    )
 
 
 def disable_flag(draft: Draft) -> None:

@@ -22,11 +22,11 @@ from typing import Any
 
 from ramp.api import RolloutSpec
 from ramp.api.status import Announcement, RolloutStatus
-from ramp.engine import delivery_key, pending_deliveries
+from ramp.engine import delivery_key, incidents, payloads, pending_deliveries
 from ramp.k8s.clients import Clients
 from ramp.k8s.events import deliver_event, record_event
 from ramp.k8s.secrets import SecretValueError, read_secret_value
-from ramp.runtime.notifications import CHART_VALUE, FLAG, Notifier, build_payload
+from ramp.runtime.notifications import CHART_VALUE, FLAG, Notifier
 
 logger = logging.getLogger("ramp.delivery")
 
@@ -98,7 +98,7 @@ class Deliveries:
                     confirmed.add(dkey)
                     settled_now = True
                 continue
-            if await self._notify(rollout, spec, announcement, target, key, dkey):
+            if await self._notify(rollout, spec, status, announcement, target, key, dkey):
                 confirmed.add(dkey)
                 settled_now = True
         if not confirmed:
@@ -109,6 +109,7 @@ class Deliveries:
         self,
         rollout: dict[str, Any],
         spec: RolloutSpec,
+        status: RolloutStatus,
         announcement: Announcement,
         target: str,
         key: Key,
@@ -121,31 +122,52 @@ class Deliveries:
         targets = spec.notifications or []
         if index >= len(targets):
             return True
-        ref = targets[index].secret_ref
+        notification = targets[index]
+        ref = notification.secret_ref
         label = f"Secret {namespace}/{ref.name}[{ref.key}]"
+        what = f"{announcement.reason} of {namespace}/{name}"
+        if notification.format == "PagerDuty" and not incidents.pages(status, announcement):
+            logger.info(
+                "notification %s not sent to the on-call service from %s: it opens no "
+                "incident, or its incident was resolved before it could be delivered",
+                what,
+                label,
+            )
+            return True
         allow_list_given = bool(self.notifier.allow)
         url = None
+        routing_key = ""
         if allow_list_given:  # with none, every URL is refused: the Secret need not be read
             try:
                 url = await asyncio.to_thread(read_secret_value, self.clients, namespace, ref)
             except SecretValueError as e:
-                logger.error("notification %s of %s/%s not sent: %s", announcement.reason, *key, e)
+                logger.error("notification %s not sent: %s", what, e)
                 return True
+            if notification.format == "PagerDuty":
+                try:
+                    url, routing_key = payloads.pagerduty_destination(url)
+                except ValueError as e:
+                    why = (
+                        f"spec.notifications[{index}] (format PagerDuty): the value in {label} {e}"
+                    )
+                    logger.error("notification %s not sent: %s", what, why)
+                    await asyncio.to_thread(
+                        record_event, self.clients, rollout, "Warning", "NotificationRefused", why
+                    )
+                    return True
         if url is None or not self.notifier.allows(url):
             why = refusal(index, label, allow_list_given=allow_list_given)
-            logger.error("notification %s of %s/%s not sent: %s", announcement.reason, *key, why)
+            logger.error("notification %s not sent: %s", what, why)
             await asyncio.to_thread(
                 record_event, self.clients, rollout, "Warning", "NotificationRefused", why
             )
             return True
-        payload = build_payload(
-            namespace=namespace,
-            name=name,
-            transition=announcement.reason,
-            message=announcement.message,
-            phase=announcement.step,
-            percentage=announcement.percentage,
-            metric=announcement.metric,
+        meta = rollout["metadata"]
+        body = payloads.render(
+            notification.format,
+            payloads.Rollout(namespace, name, meta.get("uid", "")),
+            announcement,
+            routing_key,
         )
         self.inflight.add((key, dkey))
         loop = asyncio.get_running_loop()
@@ -155,10 +177,12 @@ class Deliveries:
 
         self.notifier.notify(
             url,
-            payload,
+            body.json,
             label=label,
             delivery_id=delivery_id(rollout, announcement, target),
             on_done=done,
+            content_type=body.content_type,
+            what=what,
         )
         return False
 

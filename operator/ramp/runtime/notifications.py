@@ -1,4 +1,5 @@
-"""Webhook notifications of rollout transitions: Slack-compatible JSON, retried with backoff.
+"""Webhook notifications of rollout transitions, retried with backoff (their bodies, one per
+format, are built by ramp.engine.payloads).
 
 Where: a Rollout's author names the URL (in a Secret), the operator's admin names where the
 operator may send (`ramp run --webhook-allow`, the same patterns as `--prometheus-allow`). A URL
@@ -30,7 +31,6 @@ from typing import Any
 
 import requests
 
-from ramp.engine.published import format_percentage
 from ramp.metrics.allowlist import AllowList, NoRedirects
 from ramp.runtime.settings import OperatorSettings
 
@@ -52,47 +52,6 @@ class _HideWebhookTraffic(logging.Filter):
 
 _HIDE = _HideWebhookTraffic()
 
-ICONS = {
-    "RolledBack": ":rotating_light:",
-    "Warning": ":warning:",
-    "Completed": ":white_check_mark:",
-}
-
-
-def build_payload(
-    *,
-    namespace: str,
-    name: str,
-    transition: str,
-    message: str,
-    phase: str | None,
-    percentage: float,
-    metric: str | None,
-) -> dict[str, Any]:
-    """The JSON body: ``text`` for Slack-compatible receivers, ``rollout`` for machines."""
-    where = f"phase {phase}" if phase else "no phase"
-    text = (
-        f"{ICONS.get(transition, ':information_source:')} Rollout {namespace}/{name}: "
-        f"{transition} at {format_percentage(percentage)} % ({where})"
-    )
-    if metric:
-        text += f"; metric {metric}"
-    if message:
-        text += f"\n{message}"
-    return {
-        "text": text,
-        "rollout": {
-            "namespace": namespace,
-            "name": name,
-            "transition": transition,
-            "phase": phase,
-            "percentage": percentage,
-            "metric": metric,
-            "message": message,
-        },
-    }
-
-
 DELIVERY_HEADER = "X-Ramp-Delivery"
 
 Done = Callable[[bool], None]
@@ -106,6 +65,9 @@ class _Delivery:
     label: str
     delivery_id: str | None = None
     on_done: Done | None = None
+    content_type: str = "application/json"
+    what: str = ""
+    """What it tells, for logs (never the URL)."""
 
 
 @dataclass
@@ -176,11 +138,14 @@ class Notifier:
         label: str,
         delivery_id: str | None = None,
         on_done: Done | None = None,
+        content_type: str = "application/json",
+        what: str = "",
     ) -> None:
         """Queue one delivery and return at once. ``label`` names the URL's source for logs;
         ``delivery_id`` goes in the X-Ramp-Delivery header; ``on_done`` hears the outcome
-        (False at once for a URL not allowed, which gets no request, or a full queue)."""
-        delivery = _Delivery(url, payload, label, delivery_id, on_done)
+        (False at once for a URL not allowed, which gets no request, or a full queue);
+        ``what`` says what it tells in logs (else the Slack body's ``rollout`` does)."""
+        delivery = _Delivery(url, payload, label, delivery_id, on_done, content_type, what)
         if not self.allows(url):
             logger.error(
                 "notification %s not sent: the webhook from %s is not allowed by %s",
@@ -270,7 +235,9 @@ class Notifier:
         problem = ""
         for attempt in range(1, self.attempts + 1):
             try:
-                headers = {DELIVERY_HEADER: delivery.delivery_id} if delivery.delivery_id else {}
+                headers = {"Content-Type": delivery.content_type}
+                if delivery.delivery_id:
+                    headers[DELIVERY_HEADER] = delivery.delivery_id
                 response = session.post(
                     delivery.url,
                     json=delivery.payload,
@@ -317,5 +284,7 @@ def _tell(delivery: _Delivery, delivered: bool) -> None:
 
 
 def _what(delivery: _Delivery) -> str:
+    if delivery.what:
+        return delivery.what
     rollout = delivery.payload.get("rollout", {})
     return f"{rollout.get('transition')} of {rollout.get('namespace')}/{rollout.get('name')}"
