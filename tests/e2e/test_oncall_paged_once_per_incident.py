@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
-from tests.support.analysis import analysed_rollout, error_rate, step_of
+from tests.support.analysis import analysed_rollout, error_rate
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.exporter import Exporter
 from tests.support.oncall import Receiver
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import apply, events, ramp, status
 
 OPERATOR_ARGS = ("--webhook-allow", "http://127.0.0.1:*")
@@ -51,7 +51,7 @@ def started(
     )
     apply(cluster, namespace, manifest)
     eventually(
-        lambda: step_of(cluster, namespace, name)[0] == "Progressing",
+        lambda: status(cluster, namespace, name).get("phase") == "Progressing",
         timeout=30,
         what="the rollout to start",
     )
@@ -134,7 +134,7 @@ def test_a_rollback_pages_once_across_a_kill_and_the_retry_resolves_it(
     )
     eventually(
         lambda: (
-            step_of(cluster, namespace, "paged")[0] == "Completed"
+            status(cluster, namespace, "paged").get("phase") == "Completed"
             and outbox_empty(cluster, namespace, "paged")
         ),
         timeout=60,
