@@ -215,8 +215,10 @@ class RolloutModel(RuleBasedStateMachine):
         document=spec_documents(),
         world=st.sampled_from(("healthy", "healthy", *WORLDS)),
         refresh=st.sampled_from((300, 0, 60, 300)),
+        backlog=st.sampled_from(tuple(BACKLOGS)),
     )
-    def create(self, document: dict[str, Any], world: str, refresh: int) -> None:
+    def create(self, document: dict[str, Any], world: str, refresh: int, backlog: str) -> None:
+        self.backlog = backlog
         if "workers" in document:
             for i, phase in enumerate(document["phases"]):
                 phase["workers"] = {"replicas": i + 2}
@@ -245,6 +247,16 @@ class RolloutModel(RuleBasedStateMachine):
     def backlog_changes(self, backlog: str) -> None:
         """The workers take jobs (or the queue's metrics go away)."""
         self.backlog = backlog
+
+    @precondition(lambda self: bool(self.workers))
+    @rule(backlog=st.sampled_from(tuple(BACKLOGS)))
+    def abort_with_jobs_queued(self, backlog: str) -> None:
+        """The async team's bad day: `ramp abort` with the worker scaled up and jobs queued,
+        whatever the queue's metrics say next; the operator takes it and drains."""
+        self.operator_runs(5, 4, tells=True)  # started and scaled up, unless something holds it
+        self.person_acts("abort", self.status)
+        self.backlog = backlog
+        self.operator_runs(5, 3, tells=True)
 
     @rule(seconds=st.sampled_from((1, 30, 120, 600)))
     def time_passes_with_the_operator_down(self, seconds: int) -> None:
