@@ -201,7 +201,12 @@ def test_disabling_turns_the_flag_off_at_once_drains_then_gives_the_worker_back(
     assert run.workers["pdf-worker"].replicas == 5
     run.step(seconds(30), drains=0)
     assert run.workers["pdf-worker"].replicas == 1
+    assert next_wakeup(run.spec, run.status, run.now) == run.now + seconds(1), (
+        "the restore is confirmed a second later, as at the end of a rollout"
+    )
     run.step(seconds(1))
+    assert run.status.worker_originals is None
+    assert next_wakeup(run.spec, run.status, run.now) is None
     run.spec = spec_with_drain()
     run.generation = 3
     run.step(seconds(1), metrics={"errors": 0.0})
