@@ -27,7 +27,13 @@ VALID: dict[str, Any] = {
             "env": {"enabled": "FEATURE_ENABLED", "percentage": "FEATURE_PERCENTAGE"},
             "restartOnChange": [{"kind": "Deployment", "name": "backend"}],
         },
-        "workers": [{"deployment": "worker", "hpa": "worker"}],
+        "workers": [
+            {
+                "deployment": "worker",
+                "hpa": "worker",
+                "drain": {"query": "sum(queue_depth)", "timeout": "30m"},
+            }
+        ],
         "phases": [
             {"name": "canary", "percentage": 5, "duration": "1h", "workers": {"replicas": 2}},
             {"name": "half", "percentage": 50, "duration": "90m", "approval": "Manual"},
@@ -124,6 +130,9 @@ INVALID: list[tuple[str, str, Any, str]] = [
     ("compare-same-variants", "analysis.metrics.2.compare.control", "on", "metrics[2].compare"),
     ("compare-confidence-one", "analysis.metrics.2.compare.confidence", 1, "compare.confidence"),
     ("compare-max-ratio-zero", "analysis.metrics.2.compare.maxRatio", 0, "compare.maxRatio"),
+    ("drain-without-analysis", "analysis", DELETE, "spec.workers[].drain needs spec.analysis"),
+    ("drain-bad-timeout", "workers.0.drain.timeout", "30 min", "spec.workers[0].drain.timeout"),
+    ("drain-empty-query", "workers.0.drain.query", "", "spec.workers[0].drain.query"),
 ]
 
 
@@ -302,6 +311,17 @@ FULL_STATUS: dict[str, Any] = {
     ],
     "workerCorrections": {"worker": 2},
     "incident": 4,
+    "drains": {
+        "worker": {
+            "startedAt": "2026-03-01T12:00:00Z",
+            "deadline": "2026-03-01T12:30:00Z",
+            "scale": {"replicas": 5},
+            "left": 1240.0,
+            "observedAt": "2026-03-01T12:03:00Z",
+            "error": "connection refused",
+        }
+    },
+    "draining": "worker: 1,240 left, 27m to timeout",
 }
 
 

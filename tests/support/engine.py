@@ -11,6 +11,8 @@ from ramp.engine import (
     Decision,
     Observations,
     PublishFlag,
+    RestoreWorkers,
+    ScaleWorkers,
     WorkerObservation,
     analysis_due,
     decide,
@@ -19,6 +21,7 @@ from ramp.engine import (
 )
 from ramp.engine.actions import Action, plan_action
 from ramp.engine.observations import MetricSample
+from ramp.engine.schedule import drain_due
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -61,12 +64,18 @@ class Run:
     publish the ConfigMap, and decide again at once when the publish changed what it serves."""
 
     def __init__(
-        self, spec: RolloutSpec, *, workers: Mapping[str, WorkerObservation] | None = None
+        self,
+        spec: RolloutSpec,
+        *,
+        workers: Mapping[str, WorkerObservation] | None = None,
+        scales: bool = False,
     ):
         self.spec = spec
         self.status = RolloutStatus()
         self.now = T0
         self.workers = dict(workers or {})
+        self.scales = scales
+        """Whether the workers take the scale each decision sets, as the shell makes them."""
         self.decisions: list[Decision] = []
         self.config_map: PublishFlag | None = None
         """What the simulated ConfigMap serves."""
@@ -77,29 +86,41 @@ class Run:
         self,
         after: timedelta = timedelta(0),
         metrics: Mapping[str, float | str | MetricSample | None] | None = None,
+        drains: float | str | MetricSample | None = None,
     ) -> Decision:
-        """Advance the clock and reconcile once; metrics are used only when analysis is due."""
+        """Advance the clock and reconcile once; metrics are used only when analysis is due,
+        ``drains`` (every draining worker's drain query) only when a drain reading is."""
         self.now += after
         samples = None
         if metrics is not None and analysis_due(self.spec, self.status, self.now):
             samples = {name: _sample(v) for name, v in metrics.items()}
-        decision = self._decide(samples)
+        readings = None
+        if drains is not None and drain_due(self.spec, self.status, self.now):
+            readings = {key: _sample(drains) for key in self.status.drains or {}}
+        decision = self._decide(samples, readings)
         flag = next(e for e in decision.effects if isinstance(e, PublishFlag))
         if flag != self.config_map:
             self.config_map = flag
             decision = self._decide(None)
         return decision
 
-    def _decide(self, samples: Mapping[str, MetricSample] | None) -> Decision:
+    def _decide(
+        self,
+        samples: Mapping[str, MetricSample] | None,
+        drains: Mapping[str, MetricSample] | None = None,
+    ) -> Decision:
         seen = Observations(
             metrics=samples,
             workers=self.workers,
+            drains=drains,
             published=self.config_map,
             delivered=delivered(self.status),
         )
         decision = decide(self.spec, self.status, self.now, seen, generation=self.generation)
         self.status = decision.status
         self.decisions.append(decision)
+        if self.scales:
+            self.workers = scaled(self.workers, decision)
         return decision
 
     def run_for(
@@ -131,6 +152,28 @@ class Run:
         data = self.status.model_dump(by_alias=True, exclude_none=True, mode="json")
         data["control"] = {**(data.get("control") or {}), **control}
         self.status = RolloutStatus.model_validate(data)
+
+
+def scaled(
+    workers: Mapping[str, WorkerObservation], decision: Decision
+) -> dict[str, WorkerObservation]:
+    """The workers once the shell made the decision's worker effects true."""
+    result = dict(workers)
+    for effect in decision.effects:
+        if isinstance(effect, ScaleWorkers | RestoreWorkers):
+            targets = effect.targets if isinstance(effect, ScaleWorkers) else effect.originals
+            for key, target in targets.items():
+                now = result.get(key, WorkerObservation())
+                result[key] = WorkerObservation(
+                    replicas=now.replicas if target.replicas is None else target.replicas,
+                    min_replicas=(
+                        now.min_replicas if target.min_replicas is None else target.min_replicas
+                    ),
+                    max_replicas=(
+                        now.max_replicas if target.max_replicas is None else target.max_replicas
+                    ),
+                )
+    return result
 
 
 def _sample(value: float | str | MetricSample | None) -> MetricSample:

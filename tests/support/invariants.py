@@ -15,14 +15,14 @@ distinct failures.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
 
 from ramp.api import RolloutSpec, RolloutStatus
 from ramp.api.spec import Compare, Phase
 from ramp.api.status import PromoteRequest
-from ramp.engine import PublishFlag, sequential
+from ramp.engine import PublishFlag, WorkerObservation, sequential, worker_key
 from ramp.engine.bucketing import publish_of
 from ramp.engine.observations import MetricSample
 from ramp.engine.published import serves
@@ -44,6 +44,17 @@ class Moment:
     spec: RolloutSpec
     status: RolloutStatus
     published: PublishFlag | None
+    workers: Mapping[str, WorkerObservation] = field(default_factory=dict)
+    """The scale of each worker, by worker key, where the test knows it."""
+
+
+@dataclass(frozen=True)
+class DrainReading:
+    """A worker's drain query as the engine was given it."""
+
+    at: datetime
+    worker: str
+    sample: MetricSample
 
 
 @dataclass(frozen=True)
@@ -104,9 +115,10 @@ def check_trace(
     actions: Sequence[PersonAction] = (),
     breaching: Sequence[Breaching] = (),
     reconciles: Sequence[datetime] = (),
+    drain_readings: Sequence[DrainReading] = (),
 ) -> None:
-    """I1..I7 (with I3b), I10, I11, I13 and I14 over the whole trace (I8 and I9 need their own
-    records, I12 the shell's timing; see below)."""
+    """I1..I7 (with I3b), I9's drains, I10, I11, I13 and I14 over the whole trace (I8 and the
+    rest of I9 need their own records, I12 the shell's timing; see below)."""
     check_exposure_earned(trace)
     check_disabled_flag_stays_off(trace, actions)
     check_created_paused_publishes_nothing(trace)
@@ -119,6 +131,7 @@ def check_trace(
     check_bucketing_kept_while_exposed(trace)
     check_phase_left_through_gate_and_soak(trace)
     check_one_incident_per_breach(trace)
+    check_workers_kept_while_draining(trace, drain_readings)
 
 
 # --- helpers shared by the invariants ------------------------------------------------------
@@ -835,6 +848,57 @@ def check_workers_restored(
                 f"I9 violated: {worker} was not given back its original scale "
                 f"(field: (original, now)): {wrong}"
             )
+
+
+def check_workers_kept_while_draining(
+    trace: Sequence[Moment], readings: Sequence[DrainReading]
+) -> None:
+    """I9, drains: when the exposure goes down, a worker with a drain keeps at least the scale
+    it had until its drain query read 0 (a reading given to the engine since) or its timeout
+    passed, unless the exposure rises again meanwhile (a retry, spec.enabled) or its drain is
+    edited away."""
+    for i, (prev, cur) in enumerate(pairwise(trace), start=1):
+        if exposure(cur.published) >= exposure(prev.published):
+            continue
+        for worker in cur.spec.workers or []:
+            key = worker_key(worker)
+            held = prev.workers.get(key)
+            if worker.drain is None or held is None or held.missing:
+                continue
+            end = cur.at + worker.drain.limit
+            drained = [
+                r.at
+                for r in readings
+                if r.worker == key
+                and r.at >= cur.at
+                and r.sample.value is not None
+                and r.sample.value <= 0
+            ]
+            if drained:
+                end = min(end, drained[0])
+            for j in range(i, len(trace)):
+                m = trace[j]
+                still = any(w.drain and worker_key(w) == key for w in m.spec.workers or [])
+                if m.at >= end or exposure(m.published) > exposure(cur.published) or not still:
+                    break
+                now = m.workers.get(key)
+                if now is None or now.missing:
+                    continue
+                lower = {
+                    name: (before, after)
+                    for name, before, after in (
+                        ("replicas", held.replicas, now.replicas),
+                        ("minReplicas", held.min_replicas, now.min_replicas),
+                        ("maxReplicas", held.max_replicas, now.max_replicas),
+                    )
+                    if before is not None and after is not None and after < before
+                }
+                if lower:
+                    raise AssertionError(
+                        f"I9 violated at {describe(trace, j)}: {key} was scaled down "
+                        f"(field: (when the exposure went down at moment {i}, now)): {lower} "
+                        f"before its drain read 0 or its timeout ({worker.drain.timeout}) passed"
+                    )
 
 
 # --- I12: every edit decided in time --------------------------------------------------------

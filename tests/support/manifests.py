@@ -232,6 +232,11 @@ def valid_specs(
         }
         if draw(st.booleans()):
             spec["analysis"]["errorLimit"] = draw(st.integers(1, 100))
+        if workers and draw(st.booleans()):
+            spec["workers"][0]["drain"] = {
+                "query": draw(st.sampled_from(QUERIES)),
+                "timeout": draw(st.sampled_from(SHORT_DURATIONS)),
+            }
     else:
         for phase in phases:
             phase.pop("metrics", None)
@@ -690,6 +695,31 @@ def bad_workers(draw: st.DrawFn, spec: Spec) -> Mutation:
         )
     )
     return Mutation("phase workers out of range", path, value, field_path(path))
+
+
+@mutator()
+def drain_without_analysis(draw: st.DrawFn, spec: Spec) -> Mutation | None:
+    """A drain's query runs on spec.analysis.prometheus: without an analysis it cannot run."""
+    if "analysis" in spec or any("metrics" in p for p in spec["phases"]):
+        return None
+    return Mutation(
+        "a worker drain without spec.analysis",
+        ("workers",),
+        [{"deployment": "queue-worker", "drain": {"query": "sum(queue)"}}],
+        "spec.workers[].drain",
+    )
+
+
+@mutator(needs_analysis=True)
+def bad_drain_timeout(draw: st.DrawFn, spec: Spec) -> Mutation:
+    path = ("workers", 0, "drain", "timeout")
+    return Mutation(
+        "a drain timeout that is not a duration",
+        path,
+        draw(st.sampled_from(BAD_DURATIONS)),
+        field_path(path),
+        also=((("workers",), [{"deployment": "queue-worker", "drain": {"query": "sum(q)"}}]),),
+    )
 
 
 @mutator()

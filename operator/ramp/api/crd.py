@@ -23,6 +23,8 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Percent", "type": "number", "jsonPath": ".status.percentage"},
     {"name": "Health", "type": "string", "jsonPath": ".status.health"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    # Empty unless a worker waits for its queue after the exposure went down.
+    {"name": "Draining", "type": "string", "jsonPath": ".status.draining"},
     # A string, not a date: kubectl shows a date as an age, "<invalid>" for a future time.
     # The time itself reads right, and no countdown is written into status.
     {"name": "Next", "type": "string", "jsonPath": ".status.nextPromotionAt", "priority": 1},

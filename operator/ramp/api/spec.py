@@ -95,6 +95,7 @@ Transition = Literal[
     "Enabled",
     "Warning",
     "Retried",
+    "DrainTimedOut",
 ]
 """Transitions a notification can subscribe to; they are also the Events' reasons."""
 
@@ -194,6 +195,31 @@ class FlagSpec(SpecModel):
     )
 
 
+class WorkerDrain(SpecModel):
+    """Wait for queued work before a worker loses scale: after a rollback, `ramp abort`,
+    `spec.enabled: false` or a step down, the worker keeps its current scale until `query`
+    reads 0 or `timeout` has passed; then it is scaled down (its original scale, or the lower
+    phase's)."""
+
+    query: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="PromQL instant query returning what is left for the worker to do (queued "
+        "and in-flight jobs, one number: aggregate with sum/max); 0 when drained. Read on the "
+        "analysis interval from spec.analysis.prometheus. No data or an error is not 0: the "
+        "drain waits until its timeout.",
+    )
+    timeout: Duration = Field(
+        "30m",
+        description="Longest wait for the query to read 0 (Go duration); then the worker is "
+        "scaled down anyway, with a DrainTimedOut Event and notification.",
+    )
+
+    @property
+    def limit(self) -> timedelta:
+        return parse_duration(self.timeout)
+
+
 class WorkerRef(SpecModel):
     """A worker workload scaled per phase: a Deployment, its HPA, or both."""
 
@@ -208,6 +234,11 @@ class WorkerRef(SpecModel):
         pattern=DNS_SUBDOMAIN_PATTERN,
         max_length=253,
         description="HorizontalPodAutoscaler whose minReplicas/maxReplicas are set per phase.",
+    )
+    drain: WorkerDrain | None = Field(
+        None,
+        description="Keep the worker's scale after the exposure goes down until the jobs "
+        "already queued are done (needs spec.analysis for its Prometheus).",
     )
 
     rules = (
@@ -611,6 +642,12 @@ class Notification(SpecModel):
     )
 
 
+DRAIN_NEEDS_ANALYSIS = (
+    "spec.workers[].drain needs spec.analysis: its query runs on spec.analysis.prometheus "
+    "every spec.analysis.interval"
+)
+
+
 class RolloutSpec(SpecModel):
     """A feature rolled out in phases, with health analysis and automatic rollback."""
 
@@ -670,6 +707,12 @@ class RolloutSpec(SpecModel):
             "spec.phases[].workers needs spec.workers naming the workloads to scale",
             lambda spec: bool(spec.workers) or all(p.workers is None for p in spec.phases),
             field_path=".phases",
+        ),
+        Rule(
+            "!has(self.workers) || !self.workers.exists(w, has(w.drain)) || has(self.analysis)",
+            DRAIN_NEEDS_ANALYSIS,
+            lambda spec: spec.analysis is not None or not any(w.drain for w in spec.workers or []),
+            field_path=".workers",
         ),
     )
 

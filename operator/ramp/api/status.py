@@ -169,6 +169,23 @@ class WorkerScale(StatusModel):
     max_replicas: int | None = Field(None, description="HPA spec.maxReplicas.")
 
 
+class DrainStatus(StatusModel):
+    """A worker kept at its scale after the exposure went down, until its drain query reads 0
+    or its deadline passes (spec.workers[].drain)."""
+
+    started_at: datetime = Field(description="When the exposure went down and the drain began.")
+    deadline: datetime = Field(
+        description="When the worker is scaled down whatever is left (startedAt + timeout); "
+        "kept across operator restarts."
+    )
+    scale: WorkerScale = Field(description="The scale the worker keeps while it drains.")
+    left: float | None = Field(
+        None, description="What the drain query read last; absent before a reading or with no data."
+    )
+    observed_at: datetime | None = Field(None, description="When the drain query was last read.")
+    error: str | None = Field(None, description="Why the last reading failed, if it did.")
+
+
 class Request(StatusModel):
     requested_at: datetime | None = Field(None, description="When the CLI asked.")
     by: str | None = Field(
@@ -265,6 +282,16 @@ class RolloutStatus(StatusModel):
         description="Number of the announcement that opened the on-call incident still open "
         "(a breach rolled the rollout back or paused it); completion, `ramp retry` or `ramp "
         "resume` resolves it.",
+    )
+    drains: dict[str, DrainStatus] | None = Field(
+        None,
+        description="Workers kept at their scale until the work queued for them is done, by "
+        "worker (the Deployment name, or hpa/<name>).",
+    )
+    draining: str | None = Field(
+        None,
+        description="What the drains wait for, in words (e.g. `pdf-worker: 1,240 left, 27m to "
+        "timeout`); absent when nothing drains.",
     )
     worker_corrections: dict[str, int] | None = Field(
         None,

@@ -389,6 +389,8 @@ def render_status(rollout: dict[str, Any], now: datetime) -> Group:
         header.add_row("Message", status["message"])
     if unreconciled(status):
         header.add_row("Message", not_reconciled_message(meta["namespace"]))
+    if status.get("draining"):
+        header.add_row("Draining", status["draining"])
 
     phases = Table(title="Phases", title_justify="left", box=None, header_style="bold")
     for column in ("", "NAME", "PERCENT", "DURATION", "APPROVAL"):

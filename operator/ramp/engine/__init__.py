@@ -14,7 +14,7 @@ from ramp.engine.observations import MetricSample, Observations, WorkerObservati
 from ramp.engine.outbox import delivery_key, pending_deliveries
 from ramp.engine.policy import Decision, decide
 from ramp.engine.published import flag_revision, format_percentage, lowers, serves, stamp
-from ramp.engine.schedule import analysis_due, next_wakeup
+from ramp.engine.schedule import analysis_due, drain_due, next_wakeup
 from ramp.engine.workers import restore_on_deletion, worker_key
 from ramp.engine.writes import (
     WritePlan,
@@ -40,6 +40,7 @@ __all__ = [
     "analysis_due",
     "decide",
     "delivery_key",
+    "drain_due",
     "flag_revision",
     "format_percentage",
     "invalid_spec_status",

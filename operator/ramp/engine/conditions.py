@@ -109,4 +109,11 @@ def build_conditions(
         else:
             workers = (True, "Found", "all workers found")
         conditions.append(condition(draft, "WorkersReady", *workers))
+        if any(w.drain is not None for w in draft.spec.workers):
+            draining = (
+                (True, "Draining", f"draining {nxt.draining}")
+                if nxt.drains
+                else (False, "NothingToDrain", "no worker is draining")
+            )
+            conditions.append(condition(draft, "Draining", *draining))
     return conditions

@@ -71,6 +71,10 @@ class Observations:
     workers: Mapping[str, WorkerObservation] = field(default_factory=dict)
     """Observed scale by worker key (the Deployment name, see ``worker_key``)."""
 
+    drains: Mapping[str, MetricSample] | None = None
+    """Each draining worker's drain query (status.drains) by worker key; None when not read
+    this reconcile (not due)."""
+
     published: PublishFlag | None = None
     """What the flag ConfigMap serves now, with the bucketing scheme its flags.json names (none
     named: the legacy scheme); None when it does not exist or does not hold consistent values of

@@ -96,7 +96,7 @@ def decide(
     keep_scheme(draft, seen.published)
     account_served(draft, seen.published)
 
-    plan = plan_workers(draft, seen.workers)
+    plan = plan_workers(draft, seen.workers, seen.drains)
     missing = sorted(m for w in seen.workers.values() for m in w.missing)
     if missing and not was_false(draft, "WorkersReady", "WorkerNotFound"):
         draft.announce(

@@ -10,6 +10,7 @@ import mmh3
 from ramp.api.spec import Analysis, RolloutSpec
 from ramp.api.status import RolloutStatus
 from ramp.engine.draft import analysing
+from ramp.engine.workers import worker_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -68,6 +69,40 @@ def analysis_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> boo
     return due is not None and last < due <= now
 
 
+def drain_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
+    """Whether to read the drain queries of the draining workers (status.drains): at once
+    when a drain has no reading yet, then once per analysis interval."""
+    if not status.drains or spec.analysis is None:
+        return False
+    return any(
+        d.observed_at is None or now >= d.observed_at + spec.analysis.every
+        for d in status.drains.values()
+    )
+
+
+def _drain_moments(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> list[datetime]:
+    """The next reading of each drain's query, and its deadline."""
+    if not status.drains or spec.analysis is None:
+        return []
+    every = spec.analysis.every
+    moments = []
+    for drain in status.drains.values():
+        moments.append(now if drain.observed_at is None else drain.observed_at + every)
+        moments.append(drain.deadline)
+    return moments
+
+
+def _restoring(spec: RolloutSpec, status: RolloutStatus) -> set[str]:
+    """Workers being given back their original scale now (not while they drain)."""
+    phase = status.phase or "Pending"
+    originals = set(status.worker_originals or {}) - set(status.drains or {})
+    if phase == "Completed" or (phase == "RolledBack" and not status.percentage):
+        return originals
+    if phase == "Disabled":  # only workers with a drain are given back while disabled
+        return originals & {worker_key(w) for w in spec.workers or [] if w.drain is not None}
+    return set()
+
+
 RESTORE_CHECK = timedelta(seconds=1)
 """How soon to confirm that workers got their original scale back."""
 
@@ -84,18 +119,17 @@ OUTBOX_RETRY = timedelta(seconds=10)
 
 def next_wakeup(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> datetime | None:
     """The earliest moment something can change without an outside event; None: nothing will."""
-    phase = status.phase or "Pending"
-    restoring = phase == "Completed" or (phase == "RolledBack" and not status.percentage)
     moments = []
     if status.outbox:
         moments.append(now + OUTBOX_RETRY)
     if status.awaiting_publish_since is not None:
         moments.append(now + PUBLISH_CHECK)
-    if status.worker_originals and restoring:
+    if _restoring(spec, status):
         # Workers are being given back their own scale: look again to confirm and forget them.
         moments.append(now + RESTORE_CHECK)
+    moments += _drain_moments(spec, status, now)
     if not analysing(status) or not spec.enabled:
-        return min(moments) if moments else None
+        return max(min(moments), now) if moments else None
     if spec.analysis is not None:
         last = status.last_analysis_at
         moments.append(now if last is None else next_analysis_at(spec.analysis, last))

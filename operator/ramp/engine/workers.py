@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ramp.api.spec import RolloutSpec, WorkerRef
+from ramp.api.spec import PhaseWorkers, RolloutSpec, WorkerRef
 from ramp.api.status import RolloutStatus, WorkerScale
 from ramp.engine.draft import Draft
+from ramp.engine.drains import hold_while_draining
 from ramp.engine.effects import WorkerTarget
-from ramp.engine.observations import WorkerObservation
+from ramp.engine.observations import MetricSample, WorkerObservation
 from ramp.engine.phases import ENDED, HELD
 
 CORRECTION_LIMIT = 5
@@ -57,12 +58,18 @@ def _phase_for_workers(draft: Draft) -> tuple[int | None, bool]:
     return None, False
 
 
-def plan_workers(draft: Draft, seen: Mapping[str, WorkerObservation]) -> WorkerPlan:
+def plan_workers(
+    draft: Draft,
+    seen: Mapping[str, WorkerObservation],
+    drain_readings: Mapping[str, MetricSample] | None = None,
+) -> WorkerPlan:
     """Worker targets for now, recording originals before the first change; restoration at the
-    end, dropping an original once the worker has it back (or gone, or contested)."""
+    end, dropping an original once the worker has it back (or gone, or contested). A worker
+    that drains keeps its scale meanwhile (engine/drains.py)."""
     spec, nxt = draft.spec, draft.next
     if not spec.workers:
         nxt.worker_corrections = None
+        nxt.drains = nxt.draining = None
         return WorkerPlan({}, {})
     index, restore = _phase_for_workers(draft)
     originals = dict(nxt.worker_originals or {})
@@ -77,10 +84,27 @@ def plan_workers(draft: Draft, seen: Mapping[str, WorkerObservation]) -> WorkerP
         for phase in spec.phases[: index + 1]:
             if phase.workers is not None:
                 wanted = phase.workers
+    drained_by = {worker_key(w): w.drain for w in spec.workers if w.drain is not None}
+    intended: dict[str, WorkerTarget] = {}
+    for worker in spec.workers:
+        key = worker_key(worker)
+        phase_scale = _wanted(draft, worker, wanted)
+        if phase_scale is not None:
+            intended[key] = _target(worker, phase_scale)
+        elif (restore or _restored_while_disabled(draft, worker)) and key in originals:
+            intended[key] = target_of(originals[key])
+    held = hold_while_draining(draft, drained_by, seen, drain_readings, intended)
     for worker in spec.workers:
         key = worker_key(worker)
         observed = seen.get(key)
-        if wanted is not None:
+        if key in held and key in originals:
+            if _count_correction(corrections, key, observed, held[key]):
+                targets[key] = held[key]
+            else:
+                contested.append(worker_label(worker))
+            continue
+        phase_scale = _wanted(draft, worker, wanted)
+        if phase_scale is not None:
             if key not in originals and observed is not None and not observed.missing:
                 originals[key] = WorkerScale(
                     replicas=observed.replicas if worker.deployment and not worker.hpa else None,
@@ -88,16 +112,12 @@ def plan_workers(draft: Draft, seen: Mapping[str, WorkerObservation]) -> WorkerP
                     max_replicas=observed.max_replicas if worker.hpa else None,
                 )
             if key in originals:
-                target = WorkerTarget(
-                    replicas=wanted.replicas if not worker.hpa else None,
-                    min_replicas=wanted.min_replicas if worker.hpa else None,
-                    max_replicas=wanted.max_replicas if worker.hpa else None,
-                )
+                target = _target(worker, phase_scale)
                 if _count_correction(corrections, key, observed, target):
                     targets[key] = target
                 else:
                     contested.append(worker_label(worker))
-        elif restore and key in originals:
+        elif (restore or _restored_while_disabled(draft, worker)) and key in originals:
             original = target_of(originals[key])
             if observed is None or observed.missing or matches(observed, original):
                 del originals[key]  # given back, or gone: nothing is left to restore
@@ -110,6 +130,25 @@ def plan_workers(draft: Draft, seen: Mapping[str, WorkerObservation]) -> WorkerP
     nxt.worker_originals = originals or None
     nxt.worker_corrections = corrections or None
     return WorkerPlan(targets, restores, tuple(contested))
+
+
+def _restored_while_disabled(draft: Draft, worker: WorkerRef) -> bool:
+    """A worker with a drain gets its original scale back once drained while the rollout is
+    disabled (the flag is off: nothing new reaches it); one without keeps its phase's scale, so
+    that enabling again finds it ready."""
+    return worker.drain is not None and draft.next.phase == "Disabled"
+
+
+def _wanted(draft: Draft, worker: WorkerRef, wanted: PhaseWorkers | None) -> PhaseWorkers | None:
+    return None if _restored_while_disabled(draft, worker) else wanted
+
+
+def _target(worker: WorkerRef, wanted: PhaseWorkers) -> WorkerTarget:
+    return WorkerTarget(
+        replicas=wanted.replicas if not worker.hpa else None,
+        min_replicas=wanted.min_replicas if worker.hpa else None,
+        max_replicas=wanted.max_replicas if worker.hpa else None,
+    )
 
 
 def _count_correction(

@@ -28,10 +28,12 @@ from ramp.engine import (
     Decision,
     analysis_due,
     decide,
+    drain_due,
     invalid_spec_status,
     next_wakeup,
     plan_writes,
     restore_on_deletion,
+    worker_key,
 )
 from ramp.engine.effects import (
     PublishFlag,
@@ -258,12 +260,14 @@ class Reconciler:
         workers = await self._observe_workers(namespace, spec)
         flag = await self._observe_flag(rollout, spec)
         metrics = await self._analyse(rollout, spec, status, datetime.now(UTC), samples)
+        drains = await self._read_drains(namespace, spec, status, datetime.now(UTC))
         # Taken after the queries answered: lastAnalysisAt says when the values were read.
         now = datetime.now(UTC)
         delivered = self.deliveries.confirmed_for(key)
         observations = Observations(
             metrics=metrics,
             workers=workers,
+            drains=drains,
             published=flag.published,
             config_map_owner=flag.owner,
             config_map_clash=flag.clash,
@@ -410,6 +414,24 @@ class Reconciler:
             if sample.error is not None:
                 telemetry.query_errors.labels(meta["namespace"], meta["name"], metric).inc()
         return samples
+
+    async def _read_drains(
+        self, namespace: str, spec: RolloutSpec, status: RolloutStatus, now: datetime
+    ) -> dict[str, MetricSample] | None:
+        """Each draining worker's drain query, on the analysis interval (engine.drain_due),
+        from the same Prometheus as the analysis."""
+        if not drain_due(spec, status, now):
+            return None
+        queries = {
+            key: worker.drain.query
+            for worker in spec.workers or []
+            if worker.drain is not None and (key := worker_key(worker)) in (status.drains or {})
+        }
+        try:
+            provider = await self._provider(namespace, spec)
+        except (ProviderConfigError, ValueError) as e:
+            return {key: MetricSample(error=str(e)) for key in queries}
+        return await provider.evaluate(queries)
 
     # A thread only for what calls the API: most analyses call none, and a hop to a thread and
     # back costs more CPU than the analysis's own decision. Each helper below decides for itself.

@@ -57,7 +57,7 @@ def test_schema_is_structural() -> None:
 def test_printer_columns_and_names() -> None:
     version = build_crd()["spec"]["versions"][0]
     columns = [c["name"] for c in version["additionalPrinterColumns"] if "priority" not in c]
-    assert columns == ["Phase", "Step", "Percent", "Health", "Age"]
+    assert columns == ["Phase", "Step", "Percent", "Health", "Age", "Draining"]
     names = build_crd()["spec"]["names"]
     assert names["shortNames"] == ["rlt"]
     assert names["categories"] == ["ramp"]

@@ -32,11 +32,14 @@ from pydantic import ValidationError
 
 from ramp.api import RolloutSpec, RolloutStatus
 from ramp.engine import (
+    Decision,
     Observations,
     PublishFlag,
+    WorkerObservation,
     WritePlan,
     analysis_due,
     decide,
+    drain_due,
     plan_writes,
 )
 from ramp.engine.actions import ActionNotApplicable, plan_action
@@ -44,10 +47,11 @@ from ramp.engine.observations import MetricSample
 from ramp.engine.routine import Routine, routine_of, routine_readings_of
 from ramp.flags import SCHEMES
 from ramp.flags.bucketing import LEGACY_SCHEME
-from tests.support.engine import T0, delivered
+from tests.support.engine import T0, delivered, scaled
 from tests.support.invariants import (
     Analysed,
     Breaching,
+    DrainReading,
     Moment,
     PersonAction,
     check_trace,
@@ -69,6 +73,17 @@ SAMPLES = {
     "no data": MetricSample(),
     "error": MetricSample(error="connection refused"),
 }
+
+WORKER = "jobs"
+"""The queue worker of specs that have one: 1 replica of its own, phase i scales it to i + 2."""
+
+BACKLOGS = {
+    "queued": MetricSample(value=120.0),
+    "drained": MetricSample(value=0.0),
+    "no data": MetricSample(),
+    "error": MetricSample(error="connection refused"),
+}
+"""What the worker's drain query answers until the backlog changes."""
 
 PERCENTAGES = (0, 5, 10, 25, 50, 75, 100)
 """Phase percentages an edit may set (0 too); new specs start from the non-zero ones."""
@@ -93,6 +108,17 @@ def phase_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 @st.composite
+def worker_documents(draw: st.DrawFn) -> dict[str, Any]:
+    """Often none; else a queue worker with a drain (issue 26), whose phases scale it up."""
+    if not draw(st.booleans()):
+        return {}
+    timeout = draw(st.sampled_from(("1m", "10m")))
+    return {
+        "workers": [{"deployment": WORKER, "drain": {"query": "sum(queue)", "timeout": timeout}}]
+    }
+
+
+@st.composite
 def spec_documents(draw: st.DrawFn) -> dict[str, Any]:
     """A Rollout spec as a person writes it (camelCase), small enough to walk in 40 steps."""
     return {
@@ -114,6 +140,7 @@ def spec_documents(draw: st.DrawFn) -> dict[str, Any]:
                 {"name": "slow", "query": "max(latency)", "warning": {"above": 0.5}},
             ],
         },
+        **draw(worker_documents()),
         "failurePolicy": {
             "action": draw(st.sampled_from(("Rollback", "Rollback", "Pause"))),
             "rollbackTo": draw(st.sampled_from(("PreviousPhase", "PreviousPhase", "Zero"))),
@@ -175,6 +202,12 @@ class RolloutModel(RuleBasedStateMachine):
         self.routine_analyses = 0
         self.delivered: frozenset[str] = frozenset()
         """Deliveries of announcements the operator confirmed (lost with a restart)."""
+        self.workers: dict[str, WorkerObservation] = {}
+        """The scale of the spec's worker (none: the spec names none)."""
+        self.backlog = "queued"
+        self.drain_readings: list[DrainReading] = []
+        self.decided: Decision | None = None
+        """The last decision, whose worker effects the shell applies after the status write."""
 
     # --- the world ----------------------------------------------------------------------
 
@@ -182,8 +215,14 @@ class RolloutModel(RuleBasedStateMachine):
         document=spec_documents(),
         world=st.sampled_from(("healthy", "healthy", *WORLDS)),
         refresh=st.sampled_from((300, 0, 60, 300)),
+        backlog=st.sampled_from(tuple(BACKLOGS)),
     )
-    def create(self, document: dict[str, Any], world: str, refresh: int) -> None:
+    def create(self, document: dict[str, Any], world: str, refresh: int, backlog: str) -> None:
+        self.backlog = backlog
+        if "workers" in document:
+            for i, phase in enumerate(document["phases"]):
+                phase["workers"] = {"replicas": i + 2}
+            self.workers = {WORKER: WorkerObservation(replicas=1)}
         self.document = document
         self.refresh = timedelta(seconds=refresh)
         self.spec = RolloutSpec.model_validate(document)
@@ -204,6 +243,21 @@ class RolloutModel(RuleBasedStateMachine):
             self.breaching.append(Breaching(self.now))
         self.world = world
 
+    @rule(backlog=st.sampled_from(tuple(BACKLOGS)))
+    def backlog_changes(self, backlog: str) -> None:
+        """The workers take jobs (or the queue's metrics go away)."""
+        self.backlog = backlog
+
+    @precondition(lambda self: bool(self.workers))
+    @rule(backlog=st.sampled_from(tuple(BACKLOGS)))
+    def abort_with_jobs_queued(self, backlog: str) -> None:
+        """The async team's bad day: `ramp abort` with the worker scaled up and jobs queued,
+        whatever the queue's metrics say next; the operator takes it and drains."""
+        self.operator_runs(5, 4, tells=True)  # started and scaled up, unless something holds it
+        self.person_acts("abort", self.status)
+        self.backlog = backlog
+        self.operator_runs(5, 3, tells=True)
+
     @rule(seconds=st.sampled_from((1, 30, 120, 600)))
     def time_passes_with_the_operator_down(self, seconds: int) -> None:
         self.now += timedelta(seconds=seconds)
@@ -220,12 +274,23 @@ class RolloutModel(RuleBasedStateMachine):
         if analysis_due(self.spec, current, self.now):
             samples = {m.name: SAMPLES[self.world] for m in self.spec.analysis.metrics}  # type: ignore[union-attr]
         analysed = None if samples is None else Analysed(self.now, samples)
+        drains = None
+        if drain_due(self.spec, current, self.now):
+            drains = {key: BACKLOGS[self.backlog] for key in current.drains or {}}
+            self.drain_readings += [DrainReading(self.now, k, s) for k, s in drains.items()]
         seen = (
-            Observations(metrics=samples, published=self.published, delivered=self.delivered)  # type: ignore[call-arg]
+            Observations(
+                metrics=samples,
+                workers=self.workers,
+                drains=drains,
+                published=self.published,
+                delivered=self.delivered,
+            )
             if OBSERVES_PUBLISHED
             else Observations(metrics=samples)
         )
         decision = decide(self.spec, current, self.now, seen, generation=self.generation)
+        self.decided = decision
         stored_at = self.status.last_analysis_at
         if (
             self.routine is not None
@@ -266,6 +331,8 @@ class RolloutModel(RuleBasedStateMachine):
     def reconcile(self) -> None:
         status, flag, analysed, whole = self.decide()
         self.write(status, self.plan(status, flag))
+        assert self.decided is not None
+        self.workers = scaled(self.workers, self.decided)  # after the status write
         if analysed is not None:
             self.analysed.append(analysed)
         if whole:
@@ -484,7 +551,9 @@ class RolloutModel(RuleBasedStateMachine):
     # --- what must hold -----------------------------------------------------------------
 
     def record(self) -> None:
-        self.trace.append(Moment(self.now, self.spec, self.status, self.published))
+        self.trace.append(
+            Moment(self.now, self.spec, self.status, self.published, dict(self.workers))
+        )
 
     def teardown(self) -> None:
         # Steer the search towards runs that get far: later phases, and rollbacks that leave
@@ -496,6 +565,8 @@ class RolloutModel(RuleBasedStateMachine):
         target(float(exposed_rollbacks), label="rollbacks leaving users exposed")
         target(float(self.unwritten_kept), label="analyses left unwritten")
         target(float(self.routine_analyses), label="routine analyses")
+        drained = sum(1 for m in self.trace if m.status.drains)
+        target(float(drained), label="moments with a worker draining")
 
     @invariant()
     def safe(self) -> None:
@@ -505,6 +576,7 @@ class RolloutModel(RuleBasedStateMachine):
             actions=self.actions,
             breaching=self.breaching,
             reconciles=self.reconciles,
+            drain_readings=self.drain_readings,
         )
 
 
