@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, model_validator
 
+from ramp.api.audiences import SPEC_RULES, Audiences, PhaseAudiences, check_phase_audiences
 from ramp.api.base import SpecModel, cel, validations
 from ramp.api.durations import DURATION_HINT, DURATION_PATTERN, parse_duration
 from ramp.flags import DEFAULT_SCHEME
@@ -193,6 +194,7 @@ class FlagSpec(SpecModel):
         "above 0 and not Completed at 100 %), except to the scheme in use (status.bucketing): "
         "that would reshuffle who has the feature.",
     )
+    audiences: Audiences = None
 
 
 class WorkerRef(SpecModel):
@@ -534,6 +536,7 @@ class Phase(SpecModel):
         description="Automatic promotes when the duration passed and metrics are healthy; "
         "Manual then waits for `ramp promote`.",
     )
+    audiences: PhaseAudiences = None
     workers: PhaseWorkers | None = Field(None, description="Worker scale during this phase.")
     metrics: list[MetricOverride] | None = Field(
         None,
@@ -715,6 +718,7 @@ class RolloutSpec(SpecModel):
                 "spec.phases[].workers needs spec.workers naming the workloads to scale",
                 ".phases",
             ),
+            *SPEC_RULES,
         )
     }
 
@@ -749,4 +753,5 @@ class RolloutSpec(SpecModel):
                     f"spec.phases[{i}].workers needs spec.workers naming the workloads to scale"
                 )
             previous = phase
+        check_phase_audiences(self.flag.audiences, self.phases)
         return self
