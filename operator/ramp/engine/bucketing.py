@@ -65,9 +65,9 @@ def scheme_in_force(spec: RolloutSpec, status: RolloutStatus) -> str:
 
 def publish_of(spec: RolloutSpec, status: RolloutStatus) -> PublishFlag:
     """What the ConfigMap must serve for ``status``."""
-    return PublishFlag(
-        bool(status.enabled), status.percentage or 0.0, scheme_in_force(spec, status)
-    )
+    enabled = bool(status.enabled)
+    audiences = tuple(status.audiences or ()) if enabled else ()
+    return PublishFlag(enabled, status.percentage or 0.0, scheme_in_force(spec, status), audiences)
 
 
 def scheme_message(spec: RolloutSpec, status: RolloutStatus) -> str:

@@ -10,6 +10,7 @@ import mmh3
 from ramp.api.spec import Analysis, RolloutSpec
 from ramp.api.status import RolloutStatus
 from ramp.engine.draft import analysing
+from ramp.engine.exposure import exposes_anyone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -85,7 +86,7 @@ OUTBOX_RETRY = timedelta(seconds=10)
 def next_wakeup(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> datetime | None:
     """The earliest moment something can change without an outside event; None: nothing will."""
     phase = status.phase or "Pending"
-    restoring = phase == "Completed" or (phase == "RolledBack" and not status.percentage)
+    restoring = phase == "Completed" or (phase == "RolledBack" and not exposes_anyone(status))
     moments = []
     if status.outbox:
         moments.append(now + OUTBOX_RETRY)
