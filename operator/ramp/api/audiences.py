@@ -2,9 +2,9 @@
 percentage. Defined once in `spec.flag.audiences`, named by `spec.phases[].audiences`.
 
 The bounds keep flags.json (and the Rollout itself) far below the 1 MiB a ConfigMap or any
-object may hold: at most 10 audiences and 10,000 values in all, each value at most 64
-characters, so the targeting Ramp writes is at most about 700 KB even at the limit, and about
-70 KB for a typical thousand-name beta list.
+object may hold: at most 10 audiences and 5,000 values in all, each value at most 64
+characters, so the flags.json Ramp writes stays under 450 KB even at the limit (about 45 KB
+for a thousand user ids of 20 characters).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ramp.api.base import SpecModel, cel, validations
 
 MAX_AUDIENCES = 10
 """Audiences a Rollout may define (and a phase may name)."""
-MAX_VALUES = 10_000
+MAX_VALUES = 5_000
 """Values in all of a Rollout's audiences together."""
 MAX_AFFIXES = 100
 """Values of one `endsWith` or `startsWith` (each is one comparison per decision)."""

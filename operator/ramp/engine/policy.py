@@ -15,7 +15,12 @@ from datetime import datetime
 from ramp.api.spec import RolloutSpec
 from ramp.api.status import Announcement, RolloutStatus
 from ramp.engine.bucketing import keep_scheme, publish_of, scheme_message
-from ramp.engine.conditions import build_conditions, was_false
+from ramp.engine.conditions import (
+    AUDIENCES_NOT_IN_ENV,
+    build_conditions,
+    env_without_audiences,
+    was_false,
+)
 from ramp.engine.draft import Draft, analysing
 from ramp.engine.effects import (
     Effect,
@@ -127,6 +132,9 @@ def decide(
     enabled = bool(nxt.enabled)
     percentage = nxt.percentage or 0.0
     wanted = publish_of(spec, nxt)
+    note = env_without_audiences(draft)
+    if note is not None and not any(c.type == "EnvKeysComplete" for c in nxt.conditions or []):
+        draft.announce("Warning", AUDIENCES_NOT_IN_ENV, note, notify=False)
     nxt.conditions = build_conditions(
         draft, missing=missing, contested=plan.contested, published=_published(draft, seen, wanted)
     )
