@@ -174,14 +174,13 @@ def render(timeline: Timeline, *, title: str) -> str:
     lines.append(f"{'time':>10}  {'phase':<17} {'step':<14} {'percent':>7}  what")
     for m in timeline.moments:
         elapsed = format_duration(m.at - timeline.start)
+        # Audiences served ahead of the percentage are counted after it, as kubectl shows it.
+        served = f"{format_percentage(m.percentage)}%" + (
+            f" +{len(m.audiences)}" if m.audiences else ""
+        )
         lines.append(
             f"{'+' + elapsed:>10}  {m.phase:<17} {(m.step or '-'):<14} "
-            f"{format_percentage(m.percentage) + '%':>7}  {m.reason}: {m.message}"
-            + (
-                f" [serving {', '.join(m.audiences)} ahead of the percentage]"
-                if m.audiences
-                else ""
-            )
+            f"{served:>7}  {m.reason}: {m.message}"
         )
     final = timeline.final
     lines.append("")

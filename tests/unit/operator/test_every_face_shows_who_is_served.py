@@ -103,11 +103,11 @@ def test_simulate_and_its_plot_show_the_audiences_of_each_phase(tmp_path: Path) 
     assert timeline.outcome == "Completed"
     text = render(timeline, title="pdf")
     internal = next(line for line in text.splitlines() if "started: internal" in line)
-    assert "[serving internal ahead of the percentage]" in internal
+    assert "0% +1  Started: started: internal at 0 % + internal" in internal
     ten = next(line for line in text.splitlines() if "promoted to ten" in line)
-    assert "10 % + internal, beta" in ten and "[serving internal, beta" in ten
+    assert "10% +2  Promoted: promoted to ten at 10 % + internal, beta" in ten
     done = next(line for line in text.splitlines() if "completed" in line)
-    assert "[serving" not in done
+    assert "100%  Completed" in done
     plot = tmp_path / "timeline.svg"
     plot_timeline(timeline, {}, plot, title="pdf")
     drawn = plot.read_text()

@@ -95,7 +95,7 @@ class Rule:
         if self.operator == "in":
             if isinstance(value, str):
                 return go_string(value) in self.values
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return False
             try:
                 return float(value) in self.numbers
