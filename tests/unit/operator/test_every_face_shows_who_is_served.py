@@ -10,6 +10,7 @@ from rich.console import Console
 
 from ramp.api import RolloutSpec
 from ramp.cli.app import render_status, served_of, summary_line
+from ramp.cli.cohort_view import detection_lines
 from ramp.dashboard.views import ladder, percentage_series, row
 from ramp.engine.observations import MetricSample
 from ramp.simulate.plot import plot_timeline
@@ -112,3 +113,21 @@ def test_simulate_and_its_plot_show_the_audiences_of_each_phase(tmp_path: Path) 
     plot_timeline(timeline, {}, plot, title="pdf")
     drawn = plot.read_text()
     assert "+ internal, beta" in drawn and "no audience" in drawn
+
+
+def test_ramp_status_counts_the_members_in_the_flag_on_share_of_a_comparison() -> None:
+    spec = {
+        **SPEC,
+        "analysis": {
+            "prometheus": {"address": "http://prometheus:9090"},
+            "metrics": [{"name": "vs", "compare": {"failures": "f_total", "total": "t_total"}}],
+        },
+    }
+    compare = {
+        "treatment": {"units": 150.0, "failures": 3.0, "failureRate": 0.02},
+        "control": {"units": 850.0, "failures": 8.5, "failureRate": 0.01},
+        "unitsPerSecond": 20.0,
+    }
+    status = {**STATUS, "metrics": [{"name": "vs", "verdict": "Pass", "compare": compare}]}
+    (line,) = detection_lines(spec, status)
+    assert "at 15% flag on (the percentage and the members of internal, beta)" in line
