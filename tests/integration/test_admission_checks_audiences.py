@@ -17,10 +17,15 @@ from ramp.api.audiences import (
     MAX_VALUE_LENGTH,
     MAX_VALUES,
     ONE_MATCHER,
+    TOO_MANY_CHARACTERS,
     TOO_MANY_VALUES,
 )
 from tests.conftest import Cluster
-from tests.unit.api.test_audiences_are_checked_at_admission import SPEC, edited
+from tests.unit.api.test_audiences_are_checked_at_admission import (
+    SPEC,
+    edited,
+    too_many_characters,
+)
 
 GROUP, VERSION, PLURAL = "ramp.dev", "v1alpha1", "rollouts"
 
@@ -78,6 +83,7 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         ["spec.flag.audiences"],
     ),
     ("too-many-values", _too_many(), ["spec.flag.audiences", TOO_MANY_VALUES]),
+    ("too-many-characters", too_many_characters(), ["spec.flag.audiences", TOO_MANY_CHARACTERS]),
 ]
 
 

@@ -2,9 +2,10 @@
 percentage. Defined once in `spec.flag.audiences`, named by `spec.phases[].audiences`.
 
 The bounds keep flags.json (and the Rollout itself) far below the 1 MiB a ConfigMap or any
-object may hold: at most 10 audiences and 5,000 values in all, each value at most 64
-characters, so the flags.json Ramp writes stays under 450 KB even at the limit (about 45 KB
-for a thousand user ids of 20 characters).
+object may hold: at most 10 audiences, 5,000 values and 50,000 characters in all, each value
+at most 64 characters. flags.json takes at most 6 bytes per character (a control character
+escaped in JSON; 4 for any other) plus about 24 per value, so it stays under 450 KB even at
+the limit, and about 45 KB for a thousand user ids of 20 characters.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ MAX_AUDIENCES = 10
 """Audiences a Rollout may define (and a phase may name)."""
 MAX_VALUES = 5_000
 """Values in all of a Rollout's audiences together."""
+MAX_CHARACTERS = 50_000
+"""Characters of all values of a Rollout's audiences together."""
 MAX_AFFIXES = 100
 """Values of one `endsWith` or `startsWith` (each is one comparison per decision)."""
 MAX_VALUE_LENGTH = 64
@@ -43,6 +46,11 @@ TOO_MANY_VALUES = (
     "must stay far below the 1 MiB a ConfigMap holds); put larger groups behind an attribute "
     "the app sets, e.g. attribute: plan, in: [beta]"
 )
+TOO_MANY_CHARACTERS = (
+    f"spec.flag.audiences: at most {MAX_CHARACTERS:,} characters in all values together "
+    "(flags.json must stay far below the 1 MiB a ConfigMap holds); put larger groups behind an "
+    "attribute the app sets, e.g. attribute: plan, in: [beta]"
+)
 DEFINED = (
     "spec.phases[].audiences: every audience a phase names must be defined in spec.flag.audiences"
 )
@@ -55,6 +63,10 @@ INCLUDES_PREVIOUS = (
 _COUNT = (
     "(has(a.__in__) ? size(a.__in__) : 0) + (has(a.endsWith) ? size(a.endsWith) : 0)"
     " + (has(a.startsWith) ? size(a.startsWith) : 0)"
+)
+_CHARACTERS = " + ".join(
+    f"(has(a.{field}) ? a.{field}.map(v, size(v)).sum() : 0)"
+    for field in ("__in__", "endsWith", "startsWith")
 )
 
 
@@ -121,6 +133,10 @@ class Audience(SpecModel):
     def size(self) -> int:
         return sum(len(values) for _, values in self.matchers())
 
+    @property
+    def characters(self) -> int:
+        return sum(len(v) for _, values in self.matchers() for v in values)
+
 
 def _audience_list(audiences: list[Audience] | None) -> list[Audience] | None:
     if audiences is None:
@@ -133,6 +149,9 @@ def _audience_list(audiences: list[Audience] | None) -> list[Audience] | None:
     total = sum(a.size for a in audiences)
     if total > MAX_VALUES:
         raise ValueError(f"{TOO_MANY_VALUES} ({total:,} given)")
+    characters = sum(a.characters for a in audiences)
+    if characters > MAX_CHARACTERS:
+        raise ValueError(f"{TOO_MANY_CHARACTERS} ({characters:,} given)")
     return audiences
 
 
@@ -141,13 +160,16 @@ Audiences = Annotated[
     Field(
         max_length=MAX_AUDIENCES,
         description="Named groups of users (internal accounts, beta testers) that phases serve "
-        f"ahead of their percentage. At most {MAX_AUDIENCES} audiences and {MAX_VALUES:,} values "
-        f"in all, each at most {MAX_VALUE_LENGTH} characters. Published as flagd targeting in "
-        "flags.json; env keys cannot express them.",
+        f"ahead of their percentage. At most {MAX_AUDIENCES} audiences, {MAX_VALUES:,} values "
+        f"and {MAX_CHARACTERS:,} characters in all, each value at most {MAX_VALUE_LENGTH} "
+        "characters. Published as flagd targeting in flags.json; env keys cannot express them.",
         json_schema_extra={
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["name"],
-            **validations(cel(f"self.map(a, {_COUNT}).sum() <= {MAX_VALUES}", TOO_MANY_VALUES)),
+            **validations(
+                cel(f"self.map(a, {_COUNT}).sum() <= {MAX_VALUES}", TOO_MANY_VALUES),
+                cel(f"self.map(a, {_CHARACTERS}).sum() <= {MAX_CHARACTERS}", TOO_MANY_CHARACTERS),
+            ),
         },
     ),
     AfterValidator(_audience_list),

@@ -14,9 +14,11 @@ from ramp.api import RolloutSpec
 from ramp.api.audiences import (
     DEFINED,
     INCLUDES_PREVIOUS,
+    MAX_CHARACTERS,
     MAX_VALUE_LENGTH,
     MAX_VALUES,
     ONE_MATCHER,
+    TOO_MANY_CHARACTERS,
     TOO_MANY_VALUES,
     UNIQUE_NAMES,
 )
@@ -136,6 +138,18 @@ def test_at_most_ten_thousand_values_in_all() -> None:
     RolloutSpec.model_validate(spec)
 
 
+def too_many_characters() -> dict[str, Any]:
+    """1,000 values of 60 characters: few values, but more characters than flags.json holds."""
+    values = [f"{i:04d}" + "x" * 56 for i in range(MAX_CHARACTERS // 60 + 1)]
+    spec = edited("flag.audiences", [{"name": "long", "in": values}])
+    spec["phases"] = [{"name": "all", "percentage": 100}]
+    return spec
+
+
+def test_at_most_fifty_thousand_characters_in_all() -> None:
+    assert TOO_MANY_CHARACTERS in problems(too_many_characters())
+
+
 def test_the_crd_carries_the_same_rules_with_the_same_messages() -> None:
     schema = build_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     spec = schema["properties"]["spec"]
@@ -143,7 +157,8 @@ def test_the_crd_carries_the_same_rules_with_the_same_messages() -> None:
     assert DEFINED in messages and INCLUDES_PREVIOUS in messages
     audiences = spec["properties"]["flag"]["properties"]["audiences"]
     assert audiences["maxItems"] == 10
-    assert [v["message"] for v in audiences["x-kubernetes-validations"]] == [TOO_MANY_VALUES]
+    rules = audiences["x-kubernetes-validations"]
+    assert [v["message"] for v in rules] == [TOO_MANY_VALUES, TOO_MANY_CHARACTERS]
     item = audiences["items"]
     assert [v["message"] for v in item["x-kubernetes-validations"]] == [ONE_MATCHER]
     assert item["properties"]["in"]["maxItems"] == MAX_VALUES
