@@ -2,6 +2,9 @@
 
 Both read the same flags.json (written by ``ramp.k8s.flagd.render_flags_json``) and decide for
 the same targeting keys; the script also checks that they agree on every decision it made.
+``--audience-values N`` adds two audiences of N values each ahead of the percentage (one on the
+targeting key, one on an ``account`` attribute every context carries; one key in ten is a
+member of one of them).
 
 Then the dual-run helper's own overhead per call (``ramp.flags.DualRun``, its decorator and
 ``Fallback``), besides the two implementations: each case calls implementations that return at
@@ -9,6 +12,7 @@ once, and the figure is its time per call minus that of calling the served imple
 directly. Best of ``--repeat`` runs, so other processes on the machine count least.
 
     .venv/bin/python -m bench.flags [--n 100000] [--provider-n 100000] [--percentage 25]
+    .venv/bin/python -m bench.flags --audience-values 1000
     .venv/bin/python -m bench.flags --dual-run-only [--dual-run-n 200000] [--repeat 5]
 """
 
@@ -33,7 +37,7 @@ from openfeature.evaluation_context import EvaluationContext
 from prometheus_client import CollectorRegistry
 
 from ramp.flags import PYTHON_PROVIDER_CBOR, DualRun, Fallback, FlagFile, bucket, dual_run
-from ramp.k8s.flagd import render_flags_json
+from ramp.k8s.flagd import AudienceRule, render_flags_json
 
 FLAG = "async-reports"
 
@@ -41,6 +45,26 @@ FLAG = "async-reports"
 def keys(count: int) -> list[str]:
     rnd = random.Random(7)
     return [f"user-{rnd.getrandbits(48):012x}" for _ in range(count)]
+
+
+def audiences(count: int) -> tuple[AudienceRule, ...]:
+    """Two audiences of ``count`` values: beta users by targeting key, accounts by attribute."""
+    users = tuple(f"user-{i:012x}" for i in range(count))
+    accounts = tuple(f"acct-{i}" for i in range(count))
+    return (
+        ("beta", "targetingKey", "in", users),
+        ("accounts", "account", "in", accounts),
+    )
+
+
+def attributes_of(targeting_keys: list[str], count: int) -> dict[str, dict[str, str]]:
+    """An ``account`` for every key: one in twenty in the accounts audience when it has values."""
+    rnd = random.Random(11)
+    found = {}
+    for key in targeting_keys:
+        member = count and rnd.random() < 0.05
+        found[key] = {"account": f"acct-{rnd.randrange(count)}" if member else "acct-other"}
+    return found
 
 
 def run(decide: Callable[[str], bool], targeting_keys: list[str], n: int) -> tuple[float, int]:
@@ -179,14 +203,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dual-run-only", action="store_true", help="measure only the dual-run helper"
     )
+    parser.add_argument(
+        "--audience-values",
+        type=int,
+        default=0,
+        help="two audiences of this many values each ahead of the percentage (0: none)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
+    count = args.audience_values
     targeting_keys = keys(args.keys)
+    if count:
+        # One key in twenty is a beta user by targeting key (and one in twenty by account).
+        targeting_keys[::20] = [f"user-{i % count:012x}" for i in range(len(targeting_keys[::20]))]
+    attributes = attributes_of(targeting_keys, count)
     with tempfile.TemporaryDirectory(prefix="ramp-bench-") as tmp:
         path = Path(tmp) / "flags.json"
         # The provider 0.6.1 scheme: the one both readers implement.
-        flags_json = render_flags_json(FLAG, True, args.percentage, PYTHON_PROVIDER_CBOR)
+        flags_json = render_flags_json(
+            FLAG, True, args.percentage, PYTHON_PROVIDER_CBOR, audiences=audiences(count)
+        )
         path.write_text(flags_json, encoding="utf-8")
 
         flags = FlagFile(path)
@@ -199,10 +236,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         api.set_provider_and_wait(provider, "ramp-bench")
         client = api.get_client("ramp-bench")
-        contexts = {key: EvaluationContext(targeting_key=key) for key in targeting_keys}
+        contexts = {
+            key: EvaluationContext(targeting_key=key, attributes=attributes[key] if count else {})
+            for key in targeting_keys
+        }
         try:
             candidates: list[tuple[str, Callable[[str], bool], int]] = [
-                ("ramp.flags FlagFile.is_enabled", lambda k: flags.is_enabled(FLAG, k), args.n),
+                (
+                    "ramp.flags FlagFile.is_enabled",
+                    lambda k: flags.is_enabled(FLAG, k, attributes[k] if count else None),
+                    args.n,
+                ),
                 (
                     "ramp.flags bucket() < weight",
                     lambda k: bucket(FLAG, k) < round(args.percentage * 100),
@@ -225,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
 
             check = targeting_keys[: min(len(targeting_keys), args.provider_n)]
             disagreements = sum(
-                flags.is_enabled(FLAG, k) != client.get_boolean_value(FLAG, False, contexts[k])
+                flags.is_enabled(FLAG, k, attributes[k])
+                != client.get_boolean_value(FLAG, False, contexts[k])
                 for k in check
             )
         finally:
@@ -235,8 +280,9 @@ def main(argv: list[str] | None = None) -> int:
             lambda: measure_dual_run(flags, targeting_keys, args.dual_run_n, args.repeat)
         )
 
+    served = f" + two audiences of {count:,} values" if count else ""
     print(
-        f"flag {FLAG!r} at {args.percentage:g}%, {len(targeting_keys):,} distinct keys, "
+        f"flag {FLAG!r} at {args.percentage:g}%{served}, {len(targeting_keys):,} distinct keys, "
         f"Python {platform.python_version()} on {platform.machine()}"
     )
     header = (

@@ -76,5 +76,5 @@ def test_kubectl_get_rollouts_shows_phase_step_percent(
         "shown",
         "Progressing",
         "canary",
-        "10",
+        "10%",
     )

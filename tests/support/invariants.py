@@ -24,6 +24,7 @@ from ramp.api.spec import Compare, Phase
 from ramp.api.status import PromoteRequest
 from ramp.engine import PublishFlag, WorkerObservation, sequential, worker_key
 from ramp.engine.bucketing import publish_of
+from ramp.engine.exposure import audiences_of
 from ramp.engine.observations import MetricSample
 from ramp.engine.published import serves
 from ramp.engine.thresholds import crossed
@@ -92,19 +93,35 @@ def exposure(published: PublishFlag | None) -> float:
     return published.percentage
 
 
+def audiences_served(published: PublishFlag | None) -> frozenset[str]:
+    """The audiences whose members get the feature: none without a ConfigMap or when off."""
+    if published is None or not published.enabled:
+        return frozenset()
+    return frozenset(published.audiences)
+
+
+def exposes(published: PublishFlag | None) -> bool:
+    """Whether anybody gets the feature: a percentage above 0 or an audience."""
+    return exposure(published) > 0 or bool(audiences_served(published))
+
+
 def describe(trace: Sequence[Moment], i: int) -> str:
     m = trace[i]
     s = m.status
     served = (
         "no ConfigMap"
         if m.published is None
-        else (f"enabled={str(m.published.enabled).lower()} {m.published.percentage:g} %")
+        else (
+            f"enabled={str(m.published.enabled).lower()} {m.published.percentage:g} % "
+            f"+{sorted(m.published.audiences)}"
+        )
     )
+    phases = [(p.name, p.percentage, p.audiences, p.duration, p.approval) for p in m.spec.phases]
     return (
         f"moment {i} (t0+{(m.at - trace[0].at).total_seconds():g}s): status {s.phase} "
-        f"{s.current_phase} {s.percentage} % enabled={s.enabled}, ConfigMap {served}, "
-        f"spec paused={m.spec.paused} enabled={m.spec.enabled} "
-        f"phases={[(p.name, p.percentage, p.duration, p.approval) for p in m.spec.phases]}"
+        f"{s.current_phase} {s.percentage} % +{s.audiences or []} enabled={s.enabled}, "
+        f"ConfigMap {served}, spec paused={m.spec.paused} enabled={m.spec.enabled} "
+        f"phases={phases}"
     )
 
 
@@ -251,9 +268,13 @@ def check_exposure_earned(trace: Sequence[Moment]) -> None:
     person's choice); an earned phase removed by an edit leaves its old percentage as the
     ceiling; a rollback forgets every phase above the percentage it fell back to; a Completed
     rollout publishes the (new) last phase's percentage (docs/behaviour.md).
+
+    Audiences likewise: every audience served is one of an earned phase (or of an earned phase
+    removed since, or kept through a rollback), and one a stored status recorded.
     """
     earned: set[str] = set()
     carried = 0.0
+    carried_audiences: frozenset[str] = frozenset()
     completed = False
     starts = phase_starts(trace)
     for i, m in enumerate(trace):
@@ -262,19 +283,34 @@ def check_exposure_earned(trace: Sequence[Moment]) -> None:
             for phase in prev.spec.phases:
                 if phase.name in earned and _index(m.spec, phase.name) is None:
                     carried = max(carried, _removed_ceiling(prev, phase))
+                    carried_audiences |= _removed_audiences(prev, phase)
                     earned.discard(phase.name)
         if prev is not None and not _edited(trace, i):
             s, before = m.status, prev.status
+            fewer = set(s.audiences or []) < set(before.audiences or [])
             if s.phase == "RolledBack" and (
-                before.phase != "RolledBack" or (s.percentage or 0) < (before.percentage or 0)
+                before.phase != "RolledBack"
+                or (s.percentage or 0) < (before.percentage or 0)
+                or fewer
             ):
                 floor = s.percentage or 0.0
+                floor_audiences = frozenset(s.audiences or [])
                 # A rollback lowers the exposure to a phase's percentage (a decrease is always
                 # allowed, the phase need not have been earned: one added below by an edit);
                 # the ceiling is then that floor, never more than before it.
                 before_it = max([carried, *_levels(m.spec, earned)])
-                earned = {n for n in earned if (p := _phase(m.spec, n)) and p.percentage <= floor}
+                before_audiences = carried_audiences.union(
+                    *(audiences_of(p) for p in m.spec.phases if p.name in earned)
+                )
+                earned = {
+                    n
+                    for n in earned
+                    if (p := _phase(m.spec, n))
+                    and p.percentage <= floor
+                    and set(audiences_of(p)) <= floor_audiences
+                }
                 carried = min(before_it, floor)
+                carried_audiences = before_audiences & floor_audiences
                 completed = False
             if s.phase == "Completed" and before.phase in ACTIVE:
                 request = before.control.promote if before.control else None
@@ -294,6 +330,24 @@ def check_exposure_earned(trace: Sequence[Moment]) -> None:
         )
         if prev is not None and m.published == prev.published:
             continue  # the ConfigMap did not change: nobody was newly exposed
+        allowed = carried_audiences.union(
+            *(audiences_of(p) for p in m.spec.phases if p.name in earned)
+        )
+        unearned = audiences_served(m.published) - allowed
+        if unearned:
+            raise AssertionError(
+                f"I1 violated at {describe(trace, i)}: audiences {sorted(unearned)} are served "
+                f"but no earned phase names them (earned: {sorted(earned) or 'none'})"
+            )
+        told = set(m.status.audiences or []).union(
+            *(h.audiences or [] for h in m.status.history or [])
+        )
+        untold = audiences_served(m.published) - told
+        if untold:
+            raise AssertionError(
+                f"I1 violated at {describe(trace, i)}: audiences {sorted(untold)} are served "
+                "but no stored status recorded them"
+            )
         served = exposure(m.published)
         if served > ceiling:
             raise AssertionError(
@@ -337,6 +391,16 @@ def _removed_ceiling(prev: Moment, phase: Phase) -> float:
     if status.current_phase == phase.name and _started(status) and status.enabled is not False:
         return max(phase.percentage, status.percentage or 0.0)
     return phase.percentage
+
+
+def _removed_audiences(prev: Moment, phase: Phase) -> frozenset[str]:
+    """What an earned phase removed by an edit leaves as served audiences (as
+    `_removed_ceiling`): its own, and those the stored status recorded when it is current."""
+    status = prev.status
+    own = frozenset(audiences_of(phase))
+    if status.current_phase == phase.name and _started(status) and status.enabled is not False:
+        return own | frozenset(status.audiences or [])
+    return own
 
 
 def _earned_entry(trace: Sequence[Moment], i: int, starts: Sequence[int]) -> bool:
@@ -405,17 +469,18 @@ def check_disabled_flag_stays_off(
 
 
 def check_created_paused_publishes_nothing(trace: Sequence[Moment]) -> None:
-    """I3: a Rollout created with spec.paused (trace[0] is the Rollout as created) serves 0 %
-    and starts no phase (status.phaseStartedAt unset) until spec.paused becomes false."""
+    """I3: a Rollout created with spec.paused (trace[0] is the Rollout as created) serves
+    nobody (0 %, no audience) and starts no phase (status.phaseStartedAt unset) until
+    spec.paused becomes false."""
     if not trace or not trace[0].spec.paused:
         return
     for i, m in enumerate(trace):
         if not m.spec.paused:
             return
-        if exposure(m.published) > 0 or m.status.phase_started_at is not None:
+        if exposes(m.published) or m.status.phase_started_at is not None:
             raise AssertionError(
-                f"I3 violated at {describe(trace, i)}: created paused, it must serve 0 % and "
-                "start nothing until spec.paused is false"
+                f"I3 violated at {describe(trace, i)}: created paused, it must serve nobody "
+                "(0 %, no audience) and start nothing until spec.paused is false"
             )
 
 
@@ -424,7 +489,7 @@ def check_first_exposure_after_a_clean_analysis(
 ) -> None:
     """I3b: a Rollout with metrics exposes nobody before one analysis of all of them was answered
     without an error (no data is an answer)."""
-    first = next((i for i, m in enumerate(trace) if exposure(m.published) > 0), None)
+    first = next((i for i, m in enumerate(trace) if exposes(m.published)), None)
     if first is None or trace[first].spec.analysis is None:
         return
     at = trace[first].at
@@ -452,6 +517,7 @@ def check_no_increase_while_held(trace: Sequence[Moment]) -> None:
         return _held(m) or (m.status.phase in ("Paused", "Disabled") and not stale)
 
     cap: float | None = None
+    cap_audiences: frozenset[str] = frozenset()
     for i, m in enumerate(trace):
         if i > 0 and _held(trace[i - 1]) and not _held(m):
             released, cap = m.status, None
@@ -461,13 +527,23 @@ def check_no_increase_while_held(trace: Sequence[Moment]) -> None:
         if cap is None:
             # What was served or already decided (stored) when the hold began: a publish
             # still owed for a transition made before the hold is not an increase.
-            decided = (m.status.percentage or 0.0) if m.status.enabled is not False else 0.0
+            on = m.status.enabled is not False
+            decided = (m.status.percentage or 0.0) if on else 0.0
             cap = max(exposure(m.published), decided)
+            cap_audiences = audiences_served(m.published) | frozenset(
+                (m.status.audiences or []) if on else []
+            )
             continue
         if exposure(m.published) > cap:
             raise AssertionError(
                 f"I4 violated at {describe(trace, i)}: held, yet the exposure rose to "
                 f"{exposure(m.published):g} % above the {cap:g} % it had when the hold began"
+            )
+        added = audiences_served(m.published) - cap_audiences
+        if added:
+            raise AssertionError(
+                f"I4 violated at {describe(trace, i)}: held, yet audiences {sorted(added)} "
+                "are served that were not when the hold began"
             )
 
 
@@ -563,17 +639,19 @@ def check_breach_keeps_stepping_down(
     anchor_at: int | None = None
     for i, m in enumerate(trace):
         level = exposure(m.published)
+        audiences = audiences_served(m.published)
         if (
             i == 0
             or _acted(trace, i, actions, CHANGED_BY_A_PERSON)
             or (level != exposure(trace[i - 1].published))
+            or audiences != audiences_served(trace[i - 1].published)
             or _rolled_back(trace[i - 1], m)
         ):
             anchor_at = i
         analysis = m.spec.analysis
         policy = m.spec.failure_policy
         if (
-            level == 0
+            not exposes(m.published)
             or analysis is None
             or policy.action != "Rollback"
             or m.status.phase == "Completed"
@@ -602,7 +680,8 @@ def check_breach_keeps_stepping_down(
             raise AssertionError(
                 f"I6 violated at {describe(trace, i)}: the metric has breached since "
                 f"{breach.since} and the operator reconciled past {deadline}, yet it still "
-                f"serves {level:g} % (a breach that goes on must keep stepping down to 0 %)"
+                f"serves {level:g} % +{sorted(audiences)} (a breach that goes on must keep "
+                "stepping down to nobody)"
             )
 
 

@@ -128,6 +128,11 @@ QUERIES = [
     "   ",
 ]
 SHORT_DURATIONS = ["0s", "500ms", "1s", "2s", "1m", "1h", "1h30m", "1.5s"]
+AUDIENCES = [
+    {"name": "team", "attribute": "email", "endsWith": ["@example.com", "@ëxample.org"]},
+    {"name": "beta", "in": ["user-1017", "user-2203", "ünï-🚀"]},
+]
+AUDIENCE_STEPS = ((), ("team",), ("team", "beta"))
 
 
 def dns_label(max_size: int = 20) -> st.SearchStrategy[str]:
@@ -223,6 +228,15 @@ def valid_specs(
             ]
         phases.append(phase)
     spec["phases"] = phases
+    if draw(st.booleans()):
+        # Audiences ahead of the percentages: each phase below 100 % keeps the ones before it.
+        flag["audiences"] = copy.deepcopy(AUDIENCES)
+        steps = sorted(
+            draw(st.lists(st.integers(0, 2), min_size=len(phases), max_size=len(phases)))
+        )
+        for phase, step in zip(phases, steps, strict=True):
+            if step and phase["percentage"] < 100:
+                phase["audiences"] = list(AUDIENCE_STEPS[step])
 
     if metric_names:
         spec["analysis"] = {
@@ -836,6 +850,61 @@ def edge_value(draw: st.DrawFn, spec: Spec) -> Mutation:
     ]
     path, value = draw(st.sampled_from(edges))
     return Mutation("value at the edge of the schema", path, value, field_path(path), False)
+
+
+def _with_audiences(spec: Spec) -> tuple[tuple[Path, Any], ...]:
+    """The edit that gives ``spec`` its audiences when it has none (a mutation's `also`)."""
+    return (
+        () if "audiences" in spec["flag"] else ((("flag", "audiences"), copy.deepcopy(AUDIENCES)),)
+    )
+
+
+@mutator()
+def audience_not_defined(draw: st.DrawFn, spec: Spec) -> Mutation:
+    i = _phase(draw, spec)
+    path = ("phases", i, "audiences")
+    return Mutation("a phase names an undefined audience", path, ["ghost"], "spec.phases")
+
+
+@mutator()
+def audience_with_two_matchers(draw: st.DrawFn, spec: Spec) -> Mutation:
+    path = ("flag", "audiences", 0, "in")
+    also = _with_audiences(spec)
+    return Mutation(
+        "an audience with in and endsWith",
+        path,
+        ["a@example.com"],
+        field_path(path[:-1]),
+        also=also,
+    )
+
+
+@mutator()
+def audience_value_too_long(draw: st.DrawFn, spec: Spec) -> Mutation:
+    path = ("flag", "audiences", 1, "in")
+    value = [draw(st.sampled_from(["x" * 65, "ü" * 65, "🚀" * 65]))]
+    also = _with_audiences(spec)
+    return Mutation(
+        "an audience value over 64 characters", path, value, field_path((*path, 0)), also=also
+    )
+
+
+@mutator()
+def audience_names_repeated(draw: st.DrawFn, spec: Spec) -> Mutation:
+    path = ("flag", "audiences", 1, "name")
+    also = _with_audiences(spec)
+    return Mutation("two audiences of one name", path, "team", "spec.flag.audiences[1]", also=also)
+
+
+@mutator(min_phases=2)
+def audiences_shrink_on_the_way_up(draw: st.DrawFn, spec: Spec) -> Mutation | None:
+    if spec["phases"][1]["percentage"] >= 100:
+        return None  # a phase at 100 % needs no audiences
+    also = (*_with_audiences(spec), (("phases", 0, "audiences"), ["team", "beta"]))
+    path = ("phases", 1, "audiences")
+    return Mutation(
+        "a phase drops an audience of the one before", path, ["team"], "spec.phases", also=also
+    )
 
 
 @st.composite

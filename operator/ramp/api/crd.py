@@ -20,7 +20,8 @@ from ramp.api.status import RolloutStatus
 PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
     {"name": "Step", "type": "string", "jsonPath": ".status.currentPhase"},
-    {"name": "Percent", "type": "number", "jsonPath": ".status.percentage"},
+    # Who is served: the percentage and the audiences besides it ("10% +2").
+    {"name": "Percent", "type": "string", "jsonPath": ".status.served"},
     {"name": "Health", "type": "string", "jsonPath": ".status.health"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     # Empty unless a worker waits for its queue after the exposure went down.

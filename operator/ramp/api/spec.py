@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, model_validator
 
+from ramp.api.audiences import SPEC_RULES, Audiences, PhaseAudiences, check_phase_audiences
 from ramp.api.base import Rule, SpecModel, cel
 from ramp.api.durations import DURATION_HINT, DURATION_PATTERN, parse_duration
 from ramp.flags import DEFAULT_SCHEME
@@ -193,6 +194,7 @@ class FlagSpec(SpecModel):
         "above 0 and not Completed at 100 %), except to the scheme in use (status.bucketing): "
         "that would reshuffle who has the feature.",
     )
+    audiences: Audiences = None
 
 
 class WorkerDrain(SpecModel):
@@ -509,6 +511,7 @@ class Phase(SpecModel):
         description="Automatic promotes when the duration passed and metrics are healthy; "
         "Manual then waits for `ramp promote`.",
     )
+    audiences: PhaseAudiences = None
     workers: PhaseWorkers | None = Field(None, description="Worker scale during this phase.")
     metrics: list[MetricOverride] | None = Field(
         None,
@@ -714,6 +717,7 @@ class RolloutSpec(SpecModel):
             lambda spec: spec.analysis is not None or not any(w.drain for w in spec.workers or []),
             field_path=".workers",
         ),
+        *SPEC_RULES,
     )
 
     @property
@@ -736,4 +740,5 @@ class RolloutSpec(SpecModel):
                         f"spec.phases[{i}].metrics: {override.name!r} is a compare metric; "
                         "it has no warning or critical threshold to override"
                     )
+        check_phase_audiences(self.flag.audiences, self.phases)
         return self

@@ -115,6 +115,9 @@ class HistoryEntry(StatusModel):
     phase: RolloutPhase = Field(description="Rollout phase after the transition.")
     step: str | None = Field(None, description="Name of the current spec phase.")
     percentage: float = Field(description="Published percentage after the transition.")
+    audiences: list[str] | None = Field(
+        None, description="Audiences served ahead of the percentage after the transition."
+    )
     reason: str = Field(description="Why (same as the Event reason).")
     message: str = Field("", description="Details.")
     seq: int | None = Field(None, description="Number of the announcement that told it.")
@@ -235,6 +238,16 @@ class RolloutStatus(StatusModel):
     current_phase: str | None = Field(None, description="Name of the current spec phase.")
     current_phase_index: int | None = Field(None, description="Index of the current spec phase.")
     percentage: float | None = Field(None, description="Percentage published in the ConfigMap.")
+    audiences: list[str] | None = Field(
+        None,
+        description="Audiences (spec.flag.audiences) published in the ConfigMap: their members "
+        "get the feature whatever the percentage.",
+    )
+    served: str | None = Field(
+        None,
+        description="Who is served, as `kubectl get` shows it: the percentage, and how many "
+        "audiences besides (10% +2); 0% while the flag is off.",
+    )
     enabled: bool | None = Field(None, description="Master toggle published in the ConfigMap.")
     bucketing: BucketingScheme | None = Field(
         None,

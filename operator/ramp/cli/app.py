@@ -323,7 +323,7 @@ def list_rollouts(
             item["metadata"]["name"],
             Text(phase, style=PHASE_STYLE.get(phase, "")),
             step_label(item),
-            f"{status.get('percentage', 0):g}%",
+            served_of(status),
             status.get("health") or "-",
             age(item["metadata"].get("creationTimestamp"), now),
         ]
@@ -333,6 +333,32 @@ def list_rollouts(
         console.print(f"No rollouts in {where}.")
         return
     console.print(table)
+
+
+def served_of(status: dict[str, Any]) -> str:
+    """Who is served, as the PERCENT column shows it (status.served: ``10% +2``)."""
+    return str(status.get("served") or f"{status.get('percentage', 0):g}%")
+
+
+def describe_audience(audience: dict[str, Any]) -> str:
+    """``internal: email ends with @example.com``, ``beta: targetingKey is one of 2 values``."""
+    attribute = audience.get("attribute") or "targetingKey"
+    if audience.get("in") is not None:
+        values = audience["in"]
+        shown = ", ".join(values) if len(values) <= 3 else f"one of {len(values):,} values"
+        return f"{audience.get('name')}: {attribute} is {shown}"
+    for field, words in (("endsWith", "ends with"), ("startsWith", "starts with")):
+        if audience.get(field) is not None:
+            return f"{audience.get('name')}: {attribute} {words} {' or '.join(audience[field])}"
+    return str(audience.get("name"))
+
+
+def audiences_served(status: dict[str, Any]) -> str:
+    """The audiences status says are published, or that none are."""
+    names = status.get("audiences") or []
+    if status.get("enabled") is False or not names:
+        return "none"
+    return ", ".join(names)
 
 
 def bucketing_of(spec: dict[str, Any], status: dict[str, Any]) -> str:
@@ -380,6 +406,10 @@ def render_status(rollout: dict[str, Any], now: datetime) -> Group:
     header.add_row("Phase", Text(phase, style=PHASE_STYLE.get(phase, "")))
     header.add_row("Step", step_label(rollout))
     header.add_row("Percentage", f"{status.get('percentage', 0):g}%")
+    defined = (spec.get("flag") or {}).get("audiences") or []
+    if defined:
+        header.add_row("Audiences served", audiences_served(status))
+        header.add_row("Audiences", "; ".join(describe_audience(a) for a in defined))
     header.add_row("Bucketing", bucketing_of(spec, status))
     header.add_row("Health", status.get("health") or "-")
     upcoming = next_promotion(status, now)
@@ -393,7 +423,10 @@ def render_status(rollout: dict[str, Any], now: datetime) -> Group:
         header.add_row("Draining", status["draining"])
 
     phases = Table(title="Phases", title_justify="left", box=None, header_style="bold")
-    for column in ("", "NAME", "PERCENT", "DURATION", "APPROVAL"):
+    columns = ["", "NAME", "PERCENT", "DURATION", "APPROVAL"]
+    if defined:
+        columns.insert(3, "AUDIENCES")  # who each phase serves ahead of its percentage
+    for column in columns:
         phases.add_column(column)
     current = status.get("currentPhaseIndex")
     for i, p in enumerate(spec.get("phases") or []):
@@ -405,13 +438,17 @@ def render_status(rollout: dict[str, Any], now: datetime) -> Group:
             mark = "▶"
         else:
             mark = " "
-        phases.add_row(
+        row = [
             mark,
             p.get("name", ""),
             f"{p.get('percentage', 0):g}%",
             p.get("duration") or "-",
             p.get("approval") or "Automatic",
-        )
+        ]
+        if defined:
+            everyone = p.get("percentage", 0) >= 100
+            row.insert(3, "-" if everyone else ", ".join(p.get("audiences") or []) or "-")
+        phases.add_row(*row)
 
     parts: list[Any] = [header, Text(""), phases]
     metrics = status.get("metrics") or []
@@ -483,7 +520,7 @@ def summary_line(rollout: dict[str, Any]) -> str:
             rollout["metadata"]["name"],
             status.get("phase") or "Pending",
             step_label(rollout),
-            f"{status.get('percentage', 0):g}%",
+            served_of(status),
             verdicts,
             status.get("message") or "",
         )

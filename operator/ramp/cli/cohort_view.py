@@ -55,9 +55,10 @@ def comparisons_table(title: str, metrics: list[dict[str, Any]]) -> Table | None
 
 def detection_lines(spec: dict[str, Any], status: dict[str, Any]) -> list[str]:
     """Per compare metric: the traffic it sees and the expected time to catch a 2x regression
-    at the current percentage (Wald's figure)."""
+    at the share of units the flag-on cohort has (Wald's figure): the percentage, or, once units
+    are counted, the share measured, which includes the audiences' members."""
     by_name = {m.get("name"): m for m in (spec.get("analysis") or {}).get("metrics") or []}
-    fraction = (status.get("percentage") or 0) / 100
+    percentage = (status.get("percentage") or 0) / 100
     lines = []
     for m in status.get("metrics") or []:
         compare = m.get("compare")
@@ -67,6 +68,10 @@ def detection_lines(spec: dict[str, Any], status: dict[str, Any]) -> list[str]:
         speed = compare.get("unitsPerSecond")
         control = (compare.get("control") or {}).get("failureRate")
         alpha = 1 - float(defined.get("confidence", 0.95))
+        treated = float((compare.get("treatment") or {}).get("units") or 0)
+        untreated = float((compare.get("control") or {}).get("units") or 0)
+        counted = treated + untreated > 0
+        fraction = treated / (treated + untreated) if counted else percentage
         seconds = None
         if speed and control and 0 < fraction < 1:
             seconds = wald_detection_seconds(fraction, speed, control, 2.0, alpha)
@@ -75,8 +80,13 @@ def detection_lines(spec: dict[str, Any], status: dict[str, Any]) -> list[str]:
         else:
             when = f"about {format_duration(seconds)}"
         traffic = "-" if not speed else f"{speed:.3g} units/s"
+        share = f"{fraction:.0%} flag on" + (
+            f" (the percentage and the members of {', '.join(status['audiences'])})"
+            if counted and status.get("audiences")
+            else ""
+        )
         lines.append(
-            f"{m.get('name')}: {traffic} at {fraction:.0%}; a 2x regression is expected to be "
+            f"{m.get('name')}: {traffic} at {share}; a 2x regression is expected to be "
             f"caught in {when}"
         )
     return lines

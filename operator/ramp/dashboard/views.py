@@ -30,6 +30,8 @@ def row(rollout: dict[str, Any]) -> dict[str, Any]:
         "phase": status.get("phase") or "Pending",
         "step": step_label(rollout),
         "percentage": float(status.get("percentage") or 0),
+        # Audiences served ahead of the percentage (none while the flag is off).
+        "audiences": [] if status.get("enabled") is False else status.get("audiences") or [],
         "health": status.get("health") or "-",
         "nextPromotionAt": status.get("nextPromotionAt"),
         "message": status.get("message") or "",
@@ -65,6 +67,8 @@ def ladder(spec: dict[str, Any], status: dict[str, Any]) -> list[dict[str, Any]]
             {
                 "name": p.get("name"),
                 "percentage": p.get("percentage"),
+                # Who the phase serves ahead of its percentage (everybody at 100 %).
+                "audiences": (p.get("audiences") or []) if (p.get("percentage") or 0) < 100 else [],
                 "duration": p.get("duration"),
                 "approval": p.get("approval") or "Automatic",
                 "state": state,
@@ -91,6 +95,7 @@ def percentage_series(rollout: dict[str, Any]) -> dict[str, Any]:
                 "phase": entry.get("phase"),
                 "step": entry.get("step"),
                 "percentage": float(entry.get("percentage") or 0),
+                "audiences": entry.get("audiences") or [],
                 "reason": entry.get("reason"),
                 "message": entry.get("message") or "",
             }

@@ -112,7 +112,7 @@ def plan_action(
             f"resume of {name} requested{note}{pending}",
         )
     if action == "abort":
-        if phase == "RolledBack" and not status.get("percentage"):
+        if phase == "RolledBack" and not status.get("percentage") and not status.get("audiences"):
             return ActionPlan({}, "AbortRequested", f"{name} is already rolled back to 0 %")
         if phase in TERMINAL:
             raise finished(name, "abort", phase, status)

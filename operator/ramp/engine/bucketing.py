@@ -65,9 +65,11 @@ def scheme_in_force(spec: RolloutSpec, status: RolloutStatus) -> str:
 
 def publish_of(spec: RolloutSpec, status: RolloutStatus) -> PublishFlag:
     """What the ConfigMap must serve for ``status``."""
-    return PublishFlag(
-        bool(status.enabled), status.percentage or 0.0, scheme_in_force(spec, status)
-    )
+    enabled = bool(status.enabled)
+    # An audience an edit no longer defines cannot be published: fewer users, never others.
+    defined = {a.name for a in spec.flag.audiences or []}
+    audiences = tuple(a for a in status.audiences or () if a in defined) if enabled else ()
+    return PublishFlag(enabled, status.percentage or 0.0, scheme_in_force(spec, status), audiences)
 
 
 def scheme_message(spec: RolloutSpec, status: RolloutStatus) -> str:

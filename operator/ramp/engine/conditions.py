@@ -15,6 +15,27 @@ WAITING_TO_START = "waiting at 0 % to start"
 the Progressing condition's reason is then WaitingToStart."""
 
 
+AUDIENCES_NOT_IN_ENV = "AudiencesNotInEnv"
+"""Reason of the EnvKeysComplete condition of a Rollout with audiences and env keys."""
+
+
+def env_without_audiences(draft: Draft) -> str | None:
+    """What apps reading the env keys miss, for a Rollout whose phases serve audiences; None
+    when it has no env keys or no audiences (the condition is then absent)."""
+    flag = draft.spec.flag
+    env = flag.env
+    keys = [k for k in (env.enabled, env.percentage) if k] if env is not None else []
+    if not keys or not flag.audiences:
+        return None
+    names = ", ".join(a.name for a in flag.audiences)
+    return (
+        f"spec.flag.env: env keys ({', '.join(keys)}) cannot express audiences ({names}): apps "
+        "that read them serve the percentage only, so audience members get the feature only "
+        "in apps reading flags.json (a flagd provider or ramp.flags) with the evaluation "
+        "context the audiences match; see docs/flags.md"
+    )
+
+
 def condition(draft: Draft, type_: str, status: bool, reason: str, message: str) -> Condition:
     """A condition whose lastTransitionTime moves only when its status does."""
     before = next((c for c in draft.before.conditions or [] if c.type == type_), None)
@@ -95,6 +116,11 @@ def build_conditions(
         condition(draft, "Completed", phase == "Completed", phase, message),
         condition(draft, "Published", *published),
     ]
+    env_note = env_without_audiences(draft)
+    if env_note is not None:
+        conditions.append(
+            condition(draft, "EnvKeysComplete", False, AUDIENCES_NOT_IN_ENV, env_note)
+        )
     if draft.spec.workers:
         if missing:
             workers = (False, "WorkerNotFound", f"{', '.join(missing)} not found")

@@ -9,6 +9,7 @@ from typing import Literal
 from ramp.api.spec import Phase, RolloutSpec, Transition
 from ramp.api.status import Announcement, Control, HistoryEntry, RolloutPhase, RolloutStatus
 from ramp.engine import incidents
+from ramp.engine.exposure import exposes_anyone, not_above, serve_phase
 from ramp.engine.phases import ACTIVE
 
 HISTORY_LIMIT = 20
@@ -23,13 +24,13 @@ def analysing(status: RolloutStatus) -> bool:
     """Whether metrics are read: while the rollout moves, and after a rollback to a previous
     phase, where users are still exposed (I6)."""
     phase = status.phase or "Pending"
-    return phase in ACTIVE or (phase == "RolledBack" and (status.percentage or 0) > 0)
+    return phase in ACTIVE or (phase == "RolledBack" and exposes_anyone(status))
 
 
 def phase_index(spec: RolloutSpec, status: RolloutStatus) -> int:
     """The spec phase the status refers to. A spec edit keeps the rollout in the phase of the
-    same name; when that name is gone, in the last phase whose percentage is not above the one
-    published (never exposing more users than before the edit)."""
+    same name; when that name is gone, in the last phase that exposes nobody beyond what is
+    published (its percentage not above, its audiences among those published)."""
     names = [p.name for p in spec.phases]
     if status.current_phase in names:
         return names.index(status.current_phase)
@@ -38,7 +39,7 @@ def phase_index(spec: RolloutSpec, status: RolloutStatus) -> int:
     published = status.percentage or 0.0
     index = 0
     for i, phase in enumerate(spec.phases):
-        if phase.percentage <= published:
+        if not_above(phase, published, status.audiences or []):
             index = i
     return index
 
@@ -64,9 +65,10 @@ class Draft:
         self.next.current_phase = self.spec.phases[index].name
 
     def start_phase(self, index: int) -> None:
-        """Enter phase ``index`` at its percentage; its soak counts once that is published."""
+        """Enter phase ``index`` at its percentage and audiences; its soak counts once that is
+        published."""
         self.at(index)
-        self.next.percentage = self.phase.percentage
+        serve_phase(self.next, self.phase)
         self.next.phase_started_at = self.now
         self.next.paused_at = None
         self.next.next_promotion_at = self.now + self.phase.soak
@@ -101,6 +103,7 @@ class Draft:
                 phase=phase,
                 step=self.next.current_phase,
                 percentage=self.next.percentage or 0.0,
+                audiences=self.next.audiences,
                 reason=str(reason),
                 message=message,
                 seq=seq,

@@ -22,11 +22,13 @@ from ramp.engine.effects import WorkerTarget
 from ramp.engine.observations import MetricSample, WorkerObservation
 
 
-def exposure_of(status: RolloutStatus) -> float:
-    """The share of users the status says are served: none while the flag is off."""
+def exposure_of(status: RolloutStatus) -> tuple[float, int]:
+    """Who the status says is served, ordered: the percentage, then how many audiences (a
+    phase's audiences include the previous phase's, so fewer is a decrease); nobody while the
+    flag is off."""
     if status.enabled is False or status.phase == "Disabled":
-        return 0.0
-    return status.percentage or 0.0
+        return (0.0, 0)
+    return (status.percentage or 0.0, len(status.audiences or []))
 
 
 def hold_while_draining(

@@ -22,6 +22,9 @@ class PublishFlag:
     bucketing: str = DEFAULT_SCHEME
     """The scheme flags.json is written for (ramp.flags.SCHEMES): with the percentage, it
     decides which users get the feature (engine/bucketing.py says which one is in force)."""
+    audiences: tuple[str, ...] = ()
+    """Audiences (spec.flag.audiences, by name) whose members get the feature whatever the
+    percentage: flags.json carries them as targeting around the fractional (k8s/flagd.py)."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,14 @@ from __future__ import annotations
 from ramp.api.status import MetricValue, Request, Snapshot
 from ramp.engine import cohorts
 from ramp.engine.draft import Draft
-from ramp.engine.published import format_percentage
+from ramp.engine.exposure import (
+    describe_exposure,
+    exposes_anyone,
+    not_above,
+    phase_exposure,
+    serve_nobody,
+    serve_phase,
+)
 from ramp.engine.thresholds import Breach, baseline_metrics
 
 
@@ -69,12 +76,12 @@ def roll_back(draft: Draft, breach: Breach | None, *, zero: bool) -> None:
     if draft.control.pause is not None:
         draft.control.pause = None
     fall_back(draft, zero=zero)
-    pct = format_percentage(nxt.percentage or 0.0)
+    pct = describe_exposure(nxt.percentage or 0.0, nxt.audiences or [])
     if breach is None:
-        message = f"aborted in {failed}: rolled back to {pct} %; `ramp retry` starts again"
+        message = f"aborted in {failed}: rolled back to {pct}; `ramp retry` starts again"
     else:
-        message = f"rolled back from {failed} to {pct} %: {breach.message}"
-        if nxt.percentage:
+        message = f"rolled back from {failed} to {pct}: {breach.message}"
+        if exposes_anyone(nxt):
             message += "; analysis goes on, and steps down again while the breach lasts"
     draft.transition(
         "RolledBack",
@@ -89,12 +96,12 @@ def roll_back(draft: Draft, breach: Breach | None, *, zero: bool) -> None:
 def step_down(draft: Draft, breach: Breach) -> None:
     """I6: rolled back to a previous phase and still breaching: one phase lower, down to 0 %."""
     nxt = draft.next
-    before = format_percentage(nxt.percentage or 0.0)
+    before = describe_exposure(nxt.percentage or 0.0, nxt.audiences or [])
     nxt.snapshot = take_snapshot(draft, breach)
     disable_flag(draft)
     fall_back(draft, zero=False)
-    after = format_percentage(nxt.percentage or 0.0)
-    message = f"stepped down from {before} % to {after} %: {breach.message}"
+    after = describe_exposure(nxt.percentage or 0.0, nxt.audiences or [])
+    message = f"stepped down from {before} to {after}: {breach.message}"
     draft.transition(
         "RolledBack", "RolledBack", message, warning=True, metric=breach.metric, breach=True
     )
@@ -124,19 +131,20 @@ def take_spec_change(draft: Draft) -> None:
 
 
 def fall_back(draft: Draft, *, zero: bool) -> None:
-    """To 0 %, or to the phase before the current one (0 % from the first); the breach windows
-    start afresh at the new exposure. A rollback never exposes more users than it found (I1,
-    I4): when the phase before is above what is published (a held rollout whose phase an edit
-    lowered, or one turned back on at 0 % while paused), it goes to 0 %."""
+    """To nobody (0 %, no audience), or to the phase before the current one, its percentage
+    and audiences (nobody from the first); the breach windows start afresh at the new
+    exposure. A rollback never exposes more users than it found (I1, I4): when the phase
+    before is above what is published (a held rollout whose phase an edit lowered, or one
+    turned back on at 0 % while paused), it goes to nobody."""
     nxt = draft.next
-    found = nxt.percentage or 0.0
-    below = draft.index > 0 and draft.spec.phases[draft.index - 1].percentage <= found
+    found, audiences = nxt.percentage or 0.0, nxt.audiences or []
+    below = draft.index > 0 and not_above(draft.spec.phases[draft.index - 1], found, audiences)
     if zero or not below:
         draft.at(0)
-        nxt.percentage = 0.0
+        serve_nobody(nxt)
     else:
         draft.at(draft.index - 1)
-        nxt.percentage = draft.phase.percentage
+        serve_phase(nxt, draft.phase)
     forget_windows(draft)
 
 
@@ -152,13 +160,13 @@ def retry(draft: Draft) -> None:
         m.name for m in baseline_metrics(draft.spec) if m.name not in (nxt.baseline or {})
     ]
     never_started = nxt.phase_started_at is None  # aborted while Pending
-    if never_started or (uncaptured and not nxt.percentage):
+    if never_started or (uncaptured and not exposes_anyone(nxt)):
         # Back to Pending, where the first phase waits until the rollout can be checked (I3b)
         # and a baseline can be captured: only where nobody is exposed. A baseline bound added
         # mid-rollout has nothing to be judged against until then.
         nxt.current_phase = nxt.current_phase_index = None
         nxt.phase_started_at = nxt.next_promotion_at = nxt.paused_at = None
-        nxt.percentage = 0.0
+        serve_nobody(nxt)
         draft.index = 0
         draft.transition(
             "Pending",
@@ -175,7 +183,7 @@ def retry(draft: Draft) -> None:
     draft.transition(
         "Progressing",
         "Retried",
-        f"retrying from {draft.phase.name} at {format_percentage(draft.phase.percentage)} %",
+        f"retrying from {draft.phase.name} at {phase_exposure(draft.phase)}",
     )
 
 

@@ -5,6 +5,13 @@ from __future__ import annotations
 
 from ramp.api.status import Control, RolloutPhase, RolloutStatus
 from ramp.engine.draft import Draft
+from ramp.engine.exposure import (
+    exposes_anyone,
+    serve_at_most,
+    serve_nobody,
+    serve_phase,
+    serve_recorded,
+)
 from ramp.engine.failure import forget_windows, retry, roll_back, step_down
 from ramp.engine.phases import ACTIVE, ENDED, RETRYABLE, UNSTARTED
 from ramp.engine.progress import unpause
@@ -17,7 +24,7 @@ def hold_disabled(draft: Draft) -> bool:
     if not draft.spec.enabled:
         if nxt.phase != "Disabled":
             nxt.paused_at = nxt.paused_at or now
-            nxt.percentage = 0.0
+            serve_nobody(nxt)
             nxt.enabled = False
             nxt.next_promotion_at = None
             draft.transition("Disabled", "Disabled", "spec.enabled is false: publishing 0 %")
@@ -48,9 +55,13 @@ def enable(draft: Draft) -> None:
     if resumed in ENDED:
         nxt.paused_at = None
         last = next(e for e in reversed(nxt.history or []) if e.phase == resumed)
-        # A rollback's percentage is its recorded one (edits do not raise it).
-        completed = draft.spec.phases[-1].percentage if not held else 0.0
-        nxt.percentage = completed if resumed == "Completed" else last.percentage
+        # A rollback's exposure is its recorded one (edits do not raise it).
+        if resumed == "Completed" and not held:
+            serve_phase(nxt, draft.spec.phases[-1])
+        elif resumed == "Completed":
+            serve_nobody(nxt)
+        else:
+            serve_recorded(nxt, last.percentage, last.audiences or [])
         draft.transition(resumed, "Enabled", "spec.enabled is true again")
         return
     if resumed in UNSTARTED and nxt.phase_started_at is None:
@@ -58,12 +69,14 @@ def enable(draft: Draft) -> None:
     if resumed == "Pending" or nxt.phase_started_at is None:
         nxt.phase = "Pending"
         nxt.paused_at = None
-        nxt.percentage = 0.0
+        serve_nobody(nxt)
         draft.transition("Pending", "Enabled", "spec.enabled is true again")
         return
     unpause(draft)
-    wanted = draft.phase.percentage
-    nxt.percentage = 0.0 if held else wanted
+    if held:
+        serve_nobody(nxt)
+    else:
+        serve_phase(nxt, draft.phase)
     draft.transition(
         "Progressing", "Enabled", f"spec.enabled is true again: resuming {draft.phase.name}"
     )
@@ -110,17 +123,19 @@ def hold_terminal(draft: Draft, assessment: Assessment) -> bool:
     if nxt.phase == "Completed":
         last = len(spec.phases) - 1
         draft.at(last)
-        wanted = spec.phases[last].percentage
         # An edit raising the last phase waits while spec.paused is true, and so does a
         # `ramp pause` given while disabled, until `ramp resume` (I4).
         paused = nxt.control is not None and nxt.control.pause is not None
         held = spec.paused or paused
-        nxt.percentage = min(wanted, nxt.percentage or 0.0) if held else wanted
+        if held:
+            serve_at_most(nxt, draft.phase)
+        else:
+            serve_phase(nxt, draft.phase)
         nxt.enabled = nxt.flag_disabled_at is None
         return True
     if nxt.phase == "RolledBack":
         nxt.enabled = nxt.flag_disabled_at is None
-        if (nxt.percentage or 0) > 0 and assessment.breach is not None:
+        if exposes_anyone(nxt) and assessment.breach is not None:
             step_down(draft, assessment.breach)
         return True
     return nxt.phase == "Failed"

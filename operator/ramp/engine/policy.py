@@ -15,7 +15,12 @@ from datetime import datetime
 from ramp.api.spec import RolloutSpec
 from ramp.api.status import Announcement, RolloutStatus
 from ramp.engine.bucketing import keep_scheme, publish_of, scheme_message
-from ramp.engine.conditions import build_conditions, was_false
+from ramp.engine.conditions import (
+    AUDIENCES_NOT_IN_ENV,
+    build_conditions,
+    env_without_audiences,
+    was_false,
+)
 from ramp.engine.draft import Draft, analysing
 from ramp.engine.effects import (
     Effect,
@@ -23,6 +28,15 @@ from ramp.engine.effects import (
     RestartConsumers,
     RestoreWorkers,
     ScaleWorkers,
+)
+from ramp.engine.exposure import (
+    describe_exposure,
+    exposes_anyone,
+    not_above,
+    serve_at_most,
+    serve_nobody,
+    serve_phase,
+    served_column,
 )
 from ramp.engine.failure import take_spec_change
 from ramp.engine.guards import (
@@ -36,7 +50,7 @@ from ramp.engine.observations import Observations
 from ramp.engine.outbox import settle
 from ramp.engine.phases import ENDED, HELD, UNDER_WAY, UNSTARTED
 from ramp.engine.progress import account_served, advance
-from ramp.engine.published import flag_revision, format_percentage, serves
+from ramp.engine.published import flag_revision, serves
 from ramp.engine.thresholds import (
     Assessment,
     assess,
@@ -114,9 +128,13 @@ def decide(
             notify=False,
         )
     nxt.health = health_of(nxt.metrics) if spec.analysis else None
+    nxt.served = served_column(nxt)
     enabled = bool(nxt.enabled)
     percentage = nxt.percentage or 0.0
     wanted = publish_of(spec, nxt)
+    note = env_without_audiences(draft)
+    if note is not None and not any(c.type == "EnvKeysComplete" for c in nxt.conditions or []):
+        draft.announce("Warning", AUDIENCES_NOT_IN_ENV, note, notify=False)
     nxt.conditions = build_conditions(
         draft, missing=missing, contested=plan.contested, published=_published(draft, seen, wanted)
     )
@@ -145,7 +163,7 @@ def _align(draft: Draft) -> None:
     nxt = draft.next
     if nxt.phase is None:
         nxt.phase = "Pending"
-        nxt.percentage = 0.0
+        serve_nobody(nxt)
     started = nxt.phase_started_at is not None
     moving = nxt.phase in UNDER_WAY or (nxt.phase == "Disabled" and disabled_from(nxt) not in ENDED)
     if started and moving and _orphaned(draft):
@@ -164,43 +182,45 @@ def _align(draft: Draft) -> None:
                 message = f"phase {removed} was edited away; {draft.phase.name} soaks from now"
                 draft.transition("Progressing", "Held", message, notify=False)
         if nxt.phase != "Disabled":
-            wanted = draft.phase.percentage
             held = (
                 draft.spec.paused
                 or nxt.phase == "Paused"
                 or (nxt.control is not None and nxt.control.pause is not None)
             )
-            # While held, an edit may lower the phase's percentage but not raise it (I4);
-            # the raise comes with the resume.
-            nxt.percentage = min(wanted, nxt.percentage or 0.0) if held else wanted
+            # While held, an edit may lower the phase's percentage (or take audiences away)
+            # but not raise it (I4); the raise comes with the resume.
+            if held:
+                serve_at_most(nxt, draft.phase)
+            else:
+                serve_phase(nxt, draft.phase)
     elif nxt.phase in ENDED and nxt.current_phase is not None:
         draft.at(draft.index)
 
 
 def _orphaned(draft: Draft) -> bool:
-    """The current phase was edited away and every phase left is above what is published (0 %
-    while disabled): no phase can take its place without exposing more users (I1)."""
+    """The current phase was edited away and every phase left is above what is published
+    (nobody while disabled): no phase can take its place without exposing more users (I1)."""
     nxt, spec = draft.next, draft.spec
-    published = nxt.percentage or 0.0
+    published, audiences = nxt.percentage or 0.0, nxt.audiences or []
     gone = nxt.current_phase not in [p.name for p in spec.phases]
-    return gone and all(p.percentage > published for p in spec.phases)
+    return gone and not any(not_above(p, published, audiences) for p in spec.phases)
 
 
 def _start_over(draft: Draft) -> None:
     """Which phase to continue in is a person's call: fewer users in the meantime."""
     nxt = draft.next
     removed = nxt.current_phase
-    before = format_percentage(nxt.percentage or 0.0)
+    before = describe_exposure(nxt.percentage or 0.0, nxt.audiences or [])
     nxt.rolled_back_from = removed
     nxt.paused_at = nxt.next_promotion_at = None
     if nxt.control is not None:
         nxt.control.promote = nxt.control.pause = None
     draft.at(0)
-    nxt.percentage = 0.0
+    serve_nobody(nxt)
     draft.transition(
         "RolledBack",
         "RolledBack",
-        f"a spec edit removed phase {removed} and left only phases above {before} %: rolled "
+        f"a spec edit removed phase {removed} and left only phases above {before}: rolled "
         "back to 0 %; `ramp retry` starts from the first phase",
         warning=True,
     )
@@ -257,7 +277,7 @@ def _analyse(draft: Draft, seen: Observations) -> Assessment:
             if metric.name not in baseline and sample is not None and sample.value is not None:
                 baseline[metric.name] = sample.value
         nxt.baseline = baseline or None
-    exposed = bool(nxt.enabled is not False and (nxt.percentage or 0) > 0)
+    exposed = bool(nxt.enabled is not False and exposes_anyone(nxt))
     assessment = assess(
         metrics, nxt.metrics or [], samples, draft.now, baseline, spec.analysis.error_limit, exposed
     )

@@ -21,10 +21,11 @@ from ramp.engine.bucketing import publish_of
 from ramp.engine.conditions import WAITING_TO_START
 from ramp.engine.draft import Draft
 from ramp.engine.effects import PublishFlag
+from ramp.engine.exposure import phase_exposure, serve_nobody, serve_phase
 from ramp.engine.failure import fail, failure_pause_message, forget_windows
 from ramp.engine.observations import Observations
 from ramp.engine.phases import SOAKING
-from ramp.engine.published import format_percentage, serves, stamp
+from ramp.engine.published import serves, stamp
 from ramp.engine.thresholds import Assessment, baseline_metrics
 
 
@@ -42,7 +43,7 @@ def advance(draft: Draft, assessment: Assessment, seen: Observations) -> None:
     if nxt.phase == "Pending" or never_started(draft):
         if pause is not None and pause[0] != "NoData":
             # I3: created (or paused while) Pending: nobody is exposed and nothing starts.
-            nxt.percentage = 0.0
+            serve_nobody(nxt)
             message = f"{pause[1]}; nothing starts until then"
             if nxt.phase != "Paused" or nxt.message != message:
                 draft.transition("Paused", "Paused", message)
@@ -54,7 +55,7 @@ def advance(draft: Draft, assessment: Assessment, seen: Observations) -> None:
         # exists; a rollout that cannot be checked waits at 0 %, not in its first phase.
         waits = start_waits(draft, seen)
         if waiting or waits:
-            nxt.percentage = 0.0
+            serve_nobody(nxt)
             message = (
                 f"capturing the baseline of {', '.join(waiting)} before the first phase"
                 if waiting
@@ -71,7 +72,7 @@ def advance(draft: Draft, assessment: Assessment, seen: Observations) -> None:
         draft.transition(
             "Progressing",
             "Started",
-            f"started: {draft.phase.name} at {format_percentage(draft.phase.percentage)} %",
+            f"started: {draft.phase.name} at {phase_exposure(draft.phase)}",
         )
     elif assessment.breach is not None:
         if resumed(draft):
@@ -175,7 +176,7 @@ def progress(draft: Draft, control: Control, assessment: Assessment, seen: Obser
     started = nxt.phase_started_at or now
     soak_end = started + current.soak
     nxt.next_promotion_at = soak_end
-    nxt.percentage = current.percentage
+    serve_phase(nxt, current)
 
     request = take_promote(draft, control.promote)
     if request is not None and request.skip_soak:
@@ -183,18 +184,18 @@ def progress(draft: Draft, control: Control, assessment: Assessment, seen: Obser
         promote(draft, promote_target(draft, request), by=skipped_by(draft, request, soak_end))
         return
 
-    pct = format_percentage(current.percentage)
+    pct = phase_exposure(current)
     if nxt.awaiting_publish_since is not None:
         drop_approval(draft, request, f"ConfigMap {spec.flag.config_map} does not serve it yet")
         if nxt.phase == "Progressing":
             nxt.message = (
-                f"{current.name} at {pct} %: waiting for ConfigMap {spec.flag.config_map} to "
+                f"{current.name} at {pct}: waiting for ConfigMap {spec.flag.config_map} to "
                 "serve it; the soak counts from then"
             )
         return
     if now < soak_end:
         drop_approval(draft, request, f"it soaks until {stamp(soak_end)}")
-        hold(draft, f"{current.name} at {pct} % soaks until {stamp(soak_end)}")
+        hold(draft, f"{current.name} at {pct} soaks until {stamp(soak_end)}")
         return
     holds = list(assessment.holds)
     if assessment.breach is not None:
@@ -209,7 +210,7 @@ def progress(draft: Draft, control: Control, assessment: Assessment, seen: Obser
         holds.append("waiting for an analysis after the soak")
     if holds:
         drop_approval(draft, request, f"it is held: {'; '.join(holds)}")
-        hold(draft, f"holding {current.name} at {pct} %: {'; '.join(holds)}")
+        hold(draft, f"holding {current.name} at {pct}: {'; '.join(holds)}")
         return
     if request is not None and (current.approval == "Manual" or request.full):
         # I13: the gate opens for the approval of this phase, once its soak passed healthy.
@@ -221,7 +222,7 @@ def progress(draft: Draft, control: Control, assessment: Assessment, seen: Obser
             draft.transition(
                 "AwaitingApproval",
                 "AwaitingApproval",
-                f"{current.name} at {pct} % is healthy and waits for `ramp promote`",
+                f"{current.name} at {pct} is healthy and waits for `ramp promote`",
             )
         return
     promote(draft, draft.index, by="soak passed healthy")
@@ -315,18 +316,18 @@ def promote(draft: Draft, past: int, *, by: str) -> None:
     last = len(spec.phases) - 1
     if past >= last:
         draft.at(last)
-        nxt.percentage = spec.phases[last].percentage
+        serve_phase(nxt, spec.phases[last])
         nxt.next_promotion_at = None
         nxt.paused_at = None
         draft.transition(
             "Completed",
             "Completed",
-            f"completed at {format_percentage(nxt.percentage)} % ({by})",
+            f"completed at {phase_exposure(spec.phases[last])} ({by})",
         )
         return
     draft.start_phase(past + 1)
     draft.transition(
         "Progressing",
         "Promoted",
-        f"promoted to {draft.phase.name} at {format_percentage(draft.phase.percentage)} % ({by})",
+        f"promoted to {draft.phase.name} at {phase_exposure(draft.phase)} ({by})",
     )

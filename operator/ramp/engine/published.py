@@ -23,8 +23,8 @@ def serves(published: PublishFlag | None, wanted: PublishFlag) -> bool:
     """Whether what the ConfigMap serves is what the status says apps are served.
 
     A disabled flag serves nobody whatever its percentage, so any disabled value serves a
-    disabled wish. An enabled one serves it only bucketed by the same scheme: the same
-    percentage in another scheme is other users (I11).
+    disabled wish. An enabled one serves it only bucketed by the same scheme (the same
+    percentage in another scheme is other users: I11) and to the same audiences.
     """
     if published is None:
         return False
@@ -34,18 +34,23 @@ def serves(published: PublishFlag | None, wanted: PublishFlag) -> bool:
         published.enabled
         and published.bucketing == wanted.bucketing
         and format_percentage(published.percentage) == format_percentage(wanted.percentage)
+        and set(published.audiences) == set(wanted.audiences)
     )
 
 
 def lowers(published: PublishFlag | None, wanted: PublishFlag) -> bool:
     """Whether serving ``wanted`` instead of ``published`` exposes fewer users. Fewer is always
     allowed, so the shell serves it before the status records it (I1 holds across a crash).
-    Under another scheme a lower percentage is other users, not fewer (I11): only nobody is."""
+    Under another scheme a lower percentage is other users, not fewer (I11): only nobody is.
+    Fewer audiences at no higher a percentage is fewer users."""
     if published is None or not published.enabled:
         return False
     if not wanted.enabled:
         return True
-    if wanted.percentage >= published.percentage:
+    kept = set(wanted.audiences)
+    if not kept <= set(published.audiences) or wanted.percentage > published.percentage:
+        return False
+    if wanted.percentage == published.percentage and kept == set(published.audiences):
         return False
     return wanted.percentage == 0 or wanted.bucketing == published.bucketing
 

@@ -10,6 +10,7 @@ import mmh3
 from ramp.api.spec import Analysis, RolloutSpec
 from ramp.api.status import RolloutStatus
 from ramp.engine.draft import analysing
+from ramp.engine.exposure import exposes_anyone
 from ramp.engine.workers import worker_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -96,7 +97,7 @@ def _restoring(spec: RolloutSpec, status: RolloutStatus) -> set[str]:
     """Workers being given back their original scale now (not while they drain)."""
     phase = status.phase or "Pending"
     originals = set(status.worker_originals or {}) - set(status.drains or {})
-    if phase == "Completed" or (phase == "RolledBack" and not status.percentage):
+    if phase == "Completed" or (phase == "RolledBack" and not exposes_anyone(status)):
         return originals
     if phase == "Disabled":  # only workers with a drain are given back while disabled
         return originals & {worker_key(w) for w in spec.workers or [] if w.drain is not None}

@@ -11,6 +11,7 @@ from ramp.api.status import RolloutStatus, WorkerScale
 from ramp.engine.draft import Draft
 from ramp.engine.drains import hold_while_draining
 from ramp.engine.effects import WorkerTarget
+from ramp.engine.exposure import exposes_anyone
 from ramp.engine.observations import MetricSample, WorkerObservation
 from ramp.engine.phases import ENDED, HELD
 
@@ -51,7 +52,7 @@ def _phase_for_workers(draft: Draft) -> tuple[int | None, bool]:
     nxt = draft.next
     if nxt.phase in HELD:
         return draft.index, False
-    if nxt.phase == "RolledBack" and (nxt.percentage or 0) > 0:
+    if nxt.phase == "RolledBack" and exposes_anyone(nxt):
         return draft.index, False
     if nxt.phase in ENDED:
         return None, True

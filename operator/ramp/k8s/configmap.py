@@ -8,7 +8,7 @@ written over the version read, so nobody else's flag, key or concurrent update i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -22,7 +22,9 @@ from ramp.k8s.clients import Clients, is_conflict, is_not_found
 from ramp.k8s.flagd import (
     ON_VARIANT,
     ON_WEIGHT_TOTAL,
+    AudienceRule,
     NotAFlagSet,
+    audiences_named,
     flag_in,
     merge_flag,
     parse_flag_set,
@@ -65,6 +67,18 @@ def _env_fields(spec: RolloutSpec) -> list[tuple[str, str]]:
     return [(field, key) for field, key in named if key]
 
 
+def audience_rules(spec: RolloutSpec, names: Sequence[str]) -> tuple[AudienceRule, ...]:
+    """The audiences ``names`` as spec.flag.audiences defines them, in the order named; a name
+    no longer defined (an edit took it out) is left out: fewer users, never others."""
+    defined = {a.name: a for a in spec.flag.audiences or []}
+    return tuple(
+        (name, audience.attribute, matcher, tuple(values))
+        for name in names
+        if (audience := defined.get(name)) is not None
+        for matcher, values in audience.matchers()
+    )
+
+
 def _flag_json(spec: RolloutSpec, publish: PublishFlag, *, name_scheme: bool = True) -> str:
     """The Rollout's flag definition as canonical JSON (both steps cached)."""
     document = render_flags_json(
@@ -73,6 +87,7 @@ def _flag_json(spec: RolloutSpec, publish: PublishFlag, *, name_scheme: bool = T
         publish.percentage,
         publish.bucketing,
         name_scheme=name_scheme,
+        audiences=audience_rules(spec, publish.audiences),
     )
     flag = flag_in(document, spec.flag.key)
     assert flag is not None
@@ -138,9 +153,11 @@ def read_published(spec: RolloutSpec, data: Mapping[str, str]) -> PublishFlag | 
             if env is not None and env.percentage and env.percentage in data:
                 percentage = float(data[env.percentage])
         else:
-            on = dict(targeting["fractional"])[ON_VARIANT]
+            fractional = targeting["if"][2] if "if" in targeting else targeting
+            on = dict(fractional["fractional"])[ON_VARIANT]
             enabled, percentage = True, float(on) * 100 / ON_WEIGHT_TOTAL
-        candidate = PublishFlag(enabled, round(percentage, 2), scheme_of(flag))
+        audiences = audiences_named(flag) if enabled else ()
+        candidate = PublishFlag(enabled, round(percentage, 2), scheme_of(flag), audiences)
         wanted = _flag_json(spec, candidate, name_scheme=named)
         env_wanted = _env_data(spec, candidate)
         served = flag_in(text, spec.flag.key)

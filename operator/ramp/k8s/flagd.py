@@ -20,6 +20,14 @@ agree that did not already: the Go core hashes the same string either way, and p
 would hash the CBOR of the string. What differs between schemes is the arithmetic after the
 hash, which no expression can select, so the scheme is named in the flag's metadata
 (``"metadata": {"bucketing": "FlagdGoCore"}``) for :mod:`ramp.flags` to read.
+
+Audiences (``spec.flag.audiences`` named by the phase) come first: ``{"if": [{"or": [RULE,
+...]}, "on", {"fractional": ...}]}`` with one RULE per audience matching ``in`` (``{"in":
+[{"var": ATTR}, [VALUE, ...]]}``) and one per value of ``startsWith``/``endsWith``
+(``{"starts_with": [{"var": ATTR}, VALUE]}``), so a member gets "on" whatever the percentage
+and everyone else is bucketed as before. The flag's metadata names them (``"audiences":
+"internal,beta"``) so that what a ConfigMap serves can be read back. flagd's daemon, its
+in-process providers and :mod:`ramp.flags` (:mod:`ramp.flags.targeting`) decide alike on it.
 """
 
 from __future__ import annotations
@@ -34,6 +42,14 @@ from ramp.flags import BUCKETS, DEFAULT_SCHEME, OFF_VARIANT, ON_VARIANT, SCHEMES
 from ramp.flags.bucketing import LEGACY_SCHEME, METADATA_KEY
 
 FLAGD_SCHEMA = "https://flagd.dev/schema/v0/flags.json"
+AUDIENCES_KEY = "audiences"
+"""Flag metadata key naming the audiences the targeting serves, comma-separated."""
+
+AudienceRule = tuple[str, str, str, tuple[str, ...]]
+"""One audience as flags.json carries it: name, attribute, matcher (``in``, ``endsWith`` or
+``startsWith``) and values."""
+
+_OPERATORS = {"in": "in", "endsWith": "ends_with", "startsWith": "starts_with"}
 ON_WEIGHT_TOTAL = BUCKETS  # the reader's constants: what Ramp writes is what ramp.flags reads
 
 
@@ -53,9 +69,11 @@ def build_flag_definition(
     bucketing: str | None = None,
     *,
     name_scheme: bool = True,
+    audiences: tuple[AudienceRule, ...] = (),
 ) -> dict[str, Any]:
     """The flagd flag-definition document for flag ``key`` at ``percentage`` (0..100), for
-    readers bucketing with scheme ``bucketing`` (:data:`ramp.flags.DEFAULT_SCHEME` if None).
+    readers bucketing with scheme ``bucketing`` (:data:`ramp.flags.DEFAULT_SCHEME` if None),
+    serving the members of ``audiences`` whatever the percentage.
 
     ``name_scheme=False`` leaves the metadata out, as Ramp wrote flags.json before schemes
     existed: readers then take it for :data:`LEGACY_SCHEME`, the only scheme it can stand for.
@@ -79,10 +97,35 @@ def build_flag_definition(
     if not name_scheme:
         del flag["metadata"]
     if enabled:
-        flag["targeting"] = {
-            "fractional": [[ON_VARIANT, weight], [OFF_VARIANT, ON_WEIGHT_TOTAL - weight]]
-        }
+        fractional = {"fractional": [[ON_VARIANT, weight], [OFF_VARIANT, ON_WEIGHT_TOTAL - weight]]}
+        flag["targeting"] = fractional
+        if audiences and weight < ON_WEIGHT_TOTAL:
+            flag["targeting"] = {"if": [audience_condition(audiences), ON_VARIANT, fractional]}
+            flag.setdefault("metadata", {})[AUDIENCES_KEY] = ",".join(a[0] for a in audiences)
     return {"$schema": FLAGD_SCHEMA, "flags": {key: flag}}
+
+
+def audience_condition(audiences: tuple[AudienceRule, ...]) -> dict[str, Any]:
+    """The JSONLogic that is true for a member of any of ``audiences``."""
+    rules: list[dict[str, Any]] = []
+    for _, attribute, matcher, values in audiences:
+        operator = _OPERATORS[matcher]
+        if operator == "in":
+            rules.append({"in": [{"var": attribute}, list(values)]})
+        else:
+            rules += [{operator: [{"var": attribute}, value]} for value in values]
+    return {"or": rules}
+
+
+def audiences_named(flag: Mapping[str, Any]) -> tuple[str, ...]:
+    """The audiences a flag definition read from flags.json says its targeting serves."""
+    metadata = flag.get("metadata")
+    named = metadata.get(AUDIENCES_KEY) if isinstance(metadata, Mapping) else None
+    if not named:
+        return ()
+    if not isinstance(named, str):
+        raise ValueError(f"metadata.{AUDIENCES_KEY} must be a string, not {named!r}")
+    return tuple(named.split(","))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -93,10 +136,13 @@ def render_flags_json(
     bucketing: str | None = None,
     *,
     name_scheme: bool = True,
+    audiences: tuple[AudienceRule, ...] = (),
 ) -> str:
     """:func:`build_flag_definition` as deterministic JSON: sorted keys, indent 2, final newline.
     Cached: every analysis compares the ConfigMap with the same few documents."""
-    document = build_flag_definition(key, enabled, percentage, bucketing, name_scheme=name_scheme)
+    document = build_flag_definition(
+        key, enabled, percentage, bucketing, name_scheme=name_scheme, audiences=audiences
+    )
     return json.dumps(document, sort_keys=True, indent=2) + "\n"
 
 
@@ -172,11 +218,15 @@ def scheme_of(flag: Mapping[str, Any]) -> str:
 
 
 __all__ = [
+    "AUDIENCES_KEY",
     "FLAGD_SCHEMA",
     "OFF_VARIANT",
     "ON_VARIANT",
     "ON_WEIGHT_TOTAL",
+    "AudienceRule",
     "NotAFlagSet",
+    "audience_condition",
+    "audiences_named",
     "build_flag_definition",
     "flag_in",
     "merge_flag",

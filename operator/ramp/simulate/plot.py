@@ -1,10 +1,11 @@
 """`ramp simulate --plot FILE.png|.svg`: a simulated or backtested timeline as a picture.
 
 The top panel is the published percentage as steps with the moments of promotion, pause and
-rollback marked; below it, one panel per metric with the values the engine was given and the
-warning and critical bounds in force at each moment (phase overrides and baselines resolved by
-the engine's own `effective_metrics`). A compare metric is drawn as the ratio of the cohorts'
-failure rates in each window against its maxRatio.
+rollback marked, and the audiences served besides it written where they change; below it, one
+panel per metric with the values the engine was given and the warning and critical bounds in
+force at each moment (phase overrides and baselines resolved by the engine's own
+`effective_metrics`). A compare metric is drawn as the ratio of the cohorts' failure rates in
+each window against its maxRatio.
 """
 
 from __future__ import annotations
@@ -131,6 +132,20 @@ def plot_timeline(
     ys.append(ys[-1])
     top.step(xs, ys, where="post", color="#2563eb", linewidth=2, label="published %")
     top.fill_between(xs, ys, step="post", color="#2563eb", alpha=0.08)
+    # Who is served besides the percentage: each change of audiences is written on the step.
+    shown: tuple[str, ...] = ()
+    for moment in timeline.moments:
+        if moment.audiences != shown:
+            label = "+ " + ", ".join(moment.audiences) if moment.audiences else "no audience"
+            top.annotate(
+                label,
+                (x(moment.at), moment.percentage),
+                xytext=(3, 6),
+                textcoords="offset points",
+                fontsize=8,
+                color="#7c3aed",
+            )
+            shown = moment.audiences
     top.set_ylim(-2, 105)
     top.set_ylabel("published %")
     top.set_title(f"{title}: {timeline.outcome}", loc="left", fontsize=11)

@@ -37,6 +37,7 @@ from ramp.engine import (
 )
 from ramp.engine.cohorts import window_start
 from ramp.engine.effects import WorkerTarget
+from ramp.engine.exposure import describe_exposure
 from ramp.engine.observations import MetricSample
 from ramp.engine.sequential import WindowCounts, wald_detection_seconds
 from ramp.metrics.cohorts import differences, totals_query
@@ -107,6 +108,7 @@ def run(
                         s.percentage or 0.0,
                         told.reason,
                         told.message,
+                        serving(s),
                     )
                 )
             for effect in decision.effects:
@@ -131,6 +133,7 @@ def run(
                     status.percentage or 0.0,
                     "PromoteRequested",
                     "simulated `ramp promote`",
+                    serving(status),
                 )
             )
             continue
@@ -139,6 +142,11 @@ def run(
             break
         now = max(wake, now + timedelta(milliseconds=1)) if wake <= now else wake
     return Timeline(tuple(moments), status, start)
+
+
+def serving(status: RolloutStatus) -> tuple[str, ...]:
+    """The audiences ``status`` publishes (none while the flag is off)."""
+    return tuple(status.audiences or ()) if status.enabled is not False else ()
 
 
 def _scaled(
@@ -166,14 +174,19 @@ def render(timeline: Timeline, *, title: str) -> str:
     lines.append(f"{'time':>10}  {'phase':<17} {'step':<14} {'percent':>7}  what")
     for m in timeline.moments:
         elapsed = format_duration(m.at - timeline.start)
+        # Audiences served ahead of the percentage are counted after it, as kubectl shows it.
+        served = f"{format_percentage(m.percentage)}%" + (
+            f" +{len(m.audiences)}" if m.audiences else ""
+        )
         lines.append(
             f"{'+' + elapsed:>10}  {m.phase:<17} {(m.step or '-'):<14} "
-            f"{format_percentage(m.percentage) + '%':>7}  {m.reason}: {m.message}"
+            f"{served:>7}  {m.reason}: {m.message}"
         )
     final = timeline.final
     lines.append("")
     lines.append(
-        f"outcome: {timeline.outcome} at {format_percentage(final.percentage or 0)} %"
+        f"outcome: {timeline.outcome} at "
+        f"{describe_exposure(final.percentage or 0, serving(final))}"
         + (f" ({final.message})" if final.message else "")
     )
     return "\n".join(lines)

@@ -28,6 +28,8 @@ class Moment:
     percentage: float
     reason: str
     message: str
+    audiences: tuple[str, ...] = ()
+    """Audiences served ahead of the percentage (none while the flag is off)."""
 
 
 @dataclass(frozen=True)

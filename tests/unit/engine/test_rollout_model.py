@@ -90,21 +90,43 @@ PERCENTAGES = (0, 5, 10, 25, 50, 75, 100)
 DURATIONS = ("0s", "30s", "1m", "5m")
 
 
+AUDIENCES = [
+    {"name": "internal", "attribute": "email", "endsWith": ["@example.com"]},
+    {"name": "beta", "in": ["user-1017", "user-2203"]},
+]
+"""The audiences a generated spec may define (spec.flag.audiences)."""
+AUDIENCE_STEPS = ((), ("internal",), ("internal", "beta"))
+"""Audiences a phase may name, each including the one before (admission's rule)."""
+
+
 @st.composite
-def phase_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
+def phase_lists(draw: st.DrawFn, audiences: bool = False) -> list[dict[str, Any]]:
     count = draw(st.sampled_from((1, 2, 3, 3, 4)))
     percentages = sorted(
         draw(st.lists(st.sampled_from(PERCENTAGES[1:]), min_size=count, max_size=count))
     )
-    return [
-        {
+    steps = [0] * count
+    if audiences:
+        # Internal accounts, then beta users, then percentages, as the runbooks go: leading
+        # phases at 0 % serve audiences only, and each phase keeps the audiences before it.
+        leading = draw(st.sampled_from((0, 1, 2, 2)))
+        percentages = [0] * leading + percentages
+        drawn = draw(st.lists(st.integers(0, 2), min_size=len(percentages)))
+        steps = sorted(drawn[: len(percentages)])
+        if leading:
+            steps = [max(step, 1) for step in steps]
+    phases = []
+    for i, pct in enumerate(percentages):
+        phase: dict[str, Any] = {
             "name": f"p{i}",
             "percentage": pct,
             "duration": draw(st.sampled_from(("0s", *DURATIONS))),
             "approval": draw(st.sampled_from(("Automatic", "Automatic", "Manual"))),
         }
-        for i, pct in enumerate(percentages)
-    ]
+        if steps[i] and pct < 100:
+            phase["audiences"] = list(AUDIENCE_STEPS[steps[i]])
+        phases.append(phase)
+    return phases
 
 
 @st.composite
@@ -120,12 +142,17 @@ def worker_documents(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def spec_documents(draw: st.DrawFn) -> dict[str, Any]:
-    """A Rollout spec as a person writes it (camelCase), small enough to walk in 40 steps."""
+    """A Rollout spec as a person writes it (camelCase), small enough to walk in 40 steps;
+    one in two names audiences (internal accounts, then beta users, then percentages)."""
+    audiences = draw(st.booleans())
+    flag: dict[str, Any] = {"key": "feature", "configMap": "feature-flag"}
+    if audiences:
+        flag["audiences"] = AUDIENCES
     return {
         "enabled": draw(st.sampled_from((True, True, True, True, True, False))),
         "paused": draw(st.sampled_from((False, False, False, True))),
-        "flag": {"key": "feature", "configMap": "feature-flag"},
-        "phases": draw(phase_lists()),
+        "flag": flag,
+        "phases": draw(phase_lists(audiences)),
         "analysis": {
             "interval": draw(st.sampled_from(("30s", "1m"))),
             "prometheus": {"address": "http://prometheus:9090"},
@@ -475,8 +502,18 @@ class RolloutModel(RuleBasedStateMachine):
 
     @rule(
         kind=st.sampled_from(
-            ("paused", "enabled", "phase", "add phase", "remove phase", "failure policy", "scheme")
+            (
+                "paused",
+                "enabled",
+                "phase",
+                "add phase",
+                "remove phase",
+                "failure policy",
+                "scheme",
+                "audiences",
+            )
         ),
+        named=st.sampled_from(AUDIENCE_STEPS),
         index=st.integers(0, 4),
         field=st.sampled_from(("percentage", "duration", "approval")),
         pct=st.sampled_from(PERCENTAGES),
@@ -499,6 +536,7 @@ class RolloutModel(RuleBasedStateMachine):
         previous: bool,
         disable: bool,
         scheme: str,
+        named: tuple[str, ...],
     ) -> None:
         """`kubectl apply` or a GitOps sync of an edited manifest (admission refuses invalid
         ones, and then nothing changes)."""
@@ -528,6 +566,11 @@ class RolloutModel(RuleBasedStateMachine):
                 "disableFlag": disable,
             }
             self.edit({"failurePolicy": policy})
+        elif kind == "audiences":
+            # A phase serves other audiences (admission refuses those shrinking on the way up
+            # and those not defined in spec.flag.audiences).
+            phases[at]["audiences"] = list(named)
+            self.edit({"phases": phases})
         elif kind == "scheme":
             # Admission's transition rule (api/spec.py BUCKETING_FIXED_WHILE_EXPOSED).
             percentage = self.status.percentage or 0

@@ -51,20 +51,21 @@ def test_latency_regression_rolls_back_to_previous_phase_after_its_for_window() 
     )
     assert result.returncode == 0, result.stderr
     timeline = rows(result.stdout)
-    assert ["+1h", "Progressing", "quarter", "25%"] in timeline
-    # p99 doubles at 3h. The first sample to see it is the first analysis after 3h (on the
+    assert ["+3h", "Progressing", "quarter", "25%"] in timeline
+    # p99 doubles at 5h. The first sample to see it is the first analysis after 5h (on the
     # analysis's slot, within one 30s interval); the 10m `for` window from there makes it
     # critical 10m later, not before.
-    back, down = timeline[-2], timeline[-1]
+    back, *downs = timeline[-4:]
     assert back[1:] == ["RolledBack", "canary", "5%"], result.stdout
     rolled_back = since_start(back[0])
-    assert minutes(190) <= rolled_back <= minutes(190) + INTERVAL, result.stdout
+    assert minutes(310) <= rolled_back <= minutes(310) + INTERVAL, result.stdout
     assert "p99-latency 0.95 is above 2x baseline 0.4" in result.stdout
     # The breach goes on at 5 %: a new 10m window from the first sample there (one interval
-    # later), then one step further down (I6).
-    assert down[1:] == ["RolledBack", "canary", "0%"], result.stdout
-    assert since_start(down[0]) == rolled_back + INTERVAL + minutes(10), result.stdout
-    assert "outcome: RolledBack at 0 % (stepped down from 5 % to 0 %" in result.stdout
+    # later), then one step further down each time, audiences with it, until nobody (I6).
+    assert [d[2:] for d in downs] == [["beta", "0%"], ["internal", "0%"], ["internal", "0%"]]
+    assert "stepped down from 5 % + internal, beta to 0 % + internal, beta" in result.stdout
+    assert since_start(downs[0][0]) == rolled_back + INTERVAL + minutes(10), result.stdout
+    assert "outcome: RolledBack at 0 % (stepped down from 0 % + internal to 0 %" in result.stdout
 
 
 def test_healthy_script_completes_after_every_soak_and_gate() -> None:
@@ -72,8 +73,8 @@ def test_healthy_script_completes_after_every_soak_and_gate() -> None:
     assert result.returncode == 0, result.stderr
     timeline = rows(result.stdout)
     promoted_at = [t for t, phase, _, _ in timeline if phase == "Progressing"]
-    # 1h canary, 4h quarter, 8h half: promotions at 1h, 5h and 13h, never earlier.
-    assert promoted_at == ["+0s", "+1h", "+5h", "+13h"], result.stdout
+    # 1h internal, 1h beta, 1h canary, 4h quarter, 8h half: never earlier.
+    assert promoted_at == ["+0s", "+1h", "+2h", "+3h", "+7h", "+15h"], result.stdout
     assert timeline[-1][1:] == ["Completed", "everyone", "100%"]
     assert "outcome: Completed at 100 %" in result.stdout
 
@@ -82,7 +83,7 @@ def test_error_rate_over_the_strict_early_threshold_rolls_back(tmp_path: Path) -
     script = tmp_path / "errors.yaml"
     script.write_text(
         "metrics:\n"
-        "  error-rate: [{at: 0s, value: 0.0004}, {at: 20m, value: 0.002}]\n"
+        "  error-rate: [{at: 0s, value: 0.0004}, {at: 2h20m, value: 0.002}]\n"
         "  p99-latency: [{at: 0s, value: 0.4}]\n"
         "  dual-run-mismatches: [{at: 0s, value: 0}]\n"
         "  dual-run-mismatch-rate: [{at: 0s, value: 0}]\n"
@@ -91,10 +92,11 @@ def test_error_rate_over_the_strict_early_threshold_rolls_back(tmp_path: Path) -
     result = simulate(str(EXAMPLE), "--metrics", str(script))
     assert result.returncode == 0, result.stderr
     # 0.2 % breaks the canary's 0.1 % override (not the global 1 %), 5m after the first
-    # analysis to see it (within one interval of 20m).
+    # analysis to see it (within one interval of 2h20m). The phase before serves the beta
+    # users and the team at 0 %, where the global 1 % holds: the rollout stays there.
     last = rows(result.stdout)[-1]
-    assert last[1:] == ["RolledBack", "canary", "0%"], result.stdout
-    assert minutes(25) <= since_start(last[0]) <= minutes(25) + INTERVAL, result.stdout
+    assert last[1:] == ["RolledBack", "beta", "0%"], result.stdout
+    assert minutes(145) <= since_start(last[0]) <= minutes(145) + INTERVAL, result.stdout
 
 
 def test_a_bad_script_is_an_error_naming_the_entry(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ the bucket wins.
 Supported subset, which is what Ramp writes (:mod:`ramp.k8s.flagd`): ``state``,
 ``variants``, ``defaultVariant``, ``metadata`` (``bucketing`` names the scheme) and
 ``targeting: {"fractional": [[variant, weight], ...]}`` in the shorthand form (no explicit
-bucketing expression). Any other targeting is reported once and evaluates to off. For that
+bucketing expression), and that fractional inside ``{"if": [AUDIENCES, variant, ...]}`` for a
+Rollout's audiences (:mod:`ramp.flags.targeting` says which conditions, decided as the flagd Go
+core decides them). Any other targeting is reported once and evaluates to off. For that
 subset every decision equals the implementation the scheme is named after: in
 ``PythonProviderCBOR`` the provider's ``get_boolean_value(flag_key, False,
 EvaluationContext(targeting_key=...))``, including its corner cases (a missing or empty
@@ -37,6 +39,7 @@ from ramp.flags.bucketing import (
     targeting_bytes,
 )
 from ramp.flags.metrics import variant_labels
+from ramp.flags.targeting import Rule, Unsupported, compile_audiences, is_member
 
 ON_VARIANT = "on"
 """Variant Ramp's flags.json serves to users who get the feature."""
@@ -70,6 +73,9 @@ class _Flag:
     """Percentage of (bucketed) targeting keys that get True."""
     problem: str | None = None
     """Why the flag always evaluates to off, reported once."""
+    audiences: tuple[Rule, ...] = ()
+    """Who gets ``member_value`` ahead of the fractional (:mod:`ramp.flags.targeting`)."""
+    member_value: bool = False
 
 
 def _compile_flag(key: str, spec: Any) -> _Flag:
@@ -114,17 +120,56 @@ def _compile_flag(key: str, spec: Any) -> _Flag:
     targeting = spec.get("targeting")
     if not targeting:
         return dataclasses.replace(static, problem=_first(problems))
+    try:
+        if isinstance(targeting, dict) and "if" in targeting:
+            return _compile_audiences(key, targeting, variants, static, problems)
+        return _compile_fractional(key, targeting, variants, static, problems)
+    except Unsupported as e:
+        return _unsupported(prefix, f"flag {key!r}: {e}")
+
+
+def _compile_audiences(
+    key: str,
+    targeting: dict[str, Any],
+    variants: Mapping[str, Any],
+    static: _Flag,
+    problems: list[str],
+) -> _Flag:
+    """``{"if": [audiences, variant, {"fractional": ...}]}``, as Ramp writes audiences."""
+    branches = targeting["if"]
+    try:
+        if len(targeting) != 1 or not isinstance(branches, list) or len(branches) != 3:
+            raise Unsupported("an if that is not [condition, variant, fractional]")
+        condition, then, otherwise = branches
+        if not isinstance(then, str):
+            raise Unsupported("an if whose then-branch is not a variant name")
+        rules = compile_audiences(condition)
+    except Unsupported as e:
+        raise Unsupported(
+            f"targeting ramp.flags cannot evaluate exactly as flagd does ({e}); it reads the "
+            "audiences Ramp writes"
+        ) from e
+    member = _lookup(key, variants, then, problems)
+    fractional = _compile_fractional(key, otherwise, variants, static, problems)
+    return dataclasses.replace(
+        fractional, audiences=rules, member_value=member, problem=_first(problems)
+    )
+
+
+def _compile_fractional(
+    key: str, targeting: Any, variants: Mapping[str, Any], static: _Flag, problems: list[str]
+) -> _Flag:
+    prefix, scheme, default = static.prefix, static.scheme, static.default
     fractions = targeting.get("fractional") if isinstance(targeting, dict) else None
     if not isinstance(targeting, dict) or len(targeting) != 1 or not isinstance(fractions, list):
-        return _unsupported(prefix, f"flag {key!r}: unsupported targeting")
+        raise Unsupported("unsupported targeting")
     if fractions and not isinstance(fractions[0], list):
-        return _unsupported(
-            prefix,
-            f"flag {key!r}: fractional with a bucketing expression is not supported "
-            "(Ramp writes the shorthand form)",
+        raise Unsupported(
+            "fractional with a bucketing expression is not supported (Ramp writes the "
+            "shorthand form)"
         )
     if any(isinstance(f, list) and f and isinstance(f[0], (dict, list)) for f in fractions):
-        return _unsupported(prefix, f"flag {key!r}: unsupported targeting")
+        raise Unsupported("unsupported targeting")
 
     weights: list[int] = []
     values: list[bool] = []
@@ -237,8 +282,15 @@ class FlagFile:
         self._warned: set[str] = set()
         self.refresh()
 
-    def is_enabled(self, flag_key: str, targeting_key: str) -> bool:
-        """Whether ``targeting_key`` (a user, tenant, ...) gets the feature; off on any problem."""
+    def is_enabled(
+        self,
+        flag_key: str,
+        targeting_key: str | None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Whether ``targeting_key`` (a user, tenant, ...; None: the context has none) gets the
+        feature; off on any problem. ``attributes`` is the rest of the evaluation context
+        (``{"email": ...}``), which a Rollout's audiences may match on."""
         if time.monotonic() >= self._next_check:
             self._maybe_reload()
         flags = self._flags
@@ -250,6 +302,8 @@ class FlagFile:
             return False
         if flag.problem is not None:
             self._warn(flag.problem)
+        if flag.audiences and is_member(flag.audiences, targeting_key, attributes or {}):
+            return flag.member_value
         values = flag.values
         if values is None:
             return flag.default
@@ -270,17 +324,27 @@ class FlagFile:
         index = fraction_index(data, flag.weights, flag.scheme)
         return flag.default if index is None else values[index]
 
-    def variant(self, flag_key: str, targeting_key: str) -> str:
+    def variant(
+        self,
+        flag_key: str,
+        targeting_key: str | None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> str:
         """``"on"`` or ``"off"``: the variant ``targeting_key`` gets, the same decision as
         :meth:`is_enabled`. Label outcome counters with it (see :mod:`ramp.flags.metrics`)."""
-        return ON_VARIANT if self.is_enabled(flag_key, targeting_key) else OFF_VARIANT
+        return ON_VARIANT if self.is_enabled(flag_key, targeting_key, attributes) else OFF_VARIANT
 
-    def labels(self, flag_key: str, targeting_key: str) -> dict[str, str]:
+    def labels(
+        self,
+        flag_key: str,
+        targeting_key: str | None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> dict[str, str]:
         """Prometheus labels for one unit of work: ``counter.labels(**flags.labels(k, user))``.
 
         ``{"feature_flag_key": flag_key, "feature_flag_result_variant": "on" | "off"}``.
         """
-        return variant_labels(flag_key, self.variant(flag_key, targeting_key))
+        return variant_labels(flag_key, self.variant(flag_key, targeting_key, attributes))
 
     def percentage(self, flag_key: str) -> float | None:
         """Share (0..100) of targeting keys that get the feature; None if the flag is unknown."""

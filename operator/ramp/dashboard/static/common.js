@@ -30,6 +30,12 @@ function fmtTime(stamp) {
   return stamp ? new Date(stamp).toLocaleString() : "-";
 }
 
+// Who is served: "10%", or "10% + internal, beta" with audiences ahead of the percentage.
+function fmtServed(percentage, audiences) {
+  const names = audiences || [];
+  return names.length ? `${fmtPercent(percentage)} + ${names.join(", ")}` : fmtPercent(percentage);
+}
+
 function fmtPercent(value) {
   return `${Number(value || 0).toLocaleString(undefined, {maximumFractionDigits: 2})}%`;
 }

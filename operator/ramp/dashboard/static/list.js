@@ -12,7 +12,7 @@ function renderList(data) {
     const link = el("a", {href: `/rollouts/${encodeURIComponent(r.namespace)}/${encodeURIComponent(r.name)}`}, r.name);
     return el("tr", {"data-name": r.name, "data-namespace": r.namespace},
       el("td", {}, r.namespace), el("td", {}, link), el("td", {class: "phase"}, phase),
-      el("td", {}, r.step), el("td", {class: "percentage"}, fmtPercent(r.percentage)),
+      el("td", {}, r.step), el("td", {class: "percentage"}, fmtServed(r.percentage, r.audiences)),
       el("td", {}, r.health), el("td", {class: "next", "data-at": r.nextPromotionAt, "data-phase": r.phase}, ""),
       el("td", {class: "message"}, r.message));
   }));

@@ -74,7 +74,7 @@ function renderPercentage(d) {
   }, [xs, ys]);
   document.getElementById("transitions").replaceChildren(...d.percentageSeries.transitions.slice().reverse().map((t) =>
     el("li", {"data-reason": t.reason, style: `border-left-color: ${markerColor(t.reason)}`},
-      el("time", {}, fmtTime(t.time)), " ", el("b", {}, t.reason), ` ${fmtPercent(t.percentage)} `,
+      el("time", {}, fmtTime(t.time)), " ", el("b", {}, t.reason), ` ${fmtServed(t.percentage, t.audiences)} `,
       t.step ? `(${t.step}) ` : "", t.message)));
 }
 
@@ -204,7 +204,7 @@ function renderEvents(d) {
 function renderLadder(d) {
   document.getElementById("ladder").replaceChildren(...d.ladder.map((p) =>
     el("li", {class: `rung ${p.state}`, "data-state": p.state},
-      el("b", {}, p.name), ` ${fmtPercent(p.percentage)}`,
+      el("b", {}, p.name), ` ${fmtServed(p.percentage, p.audiences)}`,
       el("small", {}, [p.duration ? `soak ${p.duration}` : "no soak", p.approval === "Manual" ? "manual gate" : ""].filter(Boolean).join(" · ")))));
 }
 
@@ -243,7 +243,7 @@ function render(d) {
   phaseBadge(document.getElementById("phase"), d.phase);
   document.getElementById("step").textContent = d.step;
   const pct = document.getElementById("percentage");
-  pct.textContent = fmtPercent(d.percentage);
+  pct.textContent = fmtServed(d.percentage, d.audiences);
   pct.dataset.value = d.percentage;
   document.getElementById("health").textContent = d.health;
   document.getElementById("message").textContent = d.message;
