@@ -20,7 +20,7 @@ from ramp.api.audiences import (
     TOO_MANY_CHARACTERS,
     TOO_MANY_VALUES,
 )
-from tests.conftest import Cluster
+from tests.support.cluster import Cluster
 from tests.unit.api.test_audiences_are_checked_at_admission import (
     SPEC,
     edited,

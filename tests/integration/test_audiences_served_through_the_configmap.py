@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ramp.flags import FlagFile
-from tests.conftest import Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import apply, flag_data, ramp, rollout_manifest, status
 
 NAME = "pdf"
