@@ -264,6 +264,7 @@ FULL_STATUS: dict[str, Any] = {
             "phase": "RolledBack",
             "step": "canary",
             "percentage": 5.0,
+            "audiences": ["internal", "beta"],
             "reason": "RolledBack",
             "message": "rolled back",
             "seq": 4,
@@ -310,6 +311,8 @@ FULL_STATUS: dict[str, Any] = {
         }
     ],
     "workerCorrections": {"worker": 2},
+    "audiences": ["internal", "beta"],
+    "served": "5% +2",
     "incident": 4,
     "drains": {
         "worker": {
