@@ -23,6 +23,7 @@ from tests.integration.conftest import OperatorProcess  # noqa: E402
 
 STATE = Path(os.environ.get("RAMP_TESTBED_DIR", ROOT / ".testbed"))
 CRD = ROOT / "crds" / "ramp.dev_rollouts.yaml"
+POLICY_CRD = ROOT / "crds" / "ramp.dev_rolloutpolicies.yaml"
 
 
 def connect() -> Cluster:
@@ -39,6 +40,7 @@ def connect() -> Cluster:
         targets_dir=STATE / "targets",
     )
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(POLICY_CRD))
     return cluster
 
 

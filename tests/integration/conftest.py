@@ -21,6 +21,7 @@ from tests.support.processes import log_tail, stop_child
 from tests.support.rollouts import GROUP, PLURAL, VERSION
 
 CRD = ROOT / "crds" / "ramp.dev_rollouts.yaml"
+POLICY_CRD = ROOT / "crds" / "ramp.dev_rolloutpolicies.yaml"
 
 TEST_LEASE_DURATION = "4"
 """Seconds of the leader Lease for operators in tests (15 in production)."""
@@ -35,11 +36,12 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def rollout_crd(cluster: Cluster) -> str:
-    """The generated Rollout CRD, installed and Established."""
-    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
-    name = yaml.safe_load(CRD.read_text())["metadata"]["name"]
-    cluster.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
-    return str(name)
+    """The generated Rollout CRD (and the RolloutPolicy CRD), installed and Established."""
+    for crd in (CRD, POLICY_CRD):
+        cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crd))
+        name = yaml.safe_load(crd.read_text())["metadata"]["name"]
+        cluster.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+    return str(yaml.safe_load(CRD.read_text())["metadata"]["name"])
 
 
 class OperatorProcess:

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from ramp.api.base import StatusModel
+from ramp.api.rollout_policy import PolicyStatus
 from ramp.api.spec import BucketingScheme
 
 RolloutPhase = Literal[
@@ -189,6 +190,11 @@ class PromoteRequest(Request):
         "--skip-soak`); recorded in status.history with who asked. Without it, a promote only "
         "opens the Manual gate of a phase awaiting approval, and is dropped otherwise.",
     )
+    override_freeze: bool = Field(
+        False,
+        description="Promote although a freeze or the promotion windows hold promotion "
+        "(`ramp promote --override-freeze`); recorded in status.history with who asked.",
+    )
 
 
 class Control(StatusModel):
@@ -254,6 +260,11 @@ class RolloutStatus(StatusModel):
     sequence: int | None = Field(None, description="Number of the last announcement.")
     outbox: list[Announcement] | None = Field(
         None, description="Announcements whose Event or notifications are not yet confirmed."
+    )
+    policy: PolicyStatus | None = Field(
+        None,
+        description="The RolloutPolicy (spec.policy) in force: its name, generation and what "
+        "it contributed.",
     )
     worker_corrections: dict[str, int] | None = Field(
         None,

@@ -24,6 +24,7 @@ import dataclasses
 import os
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, settings, target
 from hypothesis import strategies as st
@@ -93,6 +94,45 @@ def phase_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 @st.composite
+def promotion_windows(draw: st.DrawFn, around: datetime = T0) -> list[dict[str, Any]] | None:
+    """Short windows near ``around`` (at first T0, a Sunday noon UTC), some across midnight in
+    another zone; mostly none."""
+    if draw(st.sampled_from((False, False, True))):
+        return None
+    windows = []
+    for _ in range(draw(st.integers(1, 2))):
+        zone = draw(st.sampled_from(("UTC", "Europe/Berlin", "Pacific/Kiritimati")))
+        opens = around.astimezone(ZoneInfo(zone)) + timedelta(minutes=draw(st.integers(-5, 40)))
+        closes = opens + timedelta(minutes=draw(st.sampled_from((2, 5, 15, 60))))
+        window: dict[str, Any] = {
+            "start": f"{opens:%H:%M}",
+            "end": f"{closes:%H:%M}",
+            "timeZone": zone,
+        }
+        if draw(st.booleans()):
+            window["days"] = draw(st.sampled_from((["Sun"], ["Mon"], ["Sun", "Mon"])))
+        if window["start"] != window["end"]:
+            windows.append(window)
+    return windows
+
+
+def freezes(after: datetime) -> st.SearchStrategy[dict[str, Any] | None]:
+    """None mostly; else a freeze until a moment near ``after``, or until removed."""
+    return st.sampled_from((None, None, None, 0, 3, 10, "removed")).map(
+        lambda until: (
+            None
+            if until is None
+            else {"reason": "release train"}
+            if until == "removed"
+            else {
+                "reason": "release train",
+                "until": (after + timedelta(minutes=until)).isoformat(),
+            }
+        )
+    )
+
+
+@st.composite
 def spec_documents(draw: st.DrawFn) -> dict[str, Any]:
     """A Rollout spec as a person writes it (camelCase), small enough to walk in 40 steps."""
     return {
@@ -118,6 +158,14 @@ def spec_documents(draw: st.DrawFn) -> dict[str, Any]:
             "action": draw(st.sampled_from(("Rollback", "Rollback", "Pause"))),
             "rollbackTo": draw(st.sampled_from(("PreviousPhase", "PreviousPhase", "Zero"))),
             "disableFlag": draw(st.sampled_from((False, False, True))),
+        },
+        **{
+            field: value
+            for field, value in (
+                ("promotionWindows", draw(promotion_windows())),
+                ("freeze", draw(freezes(T0))),
+            )
+            if value is not None
         },
     }
 
@@ -363,6 +411,8 @@ class RolloutModel(RuleBasedStateMachine):
                 "promote --full",
                 "promote --skip-soak",
                 "promote --full --skip-soak",
+                "promote --override-freeze",
+                "promote --skip-soak --override-freeze",
                 "pause",
                 "resume",
                 "abort",
@@ -394,6 +444,7 @@ class RolloutModel(RuleBasedStateMachine):
                 skip_soak="--skip-soak" in options,
                 by="alice" if name == "promote" else None,
                 spec_paused=self.spec.paused,
+                override_freeze="--override-freeze" in options,
             )
         except ActionNotApplicable:
             return
@@ -408,7 +459,17 @@ class RolloutModel(RuleBasedStateMachine):
 
     @rule(
         kind=st.sampled_from(
-            ("paused", "enabled", "phase", "add phase", "remove phase", "failure policy", "scheme")
+            (
+                "paused",
+                "enabled",
+                "phase",
+                "add phase",
+                "remove phase",
+                "failure policy",
+                "scheme",
+                "freeze",
+                "windows",
+            )
         ),
         index=st.integers(0, 4),
         field=st.sampled_from(("percentage", "duration", "approval")),
@@ -419,6 +480,7 @@ class RolloutModel(RuleBasedStateMachine):
         previous=st.booleans(),
         disable=st.booleans(),
         scheme=st.sampled_from(SCHEMES),
+        freeze=st.data(),
     )
     def person_edits_spec(
         self,
@@ -432,6 +494,7 @@ class RolloutModel(RuleBasedStateMachine):
         previous: bool,
         disable: bool,
         scheme: str,
+        freeze: st.DataObject,
     ) -> None:
         """`kubectl apply` or a GitOps sync of an edited manifest (admission refuses invalid
         ones, and then nothing changes)."""
@@ -467,6 +530,10 @@ class RolloutModel(RuleBasedStateMachine):
             exposed = percentage > 0 and (self.status.phase != "Completed" or percentage < 100)
             if not exposed or scheme == self.status.bucketing:
                 self.edit({"flag": {**self.document["flag"], "bucketing": scheme}})
+        elif kind == "freeze":
+            self.edit({"freeze": freeze.draw(freezes(self.now))})
+        elif kind == "windows":
+            self.edit({"promotionWindows": freeze.draw(promotion_windows(self.now))})
 
     def edit(self, change: dict[str, Any]) -> None:
         document = {**self.document, **change}
