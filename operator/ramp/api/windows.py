@@ -74,7 +74,6 @@ class PromotionWindow(SpecModel):
     )
     time_zone: Annotated[str, AfterValidator(_known_zone)] = Field(
         "UTC",
-        pattern=ZONE_PATTERN,
         max_length=64,
         description="IANA time zone of start and end (e.g. Europe/Berlin); default UTC.",
         json_schema_extra=validations(
