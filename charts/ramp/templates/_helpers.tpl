@@ -64,6 +64,10 @@ operator (operator/ramp/k8s, reconcile.py) or Kopf makes; nothing more.
 - apiGroups: ["ramp.dev"]
   resources: ["rollouts"]
   verbs: ["get", "list", "watch", "patch"]
+# RolloutPolicies: Kopf lists and watches them; the reconciler reads them from that watch only.
+- apiGroups: ["ramp.dev"]
+  resources: ["rolloutpolicies"]
+  verbs: ["list", "watch"]
 # Status is the only place Ramp writes progress (merge patch of the status subresource).
 - apiGroups: ["ramp.dev"]
   resources: ["rollouts/status"]
