@@ -437,7 +437,7 @@ def render_status(rollout: dict[str, Any], now: datetime) -> Group:
     if unreconciled(status):
         header.add_row("Message", not_reconciled_message(meta["namespace"]))
     for label, value in release_rows(spec, status):
-        header.add_row(label, value)
+        header.add_row(label, Text(value))  # not markup: a field path has [brackets]
 
     phases = Table(title="Phases", title_justify="left", box=None, header_style="bold")
     for column in ("", "NAME", "PERCENT", "DURATION", "APPROVAL"):

@@ -34,9 +34,23 @@ def row(rollout: dict[str, Any]) -> dict[str, Any]:
         "percentage": float(status.get("percentage") or 0),
         "health": status.get("health") or "-",
         "nextPromotionAt": status.get("nextPromotionAt"),
+        "promotionHold": promotion_hold(status),
         "message": status.get("message") or "",
         "created": meta.get("creationTimestamp"),
     }
+
+
+def promotion_hold(status: dict[str, Any]) -> str | None:
+    """What holds promotion now, as the operator last decided: the next window ("next window
+    Tue 02:00 Europe/Berlin") or the freeze; None when nothing does."""
+    allowed = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == "PromotionAllowed"), None
+    )
+    if allowed is None or allowed.get("status") != "False":
+        return None
+    message = str(allowed.get("message") or "")
+    _, found, window = message.partition("next window ")
+    return f"next window {window}" if found else message
 
 
 def rows(rollouts: list[dict[str, Any]]) -> list[dict[str, Any]]:

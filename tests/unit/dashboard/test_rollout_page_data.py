@@ -160,3 +160,25 @@ def test_a_button_applies_only_where_its_action_writes_a_request() -> None:
     assert [k for k, v in applies(back).items() if v] == ["retry"]
     paused = {"phase": "Paused", "currentPhaseIndex": 0, "control": {"pause": {"requestedAt": "x"}}}
     assert applies(paused)["resume"] and not applies(paused)["pause"]
+
+
+def test_the_list_and_the_page_show_the_next_promotion_window() -> None:
+    held = {
+        "type": "PromotionAllowed",
+        "status": "False",
+        "reason": "OutsideWindow",
+        "message": "outside the promotion windows; next window Tue 02:00 Europe/Berlin",
+        "lastTransitionTime": "2026-11-22T12:00:00Z",
+    }
+    rollout = {
+        "metadata": {"name": "vpr", "namespace": "streaming"},
+        "spec": SPEC,
+        "status": {"phase": "Progressing", "conditions": [held]},
+    }
+    assert views.row(rollout)["promotionHold"] == "next window Tue 02:00 Europe/Berlin"
+    assert views.detail(rollout, [])["promotionHold"] == "next window Tue 02:00 Europe/Berlin"
+    frozen = {**held, "reason": "Frozen", "message": "promotion frozen until removed: release"}
+    rollout["status"] = {"phase": "Progressing", "conditions": [frozen]}
+    assert views.row(rollout)["promotionHold"] == "promotion frozen until removed: release"
+    rollout["status"] = {"phase": "Progressing", "conditions": [{**held, "status": "True"}]}
+    assert views.row(rollout)["promotionHold"] is None
