@@ -70,11 +70,36 @@ def next_closing(windows: Sequence[PromotionWindow], after: datetime) -> datetim
     return found[0] if found else None
 
 
+_Found = tuple[datetime, PromotionWindow] | None
+_LAST: dict[tuple[object, ...], tuple[datetime, _Found]] = {}
+"""The last change found per set of windows: a rollout asks every analysis, and the answer
+holds until that change (nothing changes between the moment asked and it)."""
+
+
 def _next_change(
     windows: Sequence[PromotionWindow], after: datetime, *, inside_after: bool
 ) -> tuple[datetime, PromotionWindow] | None:
     """The first instant later than ``after`` whose membership of the windows is
     ``inside_after``, with the window whose boundary it is."""
+    key = (inside_after, *((tuple(w.days or ()), w.start, w.end, w.time_zone) for w in windows))
+    kept = _LAST.get(key)
+    if (
+        kept is not None
+        and kept[1] is not None
+        and kept[0] <= after < kept[1][0]
+        and kept[1][1] in windows
+    ):
+        return kept[1]
+    found = _search_change(windows, after, inside_after=inside_after)
+    if len(_LAST) > 4096:
+        _LAST.clear()
+    _LAST[key] = (after, found)
+    return found
+
+
+def _search_change(
+    windows: Sequence[PromotionWindow], after: datetime, *, inside_after: bool
+) -> tuple[datetime, PromotionWindow] | None:
     candidates: list[tuple[datetime, PromotionWindow]] = []
     for window in windows:
         candidates += [(c, window) for c in _boundaries(window, after)]
