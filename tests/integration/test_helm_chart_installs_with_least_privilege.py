@@ -414,6 +414,7 @@ def test_cluster_wide_install_becomes_available_with_least_privilege(
     for verb, resource, extra in [
         ("list", "rollouts.ramp.dev", ()),
         ("watch", "rollouts.ramp.dev", ()),
+        ("get", "rolloutpolicies.ramp.dev", ()),
         ("list", "rolloutpolicies.ramp.dev", ()),
         ("watch", "rolloutpolicies.ramp.dev", ()),
         ("create", "configmaps", ()),

@@ -30,6 +30,8 @@ class PolicyIndex(BodyIndex):
     )
     """The last merge per Rollout, with the Rollout's and the policy's resourceVersions it was
     made of: an analysis of an unchanged Rollout and policy merges nothing again."""
+    looked_up: set[Key] = field(default_factory=set)
+    """Policies read from the API once because the watch had not delivered them yet."""
 
     def note(self, namespace: str, rollout: str, body: Mapping[str, Any], deleted: bool) -> None:
         """A Rollout's watch event: remember which policy it names (none once deleted)."""

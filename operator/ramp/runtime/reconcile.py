@@ -58,6 +58,7 @@ from ramp.k8s.configmap import (
 from ramp.k8s.events import record_event
 from ramp.k8s.finalizers import FinalizersMoved, set_finalizer
 from ramp.k8s.ownership import FINALIZER, MANAGED_BY, MANAGED_BY_LABEL, ROLLOUT_LABEL, key_owners
+from ramp.k8s.policies import read_policy
 from ramp.k8s.restarts import restart_consumers
 from ramp.k8s.status import status_patch, write_status
 from ramp.k8s.workers import WorkersMoved, observe_workers, scale_workers
@@ -245,6 +246,7 @@ class Reconciler:
             await asyncio.to_thread(self._report_invalid_spec, rollout, raw_status, e)
             return GONE
         version: str = meta["resourceVersion"]
+        await self._look_up_policy(namespace, spec)
         spec, policy = self.policies.resolve(namespace, name, spec, version)
         unwritten = self.index.status_to_decide_on(key)
         # A routine analysis decides on the status it left unwritten and compares with the
@@ -388,6 +390,20 @@ class Reconciler:
             last=status.last_analysis_at,
             policy=self.policies.version_of(key[0], spec),
         )
+
+    async def _look_up_policy(self, namespace: str, spec: RolloutSpec) -> None:
+        """Read a policy the watch has not delivered, once: just after a start the Rollouts'
+        events may come before the policies', and a policy taken for missing would pause its
+        Rollouts for nothing. From then on the watch tells every change."""
+        if spec.policy is None:
+            return
+        key = (namespace, spec.policy)
+        if key in self.policies or key in self.policies.looked_up:
+            return
+        body = await asyncio.to_thread(read_policy, self.clients, namespace, spec.policy)
+        self.policies.looked_up.add(key)
+        if body is not None:
+            self.policies.store(key, body)
 
     async def _analyse(
         self,
