@@ -100,7 +100,7 @@ class Condition(StatusModel):
 
     type: str = Field(
         description="Ready, Reconciling, Stalled (kstatus), Progressing, Healthy, Paused, "
-        "Completed, Published or WorkersReady."
+        "Completed, Published, WorkersReady, PromotionAllowed or PolicyResolved."
     )
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str = Field(description="CamelCase reason.")
