@@ -278,7 +278,12 @@ FULL_STATUS: dict[str, Any] = {
     "rolledBackFrom": "half",
     "observedGeneration": 3,
     "control": {
-        "promote": {"phaseIndex": 0, "full": True, "requestedAt": "2026-03-01T12:00:00Z"},
+        "promote": {
+            "phaseIndex": 0,
+            "full": True,
+            "overrideFreeze": True,
+            "requestedAt": "2026-03-01T12:00:00Z",
+        },
         "pause": {"requestedAt": "2026-03-01T12:00:00Z", "by": "ramp"},
         "abort": {"requestedAt": "2026-03-01T12:00:00Z"},
         "retry": {"requestedAt": "2026-03-01T12:00:00Z"},
@@ -300,6 +305,11 @@ FULL_STATUS: dict[str, Any] = {
         }
     ],
     "workerCorrections": {"worker": 2},
+    "policy": {
+        "name": "reptate",
+        "generation": 3,
+        "contributed": ["analysis.metrics[errors]", "failurePolicy"],
+    },
 }
 
 
