@@ -182,3 +182,34 @@ def test_the_list_and_the_page_show_the_next_promotion_window() -> None:
     assert views.row(rollout)["promotionHold"] == "promotion frozen until removed: release"
     rollout["status"] = {"phase": "Progressing", "conditions": [{**held, "status": "True"}]}
     assert views.row(rollout)["promotionHold"] is None
+
+
+def test_the_page_shows_the_metrics_its_policy_contributes() -> None:
+    rollout = {
+        "metadata": {"name": "safe-eval", "namespace": "reptate"},
+        "spec": {
+            "flag": {"key": "USE_SAFE_EVAL", "configMap": "reptate-flags"},
+            "phases": [{"name": "canary", "percentage": 5, "duration": "1h"}],
+            "policy": "reptate",
+        },
+        "status": {"phase": "Progressing", "currentPhase": "canary", "currentPhaseIndex": 0},
+    }
+    policy = {
+        "metadata": {"name": "reptate", "generation": 2},
+        "spec": {
+            "analysis": {"prometheus": {"address": "http://prometheus:9090"}},
+            "metrics": [
+                {
+                    "name": "errors",
+                    "query": 'sum(rate(e{flag="{{ flag }}"}[5m]))',
+                    "critical": {"above": 0.01},
+                }
+            ],
+        },
+    }
+    page = views.detail(rollout, [], policy=policy)
+    assert [m["name"] for m in page["metrics"]] == ["errors"]
+    assert page["problem"] is None
+    missing = views.detail(rollout, [])
+    assert missing["metrics"] == []
+    assert "RolloutPolicy reptate (spec.policy) not found" in missing["problem"]
