@@ -37,6 +37,9 @@ ENV PATH=/opt/ramp/bin:${PATH} \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp
 COPY --from=builder /opt/ramp /opt/ramp
+# Promotion windows name IANA zones: the build fails unless this image resolves them (the venv
+# carries the tzdata package; a base with /usr/share/zoneinfo would do too) and keeps DST.
+RUN ["/opt/ramp/bin/python", "-c", "from datetime import datetime; from zoneinfo import ZoneInfo; assert datetime(2026, 7, 1, tzinfo=ZoneInfo('Europe/Berlin')).utcoffset().seconds == 7200"]
 USER 10001:10001
 EXPOSE 8080 8081
 ENTRYPOINT ["ramp"]

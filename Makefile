@@ -59,7 +59,8 @@ cluster-status: ## show the testbed processes
 
 crds: $(STAMP) ## regenerate crds/ (and the chart's copy) from the pydantic models
 	$(PY) -m ramp.api.crd > crds/ramp.dev_rollouts.yaml
-	@if [ -d charts/ramp/crds ]; then cp crds/ramp.dev_rollouts.yaml charts/ramp/crds/; fi
+	$(PY) -m ramp.api.policy_crd > crds/ramp.dev_rolloutpolicies.yaml
+	@if [ -d charts/ramp/crds ]; then cp crds/ramp.dev_rollouts.yaml crds/ramp.dev_rolloutpolicies.yaml charts/ramp/crds/; fi
 
 lint: $(STAMP) ## ruff (lint + format check), mypy strict on operator/, the import layers
 	$(VENV)/bin/ruff check operator flags tests bench testbed examples

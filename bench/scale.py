@@ -21,8 +21,12 @@ Run it on a testbed of its own, so thousands of Rollouts slow nobody else's test
     RAMP_TESTBED_DIR=/tmp/scale-tb .venv/bin/python testbed/cluster.py up
     RAMP_TESTBED_DIR=/tmp/scale-tb .venv/bin/python -m bench.scale [--levels 1,1000,3000]
 
+With `--policies 10` every Rollout takes its metric from one of ten RolloutPolicies (the same
+query template, `vector({{ args.q }})`, rendered from the Rollout's `policyArgs`: the same 20
+distinct queries), so the figures show what resolving policies from the watch costs.
+
 Usage: python -m bench.scale [--levels 1,1000,3000] [--samples 10] [--idle 60] [--no-analysis]
-                             [--status-refresh SECONDS] [--profile DIR]
+                             [--status-refresh SECONDS] [--profile DIR] [--policies N]
 """
 
 from __future__ import annotations
@@ -105,14 +109,52 @@ def prometheus_queries(url: str) -> float:
     return counter(text, "prometheus_http_requests_total", 'handler="/api/v1/query"')
 
 
+def policy(name: str, prometheus: str) -> dict[str, Any]:
+    """A RolloutPolicy with the metric of `analysed`, its query a template of the Rollout's."""
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "RolloutPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "args": [{"name": "q"}],
+            "analysis": {
+                "interval": INTERVAL,
+                "prometheus": {"address": prometheus, "timeout": "5s"},
+            },
+            "metrics": [
+                {
+                    "name": "up",
+                    "query": "vector({{ args.q }})",
+                    "critical": {"above": 1000},
+                    "onNoData": "Ignore",
+                }
+            ],
+        },
+    }
+
+
+def on_policy(name: str, i: int, policies: int) -> dict[str, Any]:
+    """`analysed`'s Rollout with its metric from policy i % policies."""
+    body = manifest(name)
+    body["spec"]["policy"] = f"policy-{i % policies}"
+    body["spec"]["policyArgs"] = {"q": str(i % DISTINCT_QUERIES)}
+    return body
+
+
 class Level:
     """One level: a namespace, its operator, and N Rollouts."""
 
     def __init__(
-        self, rollouts: int, analysis: bool, log_dir: Path, status_refresh: float | None = None
+        self,
+        rollouts: int,
+        analysis: bool,
+        log_dir: Path,
+        status_refresh: float | None = None,
+        policies: int = 0,
     ) -> None:
         self.n = rollouts
         self.analysis = analysis
+        self.policies = policies
         self.bench = Bench(log_dir)
         # The production Lease (15 s), not the tests' 4 s: on a shared 2-core machine a burst of
         # thousands of reconciles can delay a renewal past 4 s, and every lost lease restarts
@@ -136,6 +178,8 @@ class Level:
         return proc.pid
 
     def body(self, name: str, i: int) -> dict[str, Any]:
+        if self.analysis and self.policies:
+            return on_policy(name, i, self.policies)
         return analysed(name, self.prometheus, i) if self.analysis else manifest(name)
 
     def load(self) -> None:
@@ -145,6 +189,11 @@ class Level:
             return
         began = time.perf_counter()
         custom, namespace = self.bench.custom, self.bench.namespace
+        for k in range(self.policies if self.analysis else 0):
+            body = policy(f"policy-{k}", self.prometheus)
+            custom.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, "rolloutpolicies", body
+            )
 
         def create(i: int) -> None:
             body = self.body(f"load-{i}", i)
@@ -315,14 +364,18 @@ def main() -> int:
         help="the operator's --status-refresh (default 300 s); shorter puts refreshes into the "
         "idle window of a short run",
     )
+    parser.add_argument(
+        "--policies", type=int, default=0, help="every Rollout on one of N RolloutPolicies"
+    )
     args = parser.parse_args()
     if args.samples % 2:
         parser.error(f"--samples must be even (each edit is undone in turn), not {args.samples}")
     log_dir = Path(tempfile.mkdtemp(prefix="ramp-scale-"))
     rows = []
     for n in (int(level) for level in args.levels.split(",")):
-        print(f"{n} active Rollouts (analysis: {not args.no_analysis})", flush=True)
-        level = Level(n, not args.no_analysis, log_dir, args.status_refresh)
+        on = f", on {args.policies} policies" if args.policies else ""
+        print(f"{n} active Rollouts (analysis: {not args.no_analysis}{on})", flush=True)
+        level = Level(n, not args.no_analysis, log_dir, args.status_refresh, args.policies)
         print(f"  namespace {level.bench.namespace}, operator log {level.bench.log}", flush=True)
         try:
             level.load()

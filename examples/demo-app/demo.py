@@ -302,14 +302,8 @@ def main() -> int:
     core, custom = client.CoreV1Api(), client.CustomObjectsApi()
     prometheus = (STATE / "prometheus.url").read_text().strip()
 
-    step("installing the Rollout CRD")
-    kubectl(
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        "-f",
-        str(ROOT / "crds" / "ramp.dev_rollouts.yaml"),
-    )
+    step("installing the Rollout and RolloutPolicy CRDs")
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     kubectl("wait", "--for=condition=Established", "crd/rollouts.ramp.dev", "--timeout=60s")
     if stop_operator():
         step("stopped the operator an earlier demo left running")

@@ -288,7 +288,12 @@ FULL_STATUS: dict[str, Any] = {
     "rolledBackFrom": "half",
     "observedGeneration": 3,
     "control": {
-        "promote": {"phaseIndex": 0, "full": True, "requestedAt": "2026-03-01T12:00:00Z"},
+        "promote": {
+            "phaseIndex": 0,
+            "full": True,
+            "overrideFreeze": True,
+            "requestedAt": "2026-03-01T12:00:00Z",
+        },
         "pause": {"requestedAt": "2026-03-01T12:00:00Z", "by": "ramp"},
         "abort": {"requestedAt": "2026-03-01T12:00:00Z"},
         "retry": {"requestedAt": "2026-03-01T12:00:00Z"},
@@ -325,6 +330,11 @@ FULL_STATUS: dict[str, Any] = {
         }
     },
     "draining": "worker: 1,240 left, 27m to timeout",
+    "policy": {
+        "name": "reptate",
+        "generation": 3,
+        "contributed": ["analysis.metrics[errors]", "failurePolicy"],
+    },
 }
 
 

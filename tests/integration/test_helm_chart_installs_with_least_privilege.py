@@ -260,11 +260,13 @@ def test_rendered_chart_aggregates_rollout_permissions_into_admin_edit_and_view(
         roles = aggregated(docs, to)
         assert roles, f"no ClusterRole aggregated into {to}"
         assert granted(roles, "rollouts") == EDIT_VERBS
+        assert granted(roles, "rolloutpolicies") == EDIT_VERBS
         # What the CLI actions need: they write the status subresource, never spec.
         assert granted(roles, "rollouts/status") == {"get", "patch"}
     view = aggregated(docs, "view")
     assert granted(view, "rollouts") == {"get", "list", "watch"}
     assert granted(view, "rollouts/status") == {"get", "list", "watch"}
+    assert granted(view, "rolloutpolicies") == {"get", "list", "watch"}
     # Nothing but Rollouts is added to the built-in roles.
     for to in ("admin", "edit", "view"):
         for role in aggregated(docs, to):
@@ -412,6 +414,9 @@ def test_cluster_wide_install_becomes_available_with_least_privilege(
     for verb, resource, extra in [
         ("list", "rollouts.ramp.dev", ()),
         ("watch", "rollouts.ramp.dev", ()),
+        ("get", "rolloutpolicies.ramp.dev", ()),
+        ("list", "rolloutpolicies.ramp.dev", ()),
+        ("watch", "rolloutpolicies.ramp.dev", ()),
         ("create", "configmaps", ()),
         ("patch", "deployments.apps", ("--subresource=scale",)),
         ("patch", "horizontalpodautoscalers.autoscaling", ()),
@@ -431,6 +436,8 @@ def test_cluster_wide_install_becomes_available_with_least_privilege(
         ("create", "rollouts.ramp.dev"),
         ("delete", "rollouts.ramp.dev"),
         ("update", "rollouts.ramp.dev"),
+        ("create", "rolloutpolicies.ramp.dev"),
+        ("patch", "rolloutpolicies.ramp.dev"),
         ("create", "pods"),
     ]:
         assert not ops.can(verb, resource, elsewhere), f"can {verb} {resource}, should not"
@@ -540,12 +547,15 @@ def test_namespace_admin_editor_and_viewer_get_rollouts_from_the_builtin_roles(
         )
         for verb in ("create", "update", "delete", "get", "list"):
             assert can_user(cluster, user, verb, "rollouts.ramp.dev", team), f"{user} {verb}"
+            assert can_user(cluster, user, verb, "rolloutpolicies.ramp.dev", team), verb
     eventually(
         lambda: can_user(cluster, "team-view", "list", "rollouts.ramp.dev", team),
         timeout=30,
         what="the viewer to be allowed to list Rollouts",
     )
     assert can_user(cluster, "team-view", "watch", "rollouts.ramp.dev", team)
+    assert can_user(cluster, "team-view", "list", "rolloutpolicies.ramp.dev", team)
+    assert not can_user(cluster, "team-view", "update", "rolloutpolicies.ramp.dev", team)
     for verb in ("create", "update", "delete", "patch"):
         assert not can_user(cluster, "team-view", verb, "rollouts.ramp.dev", team), verb
     assert not can_user(

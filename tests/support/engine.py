@@ -20,7 +20,7 @@ from ramp.engine import (
     pending_deliveries,
 )
 from ramp.engine.actions import Action, plan_action
-from ramp.engine.observations import MetricSample
+from ramp.engine.observations import MetricSample, PolicyObservation
 from ramp.engine.schedule import drain_due
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -81,6 +81,8 @@ class Run:
         """What the simulated ConfigMap serves."""
         self.generation: int | None = None
         """metadata.generation of the Rollout; a new value is a spec change."""
+        self.policy: PolicyObservation | None = None
+        """The RolloutPolicy as the shell resolved it (engine.effective)."""
 
     def step(
         self,
@@ -115,6 +117,7 @@ class Run:
             drains=drains,
             published=self.config_map,
             delivered=delivered(self.status),
+            policy=self.policy,
         )
         decision = decide(self.spec, self.status, self.now, seen, generation=self.generation)
         self.status = decision.status

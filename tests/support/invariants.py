@@ -7,7 +7,7 @@ times the operator finished a reconcile, when the metric was breaching, the CLI 
 person took). The model-based test of the engine and the chaos run on the real testbed record
 the same trace and call the same functions, so a rule is written once.
 
-A violation raises AssertionError naming the invariant (I1..I14), the moment and what was
+A violation raises AssertionError naming the invariant (I1..I15), the moment and what was
 expected. Each function raises from its own line, so hypothesis reports distinct invariants as
 distinct failures.
 """
@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 from ramp.api import RolloutSpec, RolloutStatus
 from ramp.api.spec import Compare, Phase
@@ -134,7 +135,7 @@ def check_trace(
     reconciles: Sequence[datetime] = (),
     drain_readings: Sequence[DrainReading] = (),
 ) -> None:
-    """I1..I7 (with I3b), I9's drains, I10, I11, I13 and I14 over the whole trace (I8 and the
+    """I1..I7 (with I3b), I9's drains, I10, I11 and I13..I15 over the whole trace (I8 and the
     rest of I9 need their own records, I12 the shell's timing; see below)."""
     check_exposure_earned(trace)
     check_disabled_flag_stays_off(trace, actions)
@@ -149,6 +150,7 @@ def check_trace(
     check_phase_left_through_gate_and_soak(trace)
     check_one_incident_per_breach(trace)
     check_workers_kept_while_draining(trace, drain_readings)
+    check_promotion_only_in_a_window_and_out_of_a_freeze(trace)
 
 
 # --- helpers shared by the invariants ------------------------------------------------------
@@ -874,6 +876,53 @@ def check_one_incident_per_breach(trace: Sequence[Moment]) -> None:
             raise AssertionError(
                 f"{where}: status.incident is {m.status.incident}, its announcements leave "
                 f"{open_} open"
+            )
+
+
+def _may_promote(spec: RolloutSpec, at: datetime) -> bool:
+    """Whether ``at`` is outside any freeze and inside a promotion window (if any), read from
+    the wall clock of each window's zone; written apart from engine/windows.py on purpose."""
+    if spec.freeze is not None and (spec.freeze.until is None or at < spec.freeze.until):
+        return False
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    for w in spec.promotion_windows or []:
+        local = at.astimezone(ZoneInfo(w.time_zone))
+        clock = f"{local:%H:%M}"
+        today, yesterday = days[local.weekday()], days[local.weekday() - 1]
+        listed = w.days or days
+        if w.start < w.end:
+            if today in listed and w.start <= clock < w.end:
+                return True
+        elif (today in listed and clock >= w.start) or (yesterday in listed and clock < w.end):
+            return True
+    return not spec.promotion_windows
+
+
+def check_promotion_only_in_a_window_and_out_of_a_freeze(trace: Sequence[Moment]) -> None:
+    """I15: a start and every promotion to a next phase happen inside a promotion window of
+    the spec in force and outside its freeze, unless the `ramp promote` that caused it said
+    `--override-freeze` (completing after the last phase exposes nobody more, and is free).
+    Rollbacks are never held: I6 checks them whatever the windows and freezes say."""
+    for i in range(1, len(trace)):
+        prev, cur = trace[i - 1], trace[i]
+        if _edited(trace, i) or not _recorded(prev, cur, ("Started",)):
+            continue
+        if not _may_promote(cur.spec, cur.at):
+            raise AssertionError(
+                f"I15 violated at {describe(trace, i)}: started outside its promotion windows "
+                "or in a freeze"
+            )
+    for promotion in promotions(trace):
+        m = trace[promotion.at]
+        last = _index(m.spec, promotion.out_of) == len(m.spec.phases) - 1
+        if (m.status.phase == "Completed" and last) or _may_promote(m.spec, m.at):
+            continue
+        request = promotion.request
+        if request is None or not request.override_freeze:
+            raise AssertionError(
+                f"I15 violated at {describe(trace, promotion.at)}: promoted out of "
+                f"{promotion.out_of} outside its promotion windows or in a freeze, without "
+                "`ramp promote --override-freeze`"
             )
 
 

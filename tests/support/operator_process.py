@@ -22,6 +22,7 @@ from tests.support.processes import log_tail, stop_child
 from tests.support.rollouts import GROUP, PLURAL, VERSION
 
 CRD = ROOT / "crds" / "ramp.dev_rollouts.yaml"
+POLICY_CRD = ROOT / "crds" / "ramp.dev_rolloutpolicies.yaml"
 
 TEST_LEASE_DURATION = "4"
 """Seconds of the leader Lease for operators in tests (15 in production)."""
@@ -35,11 +36,13 @@ def free_port() -> int:
 
 
 def install_crd(cluster: Cluster) -> str:
-    """The generated Rollout CRD, applied and Established; its name."""
-    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
-    name = str(yaml.safe_load(CRD.read_text())["metadata"]["name"])
-    cluster.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
-    return name
+    """The generated Rollout CRD (and the RolloutPolicy CRD), applied and Established; the
+    Rollout CRD's name."""
+    for crd in (CRD, POLICY_CRD):
+        cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crd))
+        name = yaml.safe_load(crd.read_text())["metadata"]["name"]
+        cluster.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+    return str(yaml.safe_load(CRD.read_text())["metadata"]["name"])
 
 
 class OperatorProcess:

@@ -52,6 +52,12 @@ def status(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
     return get(cluster, namespace, name).get("status") or {}
 
 
+def step_of(cluster: Cluster, namespace: str, name: str) -> tuple[str | None, str | None]:
+    """The Rollout's status.phase and status.currentPhase."""
+    now = status(cluster, namespace, name)
+    return now.get("phase"), now.get("currentPhase")
+
+
 def settled_at_gate(status: dict[str, Any]) -> bool:
     """Awaiting approval with its publish confirmed and its announcements delivered: nothing
     left to write but analyses."""

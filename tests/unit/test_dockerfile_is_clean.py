@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,17 @@ def test_final_stage_runs_ramp_as_non_root_without_build_tools() -> None:
 
     assert 'ENTRYPOINT ["ramp"]' in stage
     assert 'CMD ["run", "--all-namespaces"]' in stage
+
+
+def test_the_image_build_proves_zoneinfo_resolves_an_iana_zone_with_its_dst() -> None:
+    """Promotion windows name IANA zones (engine/windows.py): the final stage resolves
+    Europe/Berlin's summer offset with the shipped interpreter, so an image without tz data
+    fails to build; the tz data itself comes with the operator (the tzdata package)."""
+    stage = final_stage()
+    checks = [line for line in stage if line.upper().startswith("RUN ") and "ZoneInfo" in line]
+    assert checks, "the final stage does not check that zoneinfo works"
+    command = json.loads(checks[0].split(None, 1)[1])
+    assert command[0] == "/opt/ramp/bin/python"
+    subprocess.run([sys.executable, *command[1:]], check=True, timeout=30)
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert any(d.startswith("tzdata") for d in dependencies)

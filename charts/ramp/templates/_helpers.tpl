@@ -64,6 +64,11 @@ operator (operator/ramp/k8s, reconcile.py) or Kopf makes; nothing more.
 - apiGroups: ["ramp.dev"]
   resources: ["rollouts"]
   verbs: ["get", "list", "watch", "patch"]
+# RolloutPolicies: Kopf lists and watches them; the reconciler reads them from that watch (and
+# gets one the watch has not delivered yet, once, just after a start).
+- apiGroups: ["ramp.dev"]
+  resources: ["rolloutpolicies"]
+  verbs: ["get", "list", "watch"]
 # Status is the only place Ramp writes progress (merge patch of the status subresource).
 - apiGroups: ["ramp.dev"]
   resources: ["rollouts/status"]

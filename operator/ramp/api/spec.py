@@ -15,9 +15,13 @@ from pydantic import AfterValidator, Field, model_validator
 from ramp.api.audiences import SPEC_RULES, Audiences, PhaseAudiences, check_phase_audiences
 from ramp.api.base import Rule, SpecModel, cel
 from ramp.api.durations import DURATION_HINT, DURATION_PATTERN, parse_duration
+from ramp.api.windows import Freeze, PromotionWindow
 from ramp.flags import DEFAULT_SCHEME
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+POLICY_ARG_PATTERN = r"^[-A-Za-z0-9_.:/]*$"
+POLICY_ARG = Annotated[str, Field(pattern=POLICY_ARG_PATTERN, max_length=253)]
+"""A policy arg's value: it lands inside PromQL, so no quotes, braces or spaces."""
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 FLAG_KEY_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
@@ -690,17 +694,47 @@ class RolloutSpec(SpecModel):
     notifications: list[Notification] | None = Field(
         None, max_length=10, description="Webhooks called on transitions."
     )
+    policy: Name | None = Field(
+        None,
+        description="A RolloutPolicy in this namespace supplying metrics, analysis defaults, "
+        "failurePolicy, notifications, promotionWindows and freeze; what this Rollout sets "
+        "wins, field by field (docs/policies.md). While it is missing or invalid the rollout "
+        "holds, with the PolicyResolved condition naming it.",
+    )
+    policy_args: dict[str, POLICY_ARG] | None = Field(
+        None,
+        max_length=20,
+        description="Values of the policy's args, by name: its queries use them as "
+        "{{ args.NAME }}.",
+    )
+    promotion_windows: list[PromotionWindow] | None = Field(
+        None,
+        max_length=20,
+        description="Promotion (and the start at 0 %) happens only inside one of these weekly "
+        "windows; soak, analysis and rollbacks go on at all times. Replaces the policy's; [] "
+        "lifts them.",
+    )
+    freeze: Freeze | None = Field(
+        None,
+        description="No promotion (nor start) until the freeze ends; usually set on a "
+        "RolloutPolicy. Rollbacks go on; `ramp promote --override-freeze` promotes anyway.",
+    )
 
     rules = (
         Rule(
-            "!has(self.phases) || self.phases.all(p, !has(p.metrics) || p.metrics.all(o,"
-            " has(self.analysis) && self.analysis.metrics.exists(m, m.name == o.name)))",
+            "has(self.policy) || !has(self.phases) || self.phases.all(p, !has(p.metrics) ||"
+            " p.metrics.all(o, has(self.analysis)"
+            " && self.analysis.metrics.exists(m, m.name == o.name)))",
             "spec.phases[].metrics: every override must name a metric defined in "
             "spec.analysis.metrics",
-            lambda spec: all(
-                override.name in spec.metric_names
-                for phase in spec.phases
-                for override in phase.metrics or []
+            # A policy's metrics are checked once it is resolved (engine/effective.py).
+            lambda spec: (
+                spec.policy is not None
+                or all(
+                    override.name in spec.metric_names
+                    for phase in spec.phases
+                    for override in phase.metrics or []
+                )
             ),
             field_path=".phases",
         ),

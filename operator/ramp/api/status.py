@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ramp.api.base import StatusModel
+from ramp.api.rollout_policy import PolicyStatus
 from ramp.api.spec import BucketingScheme
 
 RolloutPhase = Literal[
@@ -99,7 +100,7 @@ class Condition(StatusModel):
 
     type: str = Field(
         description="Ready, Reconciling, Stalled (kstatus), Progressing, Healthy, Paused, "
-        "Completed, Published or WorkersReady."
+        "Completed, Published, WorkersReady, PromotionAllowed or PolicyResolved."
     )
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str = Field(description="CamelCase reason.")
@@ -214,6 +215,11 @@ class PromoteRequest(Request):
         "--skip-soak`); recorded in status.history with who asked. Without it, a promote only "
         "opens the Manual gate of a phase awaiting approval, and is dropped otherwise.",
     )
+    override_freeze: bool = Field(
+        False,
+        description="Promote although a freeze or the promotion windows hold promotion "
+        "(`ramp promote --override-freeze`); recorded in status.history with who asked.",
+    )
 
 
 class Control(StatusModel):
@@ -305,6 +311,11 @@ class RolloutStatus(StatusModel):
         None,
         description="What the drains wait for, in words (e.g. `pdf-worker: 1,240 left, 27m to "
         "timeout`); absent when nothing drains.",
+    )
+    policy: PolicyStatus | None = Field(
+        None,
+        description="The RolloutPolicy (spec.policy) in force: its name, generation and what "
+        "it contributed.",
     )
     worker_corrections: dict[str, int] | None = Field(
         None,

@@ -3,7 +3,8 @@
 ramp run [--all-namespaces | --namespace NS ...]
 ramp list [-n NS | -A]
 ramp status NAME [-n NS] [--watch]
-ramp promote NAME [--full] [--skip-soak] | pause NAME | resume NAME | abort NAME | retry NAME
+ramp promote NAME [--full] [--skip-soak] [--override-freeze]
+ramp pause NAME | resume NAME | abort NAME | retry NAME
 ramp simulate ROLLOUT.yaml --metrics SCRIPT.yaml
 ramp dashboard [-n NS | -A] [--port 3100] [--accept-hosts RE,...] [--prometheus-allow URL ...]
 """
@@ -394,6 +395,34 @@ def next_promotion(status: dict[str, Any], now: datetime) -> str | None:
     return f"soak done {format_duration(now - due, 2)} ago; held: {held}"
 
 
+def release_rows(spec: dict[str, Any], status: dict[str, Any]) -> list[tuple[str, str]]:
+    """The RolloutPolicy in force and what it contributed, and what holds promotion now (the
+    next window, a freeze), as the operator last decided."""
+    rows = []
+    policy = status.get("policy") or {}
+    if spec.get("policy"):
+        resolved: dict[str, Any] = next(
+            (c for c in status.get("conditions") or [] if c.get("type") == "PolicyResolved"), {}
+        )
+        if resolved.get("status") == "False":
+            rows.append(("Policy", f"{spec['policy']}: {resolved.get('message')}"))
+        else:
+            gave = ", ".join(policy.get("contributed") or []) or "nothing the Rollout lacks"
+            generation = policy.get("generation")
+            rows.append(("Policy", f"{spec['policy']} (generation {generation}): {gave}"))
+    allowed = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == "PromotionAllowed"), None
+    )
+    if allowed is not None:
+        rows.append(
+            (
+                "Promotion",
+                "allowed now" if allowed.get("status") == "True" else allowed.get("message", ""),
+            )
+        )
+    return rows
+
+
 def render_status(rollout: dict[str, Any], now: datetime) -> Group:
     spec = rollout.get("spec") or {}
     status = rollout.get("status") or {}
@@ -421,6 +450,8 @@ def render_status(rollout: dict[str, Any], now: datetime) -> Group:
         header.add_row("Message", not_reconciled_message(meta["namespace"]))
     if status.get("draining"):
         header.add_row("Draining", status["draining"])
+    for label, value in release_rows(spec, status):
+        header.add_row(label, Text(value))  # not markup: a field path has [brackets]
 
     phases = Table(title="Phases", title_justify="left", box=None, header_style="bold")
     columns = ["", "NAME", "PERCENT", "DURATION", "APPROVAL"]
@@ -553,11 +584,20 @@ def act(
     context: str | None,
     full: bool = False,
     skip_soak: bool = False,
+    override_freeze: bool = False,
 ) -> None:
     clients, ns = connect(kubeconfig, context, namespace)
     rollout = read_rollout(clients, ns, name)
     try:
-        plan = steer(clients, rollout, action, full=full, skip_soak=skip_soak, component="ramp-cli")
+        plan = steer(
+            clients,
+            rollout,
+            action,
+            full=full,
+            skip_soak=skip_soak,
+            override_freeze=override_freeze,
+            component="ramp-cli",
+        )
     except ActionNotApplicable as e:
         raise fail(str(e)) from e
     console.print(plan.message)
@@ -580,13 +620,30 @@ def promote(
             help="Promote now although the phase still soaks; the history records who skipped.",
         ),
     ] = False,
+    override_freeze: Annotated[
+        bool,
+        typer.Option(
+            "--override-freeze",
+            help="Promote although a freeze or the promotion windows hold promotion; the "
+            "history records who overrode what.",
+        ),
+    ] = False,
     namespace: NamespaceOpt = None,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
 ) -> None:
     """Approve the phase awaiting approval (Manual gate); refused while it soaks, unless
-    --skip-soak."""
-    act("promote", name, namespace, kubeconfig, context, full=full, skip_soak=skip_soak)
+    --skip-soak, and in a freeze or outside the promotion windows, unless --override-freeze."""
+    act(
+        "promote",
+        name,
+        namespace,
+        kubeconfig,
+        context,
+        full=full,
+        skip_soak=skip_soak,
+        override_freeze=override_freeze,
+    )
 
 
 @app.command()

@@ -27,6 +27,7 @@ from ramp.dashboard.series import metric_series
 from ramp.dashboard.store import RolloutStore
 from ramp.engine.actions import Action, ActionNotApplicable
 from ramp.k8s.clients import Clients
+from ramp.k8s.policies import read_policy
 from ramp.k8s.steering import steer
 from ramp.metrics.allowlist import AllowList
 
@@ -187,10 +188,24 @@ def read_events(clients: Clients, rollout: dict[str, Any]) -> list[dict[str, Any
     ]
 
 
+async def policy_of(request: web.Request, rollout: dict[str, Any]) -> dict[str, Any] | None:
+    """The RolloutPolicy the Rollout names, read with the viewer's credentials (None: it names
+    none, it is missing, or the viewer may not read it: the page then says so)."""
+    name = (rollout.get("spec") or {}).get("policy")
+    if not isinstance(name, str):
+        return None
+    try:
+        namespace = rollout["metadata"]["namespace"]
+        return await asyncio.to_thread(read_policy, request.app[CLIENTS], namespace, name)
+    except client.ApiException:
+        return None
+
+
 async def detail_payload(request: web.Request) -> dict[str, Any]:
     rollout = found(request)
     events = await asyncio.to_thread(read_events, request.app[CLIENTS], rollout)
-    return {**views.detail(rollout, events), "error": request.app[STORE].error}
+    policy = await policy_of(request, rollout)
+    return {**views.detail(rollout, events, policy=policy), "error": request.app[STORE].error}
 
 
 async def rollout_detail(request: web.Request) -> web.Response:
@@ -204,7 +219,7 @@ async def stream_detail(request: web.Request) -> web.StreamResponse:
 
 async def rollout_series(request: web.Request) -> web.Response:
     rollout = found(request)
-    spec, problem = views.parse_spec(rollout)
+    spec, problem = views.parse_spec(rollout, await policy_of(request, rollout))
     if spec is None:
         return web.json_response({"series": {}, "error": problem})
     series = await asyncio.to_thread(

@@ -6,6 +6,7 @@ the engine (`effective_metrics`: the current phase's overrides resolved), never 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from ramp.api.spec import Threshold
 from ramp.api.status import step_label
 from ramp.engine.actions import Action, ActionNotApplicable, plan_action
 from ramp.engine.bounds import bound_lines
+from ramp.engine.effective import resolve
 from ramp.engine.phases import RETRYABLE, TERMINAL
 from ramp.engine.thresholds import describe, effective_metrics
 
@@ -34,21 +36,41 @@ def row(rollout: dict[str, Any]) -> dict[str, Any]:
         "audiences": [] if status.get("enabled") is False else status.get("audiences") or [],
         "health": status.get("health") or "-",
         "nextPromotionAt": status.get("nextPromotionAt"),
+        "promotionHold": promotion_hold(status),
         "message": status.get("message") or "",
         "created": meta.get("creationTimestamp"),
     }
+
+
+def promotion_hold(status: dict[str, Any]) -> str | None:
+    """What holds promotion now, as the operator last decided: the next window ("next window
+    Tue 02:00 Europe/Berlin") or the freeze; None when nothing does."""
+    allowed = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == "PromotionAllowed"), None
+    )
+    if allowed is None or allowed.get("status") != "False":
+        return None
+    message = str(allowed.get("message") or "")
+    _, found, window = message.partition("next window ")
+    return f"next window {window}" if found else message
 
 
 def rows(rollouts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted((row(r) for r in rollouts), key=lambda r: (r["namespace"], r["name"]))
 
 
-def parse_spec(rollout: dict[str, Any]) -> tuple[RolloutSpec | None, str | None]:
-    """The spec as the engine reads it, or why it cannot be read (shown on the page)."""
+def parse_spec(
+    rollout: dict[str, Any], policy: Mapping[str, Any] | None = None
+) -> tuple[RolloutSpec | None, str | None]:
+    """The spec as the engine reads it (merged with ``policy``, the RolloutPolicy it names, as
+    read), or why it cannot be read (shown on the page)."""
     try:
-        return RolloutSpec.model_validate(rollout.get("spec") or {}), None
+        spec = RolloutSpec.model_validate(rollout.get("spec") or {})
     except ValidationError as e:
         return None, f"spec of {rollout['metadata']['name']} does not validate: {e}"
+    meta = rollout["metadata"]
+    effective, seen = resolve(spec, meta.get("namespace") or "", meta["name"], policy)
+    return effective, seen.problem if seen is not None else None
 
 
 def ladder(spec: dict[str, Any], status: dict[str, Any]) -> list[dict[str, Any]]:
@@ -228,12 +250,16 @@ def event_view(event: Any) -> dict[str, Any]:
 
 
 def detail(
-    rollout: dict[str, Any], events: list[dict[str, Any]], now: datetime | None = None
+    rollout: dict[str, Any],
+    events: list[dict[str, Any]],
+    now: datetime | None = None,
+    policy: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything the page of one Rollout shows except the Prometheus series."""
+    """Everything the page of one Rollout shows except the Prometheus series; the metrics of
+    its RolloutPolicy (``policy``, as read) with theirs."""
     spec_dict = rollout.get("spec") or {}
     status = rollout.get("status") or {}
-    spec, problem = parse_spec(rollout)
+    spec, problem = parse_spec(rollout, policy)
     return {
         **row(rollout),
         "enabled": spec_dict.get("enabled", True),

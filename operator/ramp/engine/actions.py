@@ -77,12 +77,15 @@ def plan_action(
     skip_soak: bool = False,
     by: str | None = None,
     spec_paused: bool = False,
+    override_freeze: bool = False,
 ) -> ActionPlan:
     phase = status.get("phase") or "Pending"
     control: dict[str, Any] = status.get("control") or {}
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     if action == "promote":
-        return _plan_promote(name, status, control, stamp, now, full, skip_soak, by)
+        return _plan_promote(
+            name, status, control, stamp, now, full, skip_soak, by, override_freeze
+        )
     pending = waiting_for_an_operator(name) if unreconciled(status) else ""
     if action == "pause":
         if phase in TERMINAL:
@@ -147,6 +150,7 @@ def _plan_promote(
     full: bool,
     skip_soak: bool,
     by: str | None,
+    override_freeze: bool = False,
 ) -> ActionPlan:
     """A promote approves the phase the rollout awaits approval at, named in the request so a
     repeated or late one never approves the next phase; while the phase soaks it is refused
@@ -160,24 +164,38 @@ def _plan_promote(
     step = status.get("currentPhase") or f"phase {index}"
     # Awaiting approval, the soak is over: the request is an approval, whatever was asked.
     skip_soak = skip_soak and phase == "Progressing"
-    if phase == "Progressing" and not skip_soak:
+    held = _condition(status, "PromotionAllowed")
+    if held is not None and held.get("status") == "False" and not override_freeze:
+        raise ActionNotApplicable(
+            f"cannot promote {name}: {held.get('message')}; `ramp promote {name} "
+            "--override-freeze` promotes anyway and records that you did"
+        )
+    # Soaked and healthy, held only by a window or a freeze: the override is the promotion.
+    waiting = (_condition(status, "Reconciling") or {}).get("reason") in WINDOW_REASONS
+    if phase == "Progressing" and not skip_soak and not (override_freeze and waiting):
         raise ActionNotApplicable(
             f"cannot promote {name}: {_not_awaiting(status, step, now)}; "
             f"`ramp promote {name} --skip-soak` promotes now and records that you skipped it"
         )
     wanted: dict[str, Any] = {"phaseIndex": index, "full": full, "skipSoak": skip_soak}
+    if override_freeze:
+        wanted["overrideFreeze"] = True
     if status.get("currentPhase"):
         wanted["phase"] = status["currentPhase"]
     existing = control.get("promote") or {}
     what = "to the last phase" if full else f"past {step}"
     if skip_soak:
         what += " (skipping its soak)"
-    if {k: existing.get(k, False if k in ("full", "skipSoak") else None) for k in wanted} == wanted:
+    if override_freeze:
+        what += " (overriding the freeze and promotion windows)"
+    flags = ("full", "skipSoak", "overrideFreeze")
+    if {k: existing.get(k, False if k in flags else None) for k in wanted} == wanted:
         return ActionPlan({}, "PromoteRequested", f"promotion of {name} {what} already requested")
     return ActionPlan(
         {"promote": {**wanted, "by": by, "requestedAt": stamp}},
         "PromoteRequested",
-        f"promotion of {name} {what} requested" + (f" by {by}" if skip_soak and by else ""),
+        f"promotion of {name} {what} requested"
+        + (f" by {by}" if (skip_soak or override_freeze) and by else ""),
     )
 
 
@@ -194,6 +212,14 @@ def _not_awaiting(status: dict[str, Any], step: str, now: datetime) -> str:
         # The second of two `ramp promote`s: say that the first one already moved the rollout.
         why += f"; it was promoted to {step} {format_duration(now - entered)} ago"
     return why
+
+
+WINDOW_REASONS = ("Frozen", "OutsideWindow")
+"""Reasons of a rollout that waits only for a promotion window or the end of a freeze."""
+
+
+def _condition(status: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    return next((c for c in status.get("conditions") or [] if c.get("type") == type_), None)
 
 
 def _time(value: Any) -> datetime | None:

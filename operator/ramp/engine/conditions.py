@@ -93,13 +93,20 @@ def build_conditions(
         phase == "Pending" and nxt.message is not None and nxt.message.startswith("paused")
     )
     kstatus = summary(phase, message, paused, published[1])
+    block = draft.block if draft.waiting_for_window else None
+    if block is not None:
+        # Held for a window or a freeze: still moving by itself (Reconciling, never Stalled),
+        # and the reason says what it waits for.
+        kstatus = {t: (value[0], block.reason, value[2]) for t, value in kstatus.items()}
     conditions = [
         *(condition(draft, type_, *value) for type_, value in kstatus.items()),
         condition(
             draft,
             "Progressing",
             phase in ACTIVE,
-            "WaitingToStart"
+            block.reason
+            if block is not None
+            else "WaitingToStart"
             if phase == "Pending" and message.startswith(WAITING_TO_START)
             else phase,
             message,
@@ -115,6 +122,7 @@ def build_conditions(
         condition(draft, "Paused", paused, phase, message),
         condition(draft, "Completed", phase == "Completed", phase, message),
         condition(draft, "Published", *published),
+        *release_conditions(draft),
     ]
     env_note = env_without_audiences(draft)
     if env_note is not None:
@@ -142,4 +150,31 @@ def build_conditions(
                 else (False, "NothingToDrain", "no worker is draining")
             )
             conditions.append(condition(draft, "Draining", *draining))
+    return conditions
+
+
+def release_conditions(draft: Draft) -> list[Condition]:
+    """PromotionAllowed (where windows or a freeze apply) and PolicyResolved (where the Rollout
+    names a RolloutPolicy)."""
+    spec, conditions = draft.spec, []
+    if (spec.promotion_windows or spec.freeze is not None) and draft.next.phase in ACTIVE:
+        block = draft.block
+        allowed = (
+            (False, block.reason, block.message)
+            if block is not None
+            else (True, "Allowed", "no freeze, and a promotion window is open")
+        )
+        conditions.append(condition(draft, "PromotionAllowed", *allowed))
+    policy = spec.policy
+    if policy is not None:
+        seen = draft.next.policy
+        problem = draft.policy_problem
+        resolved = (
+            (False, problem[0], problem[1])
+            if problem is not None
+            else (True, "Resolved", f"RolloutPolicy {policy} generation {seen.generation}")
+            if seen is not None
+            else (False, "PolicyNotResolved", f"RolloutPolicy {policy} was not resolved")
+        )
+        conditions.append(condition(draft, "PolicyResolved", *resolved))
     return conditions

@@ -4,6 +4,7 @@ announcements are written into it."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cached_property
 from typing import Literal
 
 from ramp.api.spec import Phase, RolloutSpec, Transition
@@ -11,6 +12,7 @@ from ramp.api.status import Announcement, Control, HistoryEntry, RolloutPhase, R
 from ramp.engine import incidents
 from ramp.engine.exposure import exposes_anyone, not_above, serve_phase
 from ramp.engine.phases import ACTIVE
+from ramp.engine.windows import PromotionBlock, promotion_block
 
 HISTORY_LIMIT = 20
 """Transitions kept in status.history; older ones are dropped first."""
@@ -54,6 +56,21 @@ class Draft:
         # A deep copy through pydantic-core: several times faster than copy.deepcopy.
         self.next = type(status).model_validate(status.model_dump())
         self.index = min(phase_index(spec, status), len(spec.phases) - 1)
+
+    @cached_property
+    def block(self) -> PromotionBlock | None:
+        """What holds promotion now: a freeze, or no open promotion window. The last phase
+        completes whenever (completing exposes nobody more); the start is held too."""
+        started = self.next.phase_started_at is not None
+        if started and self.index >= len(self.spec.phases) - 1:
+            return None
+        return promotion_block(self.spec, self.now)
+
+    waiting_for_window = False
+    """Set when this decision holds a promotion (or the start) for ``block`` alone."""
+
+    policy_problem: tuple[str, str] | None = None
+    """Why the RolloutPolicy could not be used (reason, message), as the shell found it."""
 
     @property
     def phase(self) -> Phase:

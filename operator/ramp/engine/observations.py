@@ -96,3 +96,26 @@ class Observations:
     delivered: frozenset[str] = frozenset()
     """Deliveries of status.outbox confirmed since the status was read, as ``"<seq>/<target>"``
     (target ``event`` or ``webhook-N``)."""
+
+    policy: PolicyObservation | None = None
+    """The RolloutPolicy named in spec.policy as the shell resolved it (the spec decided on is
+    already merged with it); None when the Rollout names none."""
+
+
+@dataclass(frozen=True)
+class PolicyObservation:
+    """What the shell found of the Rollout's RolloutPolicy."""
+
+    name: str
+    generation: int | None = None
+    """metadata.generation of the policy merged into the spec; None when it was not."""
+
+    contributed: tuple[str, ...] = ()
+    """What of the effective spec came from the policy, as field paths
+    (`analysis.metrics[errors]`)."""
+
+    problem: str | None = None
+    """Why it could not be merged (not found, invalid, an arg not supplied); the rollout holds."""
+
+    reason: str = "Resolved"
+    """The PolicyResolved condition's reason: Resolved, PolicyNotFound or PolicyInvalid."""

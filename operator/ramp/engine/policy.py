@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ramp.api.rollout_policy import PolicyStatus
 from ramp.api.spec import RolloutSpec
 from ramp.api.status import Announcement, RolloutStatus
 from ramp.engine.bucketing import keep_scheme, publish_of, scheme_message
@@ -61,6 +62,19 @@ from ramp.engine.thresholds import (
 from ramp.engine.workers import plan_workers
 
 
+def take_policy(draft: Draft, seen: Observations) -> None:
+    """status.policy: the RolloutPolicy the spec was merged with, as the shell resolved it."""
+    policy = seen.policy
+    if policy is None:
+        draft.next.policy = None
+        return
+    draft.next.policy = PolicyStatus(
+        name=policy.name, generation=policy.generation, contributed=list(policy.contributed)
+    )
+    if policy.problem is not None:
+        draft.policy_problem = (policy.reason, policy.problem)
+
+
 @dataclass(frozen=True)
 class Decision:
     status: RolloutStatus
@@ -89,6 +103,7 @@ def decide(
             take_spec_change(draft)
         nxt.observed_generation = generation
     nxt.outbox = settle(nxt.outbox, seen.delivered)
+    take_policy(draft, seen)
     _align(draft)
     keep_scheme(draft, seen.published)
     account_served(draft, seen.published)

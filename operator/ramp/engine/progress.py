@@ -38,7 +38,7 @@ def advance(draft: Draft, assessment: Assessment, seen: Observations) -> None:
     spec, nxt = draft.spec, draft.next
     control = nxt.control or Control()
     nxt.enabled = nxt.flag_disabled_at is None
-    pause = pause_reason(spec, control, assessment, nxt.snapshot)
+    pause = pause_reason(spec, control, assessment, nxt.snapshot, seen)
 
     if nxt.phase == "Pending" or never_started(draft):
         if pause is not None and pause[0] != "NoData":
@@ -63,6 +63,16 @@ def advance(draft: Draft, assessment: Assessment, seen: Observations) -> None:
                 "itself once this holds"
             )
             if paused:  # the pause ended, and the rollout is waiting again: I7
+                draft.transition("Pending", "Resumed", message, notify=False)
+            else:
+                nxt.message = message
+            return
+        if draft.block is not None:
+            # The start exposes users: it is a promotion, and waits for a window (I15).
+            nxt.percentage = 0.0
+            draft.waiting_for_window = True
+            message = f"{WAITING_TO_START}: {draft.block.message}; it starts by itself then"
+            if paused:
                 draft.transition("Pending", "Resumed", message, notify=False)
             else:
                 nxt.message = message
@@ -130,7 +140,11 @@ def hold_or_resume(draft: Draft, pause: tuple[str, str] | None) -> bool:
 
 
 def pause_reason(
-    spec: RolloutSpec, control: Control, assessment: Assessment, snapshot: Snapshot | None
+    spec: RolloutSpec,
+    control: Control,
+    assessment: Assessment,
+    snapshot: Snapshot | None,
+    seen: Observations | None = None,
 ) -> tuple[str, str] | None:
     if control.pause is not None:
         if control.pause.by == "failurePolicy":
@@ -138,6 +152,10 @@ def pause_reason(
         return "UserPaused", "paused by `ramp pause`; `ramp resume` continues"
     if spec.paused:
         return "SpecPaused", "paused: spec.paused is true"
+    policy = seen.policy if seen is not None else None
+    if policy is not None and policy.problem is not None:
+        # Never promote without the health checks the policy adds: hold until it resolves.
+        return policy.reason, f"holding: {policy.problem}"
     if assessment.no_data:
         return "NoData", f"holding: no data for {', '.join(assessment.no_data)} (onNoData: Pause)"
     return None
@@ -179,6 +197,15 @@ def progress(draft: Draft, control: Control, assessment: Assessment, seen: Obser
     serve_phase(nxt, current)
 
     request = take_promote(draft, control.promote)
+    if request is not None and draft.block is not None and not request.override_freeze:
+        draft.announce(
+            "Normal",
+            "PromoteDropped",
+            f"`ramp promote` of {draft.phase.name} dropped: {draft.block.message}; "
+            "`ramp promote --override-freeze` promotes anyway",
+            notify=False,
+        )
+        request = None
     if request is not None and request.skip_soak:
         # I13: the one way out of a phase before its soak ends, recorded with who asked.
         promote(draft, promote_target(draft, request), by=skipped_by(draft, request, soak_end))
@@ -212,7 +239,9 @@ def progress(draft: Draft, control: Control, assessment: Assessment, seen: Obser
         drop_approval(draft, request, f"it is held: {'; '.join(holds)}")
         hold(draft, f"holding {current.name} at {pct}: {'; '.join(holds)}")
         return
-    if request is not None and (current.approval == "Manual" or request.full):
+    if request is not None and (
+        current.approval == "Manual" or request.full or request.override_freeze
+    ):
         # I13: the gate opens for the approval of this phase, once its soak passed healthy.
         promote(draft, promote_target(draft, request), by=approved_by(draft, request))
         return
@@ -224,6 +253,12 @@ def progress(draft: Draft, control: Control, assessment: Assessment, seen: Obser
                 "AwaitingApproval",
                 f"{current.name} at {pct} is healthy and waits for `ramp promote`",
             )
+        return
+    if draft.block is not None:
+        # I15: soaked and healthy, and held for a window or a freeze; analysis goes on.
+        draft.waiting_for_window = True
+        nxt.next_promotion_at = draft.block.until
+        hold(draft, f"holding {current.name} at {pct} %: {draft.block.message}")
         return
     promote(draft, draft.index, by="soak passed healthy")
 
@@ -278,7 +313,16 @@ def promote_target(draft: Draft, request: PromoteRequest) -> int:
 
 def approved_by(draft: Draft, request: PromoteRequest) -> str:
     who = f" by {request.by}" if request.by else ""
-    return f"`ramp promote{' --full' if request.full else ''}`{who}{_jumped(draft, request)}"
+    command = f"ramp promote{' --full' if request.full else ''}{_overriding(draft, request)[0]}"
+    return f"`{command}`{who}{_jumped(draft, request)}{_overriding(draft, request)[1]}"
+
+
+def _overriding(draft: Draft, request: PromoteRequest) -> tuple[str, str]:
+    """The option and the note recording a promotion that overrode a freeze or a window."""
+    if not request.override_freeze:
+        return "", ""
+    held = f"; overriding: {draft.block.message}" if draft.block is not None else ""
+    return " --override-freeze", held
 
 
 def skipped_by(draft: Draft, request: PromoteRequest, soak_end: datetime) -> str:
@@ -289,7 +333,11 @@ def skipped_by(draft: Draft, request: PromoteRequest, soak_end: datetime) -> str
         else f"{draft.phase.name}'s soak had ended"
     )
     full = " --full" if request.full else ""
-    return f"`ramp promote --skip-soak{full}` by {request.by}: {ended}{_jumped(draft, request)}"
+    option, held = _overriding(draft, request)
+    return (
+        f"`ramp promote --skip-soak{full}{option}` by {request.by}: {ended}"
+        f"{_jumped(draft, request)}{held}"
+    )
 
 
 def _jumped(draft: Draft, request: PromoteRequest) -> str:

@@ -32,6 +32,7 @@ from ramp.engine.thresholds import (
     crossed,
     effective_metrics,
 )
+from ramp.engine.windows import next_block_change
 
 ROUTINE_PHASES = SOAKING
 """Where a decision with nothing new to act on keeps everything but the readings."""
@@ -154,6 +155,9 @@ def routine_of(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> Routi
     until = status.next_promotion_at if status.phase == "Progressing" else None
     if status.phase == "Progressing" and (until is None or now >= until):
         return None
+    changes = next_block_change(spec, now)  # the PromotionAllowed condition changes then
+    if changes is not None:
+        until = changes if until is None else min(until, changes)
     every_us = analysis.every // timedelta(microseconds=1)
     return Routine(tuple(metrics), analysis_offset(analysis), every_us, until)
 

@@ -11,6 +11,7 @@ from ramp.api.spec import Analysis, RolloutSpec
 from ramp.api.status import RolloutStatus
 from ramp.engine.draft import analysing
 from ramp.engine.exposure import exposes_anyone
+from ramp.engine.windows import next_block_change, promotion_block
 from ramp.engine.workers import worker_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -136,8 +137,15 @@ def next_wakeup(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> date
         moments.append(now if last is None else next_analysis_at(spec.analysis, last))
     if status.next_promotion_at is not None:
         moments.append(status.next_promotion_at)
+    changes = next_block_change(spec, now)
+    if changes is not None:
+        moments.append(changes)  # the PromotionAllowed condition says so then
     if status.phase == "Pending" and spec.analysis is None:
-        moments.append(now)
+        block = promotion_block(spec, now)
+        if block is None:
+            moments.append(now)
+        elif block.until is not None:
+            moments.append(block.until)  # the start waits for a window: I15
     if any(c.type == "WorkersReady" and c.status == "False" for c in status.conditions or []):
         moments.append(now + MISSING_WORKER_CHECK)
     if not moments:

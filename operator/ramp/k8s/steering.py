@@ -22,6 +22,7 @@ def steer(
     *,
     full: bool = False,
     skip_soak: bool = False,
+    override_freeze: bool = False,
     component: str = "ramp-cli",
 ) -> ActionPlan:
     """Plan ``action`` on ``rollout`` as read, patch `status.control` when the plan asks for it,
@@ -37,6 +38,7 @@ def steer(
         skip_soak=skip_soak,
         by=requester(clients) if action == "promote" else None,
         spec_paused=bool((rollout.get("spec") or {}).get("paused")),
+        override_freeze=override_freeze,
     )
     if plan.control_patch:
         clients.custom.patch_namespaced_custom_object_status(

@@ -22,6 +22,7 @@ import kopf
 
 from ramp import telemetry
 from ramp.api import GROUP, PLURAL, VERSION
+from ramp.api.rollout_policy import POLICY_PLURAL
 from ramp.k8s.accounting import count_requests
 from ramp.k8s.clients import Clients, WriteFence, bound_requests, load_clients
 from ramp.k8s.configmap import rollouts_named
@@ -211,6 +212,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     loops = Loops(reconciler.reconcile, indexed_exists(index), _settings, index.version)
     memo.index = index
     memo.config_maps = reconciler.config_maps
+    memo.policies = reconciler.policies
     reconciler.deliveries.wake = loops.wake  # a confirmed webhook delivery settles the outbox
     memo.loops = loops
     memo.notifier = notifier
@@ -249,6 +251,7 @@ async def rollout_changed(
 ) -> None:
     if namespace:  # Rollouts are namespaced; the type allows None only for cluster objects
         deleted = event.get("type") == "DELETED"
+        memo.policies.note(namespace, name, event["object"], deleted)
         # Kept by leader and standby alike: a new leader decides on it without reading.
         if memo.index.observe(namespace, name, event["object"], deleted):
             memo.loops.seen(namespace, name, deleted=deleted)
@@ -277,3 +280,17 @@ async def flag_configmap_changed(
     # leader reconciles every Rollout anyway.
     for owner in sorted(rollouts_named(event["object"].get("metadata") or {})):
         memo.loops.wake(namespace, owner)
+
+
+@kopf.on.event(GROUP, VERSION, POLICY_PLURAL)
+async def policy_changed(
+    event: Mapping[str, Any], namespace: str | None, name: str, memo: Any, **_: Any
+) -> None:
+    if not namespace:
+        return
+    # Kept by leader and standby alike: reconciles resolve policies from here, not the API.
+    deleted = event.get("type") == "DELETED"
+    if memo.policies.observe(namespace, name, event["object"], deleted):
+        # Created, edited or deleted: the Rollouts naming it decide again, and only they.
+        for rollout in memo.policies.users_of(namespace, name):
+            memo.loops.wake(namespace, rollout)

@@ -60,6 +60,7 @@ from ramp.k8s.configmap import (
 from ramp.k8s.events import record_event
 from ramp.k8s.finalizers import FinalizersMoved, set_finalizer
 from ramp.k8s.ownership import FINALIZER, MANAGED_BY, MANAGED_BY_LABEL, ROLLOUT_LABEL, key_owners
+from ramp.k8s.policies import read_policy
 from ramp.k8s.restarts import restart_consumers
 from ramp.k8s.status import status_patch, write_status
 from ramp.k8s.workers import WorkersMoved, observe_workers, scale_workers
@@ -69,6 +70,7 @@ from ramp.metrics.provider import MetricProvider
 from ramp.runtime.delivery import Deliveries
 from ramp.runtime.index import BodyIndex, RolloutIndex
 from ramp.runtime.notifications import Notifier
+from ramp.runtime.policies import PolicyIndex
 from ramp.runtime.provider_pool import ProviderConfigError, ProviderPool
 from ramp.runtime.settings import OperatorSettings
 
@@ -121,6 +123,8 @@ class _Routine:
     """When the stored readings get as old as the status refresh: then a write is due."""
     last: datetime
     """When the last analysis read its values."""
+    policy: tuple[tuple[str, str], str | None] | None = None
+    """The RolloutPolicy it was decided with and its resourceVersion (None: it names none)."""
 
 
 @dataclass
@@ -136,6 +140,8 @@ class Reconciler:
     """The Rollouts as the watch delivered them: what each reconcile decides on."""
     config_maps: BodyIndex = field(default_factory=BodyIndex)
     """Ramp's flag ConfigMaps as the watch delivered them (and as our writes returned them)."""
+    policies: PolicyIndex = field(default_factory=PolicyIndex)
+    """The RolloutPolicies as the watch delivered them: resolving one reads no API."""
     routines: dict[tuple[str, str], _Routine] = field(default_factory=dict)
     """Rollouts whose next analyses are routine, until they find something else."""
 
@@ -203,6 +209,7 @@ class Reconciler:
             or trusted["metadata"].get("resourceVersion") != kept.config_map_version
             or key in self.publish_errors
             or not self.providers.holds(kept.provider)
+            or (kept.policy is not None and self.policies.version(kept.policy[0]) != kept.policy[1])
         ):
             del self.routines[key]
             return None
@@ -246,6 +253,8 @@ class Reconciler:
             await asyncio.to_thread(self._report_invalid_spec, rollout, raw_status, e)
             return GONE
         version: str = meta["resourceVersion"]
+        await self._look_up_policy(namespace, spec)
+        spec, policy = self.policies.resolve(namespace, name, spec, version)
         unwritten = self.index.status_to_decide_on(key)
         # A routine analysis decides on the status it left unwritten and compares with the
         # stored one as it is: parsed and dumped once per version, not once per analysis.
@@ -273,6 +282,7 @@ class Reconciler:
             config_map_clash=flag.clash,
             publish_error=self.publish_errors.get(key),
             delivered=delivered,
+            policy=policy,
         )
         decision = decide(spec, status, now, observations, generation=meta.get("generation"))
         wanted = next((e for e in decision.effects if isinstance(e, PublishFlag)), None)
@@ -387,7 +397,22 @@ class Reconciler:
             refresh_by=datetime.fromisoformat(analysed)
             + timedelta(seconds=self.settings.status_refresh),
             last=status.last_analysis_at,
+            policy=self.policies.version_of(key[0], spec),
         )
+
+    async def _look_up_policy(self, namespace: str, spec: RolloutSpec) -> None:
+        """Read a policy the watch has not delivered, once: just after a start the Rollouts'
+        events may come before the policies', and a policy taken for missing would pause its
+        Rollouts for nothing. From then on the watch tells every change."""
+        if spec.policy is None:
+            return
+        key = (namespace, spec.policy)
+        if key in self.policies or key in self.policies.looked_up:
+            return
+        body = await asyncio.to_thread(read_policy, self.clients, namespace, spec.policy)
+        self.policies.looked_up.add(key)
+        if body is not None:
+            self.policies.store(key, body)
 
     async def _analyse(
         self,

@@ -105,6 +105,22 @@ class PlotError(Exception):
     """The plot cannot be written; the message says why and what to do."""
 
 
+HOLDS = ("OutsideWindow", "Frozen")
+"""Moments at which the simulated rollout began waiting for a window or a freeze's end."""
+
+
+def held_spans(timeline: Timeline, end: datetime) -> list[tuple[datetime, datetime, str]]:
+    """Each stretch during which a promotion window or a freeze held the rollout: from the
+    moment the timeline says so to the next moment (the promotion, or whatever came first)."""
+    spans = []
+    moments = timeline.moments
+    for i, moment in enumerate(moments):
+        if moment.reason in HOLDS:
+            stop = next((m.at for m in moments[i + 1 :] if m.at > moment.at), end)
+            spans.append((moment.at, stop, moment.reason))
+    return spans
+
+
 def plot_timeline(
     timeline: Timeline, traces: Mapping[str, MetricTrace], path: Path, *, title: str
 ) -> None:
@@ -159,6 +175,13 @@ def plot_timeline(
         if moment.reason not in labelled:
             top.plot([], [], color=color, linestyle=":", label=moment.reason)
             labelled.add(moment.reason)
+    for start, stop, reason in held_spans(timeline, end):
+        # Waiting for a promotion window or the end of a freeze: shaded, so the plot shows
+        # where the rollout was held by the calendar, not by its health.
+        top.axvspan(x(start), x(stop), color="#a3a3a3", alpha=0.25, linewidth=0)
+        if reason not in labelled:
+            top.fill_between([], [], color="#a3a3a3", alpha=0.25, label=f"held: {reason}")
+            labelled.add(reason)
     top.legend(loc="upper left", fontsize=8, ncols=min(4, 1 + len(labelled)))
     for ax, (name, trace) in zip(axes[1:], traces.items(), strict=True):
         _metric_panel(ax, name, trace, x)

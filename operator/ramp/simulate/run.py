@@ -40,6 +40,7 @@ from ramp.engine.effects import WorkerTarget
 from ramp.engine.exposure import describe_exposure
 from ramp.engine.observations import MetricSample
 from ramp.engine.sequential import WindowCounts, wald_detection_seconds
+from ramp.engine.windows import frozen_until
 from ramp.metrics.cohorts import differences, totals_query
 from ramp.simulate.plot import SampleRecorder, write_plot
 from ramp.simulate.timeline import SIMULATION_START, Moment, Sampler, Timeline
@@ -77,6 +78,7 @@ def run(
     }
     moments: list[Moment] = []
     published: PublishFlag | None = None
+    holding: str | None = None
     for _ in range(100_000):
         metrics = sample(now, status) if analysis_due(spec, status, now) else None
         # The shell's part: publish what was decided, deliver what was announced, and decide
@@ -97,6 +99,20 @@ def run(
             if flag == published:
                 break
             published = flag
+        held = _held_for(status)
+        if held is not None and held != holding:
+            # No transition, but the one thing a person waits for: say when it can go on.
+            moments.append(
+                Moment(
+                    now,
+                    status.phase or "Pending",
+                    status.current_phase,
+                    status.percentage or 0.0,
+                    held,
+                    status.message or "",
+                )
+            )
+        holding = held
         for decision in decisions:
             s = decision.status
             for told in decision.announced:
@@ -163,14 +179,43 @@ def _scaled(
     return out
 
 
+def _held_for(status: RolloutStatus) -> str | None:
+    """OutsideWindow or Frozen while only a promotion window or a freeze holds the rollout."""
+    reconciling = next((c for c in status.conditions or [] if c.type == "Reconciling"), None)
+    if reconciling is not None and reconciling.reason in ("OutsideWindow", "Frozen"):
+        return reconciling.reason
+    return None
+
+
 def _default_horizon(spec: RolloutSpec) -> timedelta:
     soak = sum((p.soak for p in spec.phases), timedelta(0))
     interval = spec.analysis.every if spec.analysis else timedelta(0)
-    return soak * 2 + interval * (4 * len(spec.phases) + 10) + timedelta(hours=1)
+    horizon = soak * 2 + interval * (4 * len(spec.phases) + 10) + timedelta(hours=1)
+    if spec.promotion_windows:
+        horizon += timedelta(days=8) * len(spec.phases)  # each promotion may wait a week
+    if spec.freeze is not None and spec.freeze.until is not None:
+        horizon += max(spec.freeze.until - SIMULATION_START, timedelta(0))
+    return horizon
 
 
-def render(timeline: Timeline, *, title: str) -> str:
+def release_rules(spec: RolloutSpec) -> list[str]:
+    """The promotion windows and the freeze, as the timeline's header says them."""
+    lines = []
+    for w in spec.promotion_windows or []:
+        days = ",".join(w.days) if w.days else "every day"
+        lines.append(f"promotion window: {days} {w.start}-{w.end} {w.time_zone}")
+    if spec.freeze is not None:
+        lines.append(f"freeze {frozen_until(spec.freeze)}: {spec.freeze.reason}")
+    return lines
+
+
+def render(timeline: Timeline, *, title: str, spec: RolloutSpec | None = None) -> str:
     lines = [f"{title}: simulated timeline", ""]
+    rules = release_rules(spec) if spec is not None else []
+    if rules:
+        start = f"{timeline.start:%a %Y-%m-%d %H:%M} UTC"
+        lines[1:1] = [*rules, f"(simulated time starts {start})"]
+        lines.append("")
     lines.append(f"{'time':>10}  {'phase':<17} {'step':<14} {'percent':>7}  what")
     for m in timeline.moments:
         elapsed = format_duration(m.at - timeline.start)
@@ -189,6 +234,10 @@ def render(timeline: Timeline, *, title: str) -> str:
         f"{describe_exposure(final.percentage or 0, serving(final))}"
         + (f" ({final.message})" if final.message else "")
     )
+    done = next((m for m in timeline.moments if m.reason == "Completed"), None)
+    if rules and done is not None:
+        elapsed = format_duration(done.at - timeline.start)
+        lines.append(f"completes after {elapsed}, on {done.at:%a %Y-%m-%d %H:%M} UTC")
     return "\n".join(lines)
 
 
@@ -248,7 +297,7 @@ def main(rollout_path: str, metrics_path: str, plot: str | None = None) -> int:
     recorder = SampleRecorder(spec, sample) if plot else None
     timeline = run(spec, recorder or sample)
     timeline = warn_short_soaks(spec, timeline, traffic)
-    print(render(timeline, title=Path(rollout_path).name))
+    print(render(timeline, title=Path(rollout_path).name, spec=spec))
     if plot and recorder:
         return write_plot(timeline, recorder, plot, title=Path(rollout_path).name)
     return 0

@@ -160,3 +160,56 @@ def test_a_button_applies_only_where_its_action_writes_a_request() -> None:
     assert [k for k, v in applies(back).items() if v] == ["retry"]
     paused = {"phase": "Paused", "currentPhaseIndex": 0, "control": {"pause": {"requestedAt": "x"}}}
     assert applies(paused)["resume"] and not applies(paused)["pause"]
+
+
+def test_the_list_and_the_page_show_the_next_promotion_window() -> None:
+    held = {
+        "type": "PromotionAllowed",
+        "status": "False",
+        "reason": "OutsideWindow",
+        "message": "outside the promotion windows; next window Tue 02:00 Europe/Berlin",
+        "lastTransitionTime": "2026-11-22T12:00:00Z",
+    }
+    rollout = {
+        "metadata": {"name": "vpr", "namespace": "streaming"},
+        "spec": SPEC,
+        "status": {"phase": "Progressing", "conditions": [held]},
+    }
+    assert views.row(rollout)["promotionHold"] == "next window Tue 02:00 Europe/Berlin"
+    assert views.detail(rollout, [])["promotionHold"] == "next window Tue 02:00 Europe/Berlin"
+    frozen = {**held, "reason": "Frozen", "message": "promotion frozen until removed: release"}
+    rollout["status"] = {"phase": "Progressing", "conditions": [frozen]}
+    assert views.row(rollout)["promotionHold"] == "promotion frozen until removed: release"
+    rollout["status"] = {"phase": "Progressing", "conditions": [{**held, "status": "True"}]}
+    assert views.row(rollout)["promotionHold"] is None
+
+
+def test_the_page_shows_the_metrics_its_policy_contributes() -> None:
+    rollout = {
+        "metadata": {"name": "safe-eval", "namespace": "reptate"},
+        "spec": {
+            "flag": {"key": "USE_SAFE_EVAL", "configMap": "reptate-flags"},
+            "phases": [{"name": "canary", "percentage": 5, "duration": "1h"}],
+            "policy": "reptate",
+        },
+        "status": {"phase": "Progressing", "currentPhase": "canary", "currentPhaseIndex": 0},
+    }
+    policy = {
+        "metadata": {"name": "reptate", "generation": 2},
+        "spec": {
+            "analysis": {"prometheus": {"address": "http://prometheus:9090"}},
+            "metrics": [
+                {
+                    "name": "errors",
+                    "query": 'sum(rate(e{flag="{{ flag }}"}[5m]))',
+                    "critical": {"above": 0.01},
+                }
+            ],
+        },
+    }
+    page = views.detail(rollout, [], policy=policy)
+    assert [m["name"] for m in page["metrics"]] == ["errors"]
+    assert page["problem"] is None
+    missing = views.detail(rollout, [])
+    assert missing["metrics"] == []
+    assert "RolloutPolicy reptate (spec.policy) not found" in missing["problem"]

@@ -12,6 +12,7 @@ from ramp.api import RolloutSpec, RolloutStatus
 from ramp.engine import Observations, PublishFlag, analysis_due, decide
 from ramp.engine.observations import MetricSample
 from tests.support.engine import T0
+from tests.support.windows import freezes, promotion_windows
 
 
 @st.composite
@@ -50,6 +51,11 @@ def specs(draw: st.DrawFn) -> RolloutSpec:
             "rollbackTo": draw(st.sampled_from(["Zero", "PreviousPhase"])),
         },
     }
+    windows, freeze = draw(promotion_windows()), draw(freezes(T0))
+    if windows is not None:
+        spec["promotionWindows"] = windows
+    if freeze is not None:
+        spec["freeze"] = freeze
     return RolloutSpec.model_validate(spec)
 
 

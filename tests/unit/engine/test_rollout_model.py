@@ -57,6 +57,7 @@ from tests.support.invariants import (
     check_trace,
     exposure,
 )
+from tests.support.windows import freezes, promotion_windows
 
 OBSERVES_PUBLISHED = "published" in {f.name for f in dataclasses.fields(Observations)}
 """The engine is told what the ConfigMap serves (issue 9); older engines are not."""
@@ -172,6 +173,14 @@ def spec_documents(draw: st.DrawFn) -> dict[str, Any]:
             "action": draw(st.sampled_from(("Rollback", "Rollback", "Pause"))),
             "rollbackTo": draw(st.sampled_from(("PreviousPhase", "PreviousPhase", "Zero"))),
             "disableFlag": draw(st.sampled_from((False, False, True))),
+        },
+        **{
+            field: value
+            for field, value in (
+                ("promotionWindows", draw(promotion_windows())),
+                ("freeze", draw(freezes(T0))),
+            )
+            if value is not None
         },
     }
 
@@ -457,6 +466,8 @@ class RolloutModel(RuleBasedStateMachine):
                 "promote --full",
                 "promote --skip-soak",
                 "promote --full --skip-soak",
+                "promote --override-freeze",
+                "promote --skip-soak --override-freeze",
                 "pause",
                 "resume",
                 "abort",
@@ -488,6 +499,7 @@ class RolloutModel(RuleBasedStateMachine):
                 skip_soak="--skip-soak" in options,
                 by="alice" if name == "promote" else None,
                 spec_paused=self.spec.paused,
+                override_freeze="--override-freeze" in options,
             )
         except ActionNotApplicable:
             return
@@ -511,6 +523,8 @@ class RolloutModel(RuleBasedStateMachine):
                 "failure policy",
                 "scheme",
                 "audiences",
+                "freeze",
+                "windows",
             )
         ),
         named=st.sampled_from(AUDIENCE_STEPS),
@@ -523,6 +537,7 @@ class RolloutModel(RuleBasedStateMachine):
         previous=st.booleans(),
         disable=st.booleans(),
         scheme=st.sampled_from(SCHEMES),
+        freeze=st.data(),
     )
     def person_edits_spec(
         self,
@@ -537,6 +552,7 @@ class RolloutModel(RuleBasedStateMachine):
         disable: bool,
         scheme: str,
         named: tuple[str, ...],
+        freeze: st.DataObject,
     ) -> None:
         """`kubectl apply` or a GitOps sync of an edited manifest (admission refuses invalid
         ones, and then nothing changes)."""
@@ -577,6 +593,10 @@ class RolloutModel(RuleBasedStateMachine):
             exposed = percentage > 0 and (self.status.phase != "Completed" or percentage < 100)
             if not exposed or scheme == self.status.bucketing:
                 self.edit({"flag": {**self.document["flag"], "bucketing": scheme}})
+        elif kind == "freeze":
+            self.edit({"freeze": freeze.draw(freezes(self.now))})
+        elif kind == "windows":
+            self.edit({"promotionWindows": freeze.draw(promotion_windows(self.now))})
 
     def edit(self, change: dict[str, Any]) -> None:
         document = {**self.document, **change}

@@ -15,6 +15,7 @@ from ramp.engine import Observations, PublishFlag, analysis_due, decide
 from ramp.engine.observations import MetricSample
 from ramp.engine.routine import Routine, routine_of, routine_readings_of
 from tests.support.engine import T0, Run, analysis, delivered, make_spec, minutes, seconds
+from tests.support.windows import freezes, promotion_windows
 
 
 def document(status: RolloutStatus) -> dict[str, Any]:
@@ -200,6 +201,15 @@ def specs(draw: st.DrawFn) -> RolloutSpec:
                 "metrics": [errors, slow],
             },
             "failurePolicy": {"action": draw(st.sampled_from(["Rollback", "Pause"]))},
+            # Windows opening and closing, and freezes ending, while analyses are routine.
+            **{
+                field: value
+                for field, value in (
+                    ("promotionWindows", draw(promotion_windows())),
+                    ("freeze", draw(freezes(T0))),
+                )
+                if value is not None
+            },
         }
     )
 

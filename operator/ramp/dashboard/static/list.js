@@ -13,7 +13,7 @@ function renderList(data) {
     return el("tr", {"data-name": r.name, "data-namespace": r.namespace},
       el("td", {}, r.namespace), el("td", {}, link), el("td", {class: "phase"}, phase),
       el("td", {}, r.step), el("td", {class: "percentage"}, fmtServed(r.percentage, r.audiences)),
-      el("td", {}, r.health), el("td", {class: "next", "data-at": r.nextPromotionAt, "data-phase": r.phase}, ""),
+      el("td", {}, r.health), el("td", {class: "next", "data-at": r.nextPromotionAt, "data-phase": r.phase, "data-hold": r.promotionHold || ""}, ""),
       el("td", {class: "message"}, r.message));
   }));
   document.getElementById("empty").hidden = data.rollouts.length > 0;
@@ -24,7 +24,9 @@ function tickNext() {
   for (const cell of document.querySelectorAll("td.next")) {
     const at = cell.dataset.at, left = (new Date(at) - Date.now()) / 1000;
     // Past its time a promotion is held by something the message names, not "in 0s".
-    if (!at || at === "null" || !["Progressing", "AwaitingApproval"].includes(cell.dataset.phase)) cell.textContent = "-";
+    // Held by a promotion window or a freeze: say which (the next window, in its own zone).
+    if (cell.dataset.hold) cell.textContent = cell.dataset.hold;
+    else if (!at || at === "null" || !["Progressing", "AwaitingApproval"].includes(cell.dataset.phase)) cell.textContent = "-";
     else cell.textContent = left > 0 ? `in ${fmtDuration(left)}` : "held: see message";
   }
 }

@@ -220,6 +220,7 @@ function tickSoak() {
     const left = (new Date(d.nextPromotionAt) - Date.now()) / 1000;
     text = left > 0 ? `promotes in ${fmtDuration(left)} (${since})` : `soaked; promoting when healthy (${since})`;
   } else text = since || "-";
+  if (d.promotionHold && !d.terminal) text += ` · ${d.promotionHold}`;
   node.textContent = text;
 }
 
