@@ -258,7 +258,7 @@ def progress(draft: Draft, control: Control, assessment: Assessment, seen: Obser
         # I15: soaked and healthy, and held for a window or a freeze; analysis goes on.
         draft.waiting_for_window = True
         nxt.next_promotion_at = draft.block.until
-        hold(draft, f"holding {current.name} at {pct} %: {draft.block.message}")
+        hold(draft, f"holding {current.name} at {pct}: {draft.block.message}")
         return
     promote(draft, draft.index, by="soak passed healthy")
 

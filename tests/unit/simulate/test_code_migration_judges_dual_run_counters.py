@@ -21,12 +21,17 @@ def test_more_than_100_mismatches_an_hour_roll_back_to_zero() -> None:
     result = simulate(str(EXAMPLE), "--metrics", str(SCRIPT))
     assert result.returncode == 0, result.stderr
     timeline = rows(result.stdout)
-    assert ["+1h", "Progressing", "quarter", "25%"] in timeline
-    back, down = timeline[-2], timeline[-1]
-    # 40 mismatches at 2h change nothing; 130 at 2h20m roll back at the first analysis to see
+    # Internal accounts (1 h) and beta users (1 h) come first: 25 % starts at +3h.
+    assert ["+3h", "Progressing", "quarter", "25%"] in timeline
+    rolled = [row for row in timeline if row[1] == "RolledBack"]
+    back, down = rolled[0], rolled[-1]
+    # 40 mismatches at 4h change nothing; 130 at 4h20m roll back at the first analysis to see
     # them (no `for`: the first sample counts).
     assert back[1:] == ["RolledBack", "canary", "5%"], result.stdout
-    assert minutes(140) <= since_start(back[0]) <= minutes(140) + INTERVAL, result.stdout
+    assert minutes(260) <= since_start(back[0]) <= minutes(260) + INTERVAL, result.stdout
     assert "dual-run-mismatches 130 is above 100" in result.stdout
-    assert down[1:] == ["RolledBack", "canary", "0%"], result.stdout
-    assert since_start(down[0]) == since_start(back[0]) + INTERVAL, result.stdout
+    # Each analysis steps down once more (the previous phases' audiences too), down to nobody.
+    assert [row[2] for row in rolled] == ["canary", "beta", "internal", "internal"]
+    assert down[1:] == ["RolledBack", "internal", "0%"], result.stdout
+    assert since_start(down[0]) == since_start(back[0]) + 3 * INTERVAL, result.stdout
+    assert "outcome: RolledBack at 0 % (stepped down from 0 % + internal to 0 %" in result.stdout
