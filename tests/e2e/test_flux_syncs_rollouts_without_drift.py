@@ -22,7 +22,7 @@ from tests.support.flux import KUSTOMIZE, Flux, git_repository, kustomization
 from tests.support.gitserver import GitServer
 from tests.support.kstatus import check_kstatus_summary_of
 from tests.support.operator_process import OperatorProcess
-from tests.support.rollouts import flag_data, get, rollout_manifest, status, wait_phase
+from tests.support.rollouts import flag_data, get, rollout_manifest, status, wait_phase, wait_status
 from tests.support.workloads import hpa_bounds
 
 GIT_HPA = (1, 3)
@@ -123,7 +123,13 @@ def rollout(canary: str, **spec: Any) -> dict[str, Any]:
     )
 
 
-def sync(cluster: Cluster, namespace: str, repo: GitServer) -> None:
+def sync(cluster: Cluster, namespace: str, repo: GitServer, canary: str) -> None:
+    """Commit the worker, its HPA and the rollout (its canary soaking ``canary``), and have Flux
+    sync the repository into ``namespace``."""
+    repo.commit(
+        "worker, HPA and rollout",
+        {"worker.yaml": worker_manifests(), "rollout.yaml": [rollout(canary)]},
+    )
     # Health checks on the Rollout. (Not `wait: true` on everything: the testbed's kwok pods do
     # not stay Ready, so the worker Deployment would never be healthy here.)
     rollout_health = {
@@ -166,11 +172,7 @@ def test_flux_applies_every_few_seconds_without_drift_and_waits_for_completion(
     cluster: Cluster, namespace: str, operator: OperatorProcess, flux: Flux, gitops: GitServer
 ) -> None:
     repo = gitops
-    repo.commit(
-        "worker, HPA and rollout",
-        {"worker.yaml": worker_manifests(), "rollout.yaml": [rollout("30s")]},
-    )
-    sync(cluster, namespace, repo)
+    sync(cluster, namespace, repo, "30s")
     wait_phase(
         cluster,
         namespace,
@@ -208,13 +210,8 @@ def test_flux_applies_every_few_seconds_without_drift_and_waits_for_completion(
     assert set(applies[1:]) == {"unchanged"}, f"Flux corrected the Rollout: {applies}"
     assert not_ready, "the Kustomization was Ready all the while its Rollout progressed"
 
-    final = eventually(
-        lambda: (
-            status(cluster, namespace, "reports").get("phase") == "Completed"
-            and get(cluster, namespace, "reports")
-        ),
-        timeout=30,
-        what="the rollout to complete",
+    final = wait_status(
+        cluster, namespace, "reports", {"phase": "Completed"}, what="the rollout to complete"
     )
     check_kstatus_summary_of(final)
     eventually(
@@ -246,11 +243,7 @@ def test_git_pauses_the_rollout_and_removing_it_prunes_and_restores_workers(
     cluster: Cluster, namespace: str, operator: OperatorProcess, flux: Flux, gitops: GitServer
 ) -> None:
     repo = gitops
-    repo.commit(
-        "worker, HPA and rollout",
-        {"worker.yaml": worker_manifests(), "rollout.yaml": [rollout("1h")]},
-    )
-    sync(cluster, namespace, repo)
+    sync(cluster, namespace, repo, "1h")
     eventually(
         lambda: hpa_bounds(cluster, namespace, "worker") == (2, 5),
         timeout=60,

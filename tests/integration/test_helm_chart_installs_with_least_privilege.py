@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,7 +22,8 @@ from kubernetes import client
 from tests.support.cluster import ROOT, Cluster, create_namespace, run_tool
 from tests.support.eventually import eventually
 from tests.support.operator_process import OperatorProcess, stopping
-from tests.support.rollouts import apply, get, rollout_manifest, wait_phase
+from tests.support.rollouts import apply, get, rollout_manifest, run_to_completion, wait_phase
+from tests.support.tools import find_tool
 
 CHART = ROOT / "charts" / "ramp"
 NAMED_SECRET = "slack-hook"
@@ -36,14 +36,8 @@ Helm = Callable[..., subprocess.CompletedProcess[str]]
 def helm_binary(cluster: Cluster) -> str:
     """The helm that `make binaries` built (its bin dir is in the testbed state), else PATH's."""
     state = cluster.dir / "state.json"
-    if state.exists():
-        built = Path(json.loads(state.read_text()).get("bin", "")) / "helm"
-        if built.is_file():
-            return str(built)
-    found = shutil.which("helm")
-    if found is None:
-        pytest.fail("helm not found: run `make binaries` (it builds helm into the testbed cache)")
-    return found
+    built = Path(json.loads(state.read_text()).get("bin", "")) / "helm" if state.exists() else None
+    return find_tool("helm", built, "run `make binaries` (it builds helm into the testbed cache)")
 
 
 @pytest.fixture(scope="module")
@@ -684,16 +678,11 @@ def test_cluster_wide_operator_runs_a_rollout_with_only_the_charts_permissions(
     )
     process.start()
     with stopping(cluster, [process]):
-        phases = [
-            {"name": "canary", "percentage": 10, "duration": "1s"},
-            {"name": "everyone", "percentage": 100},
-        ]
-        apply(cluster, anywhere, rollout_manifest("wide", phases))
-        wait_phase(
+        run_to_completion(
             cluster,
             anywhere,
             "wide",
-            "Completed",
+            "1s",
             timeout=60,
             what="the rollout in an unwatched-by-name namespace to complete",
         )

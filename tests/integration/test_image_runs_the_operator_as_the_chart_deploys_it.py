@@ -26,7 +26,7 @@ from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.operator_process import free_port, release_rollouts
 from tests.support.pods import PodContainer, image_exists
-from tests.support.rollouts import apply, rollout_manifest, wait_phase
+from tests.support.rollouts import run_to_completion
 
 IMAGE = os.environ.get("RAMP_IMAGE", "localhost/ramp:dev")
 """What `make image` (testbed/image.sh) builds; `make test` builds it before the suite."""
@@ -132,16 +132,11 @@ def test_image_runs_a_rollout_to_completion_as_non_root_with_the_charts_account(
         "the root filesystem is read-only and /opt/ramp is not the user's"
     )
 
-    phases = [
-        {"name": "canary", "percentage": 10, "duration": "2s"},
-        {"name": "everyone", "percentage": 100},
-    ]
-    apply(cluster, watched, rollout_manifest("from-image", phases))
-    wait_phase(
+    run_to_completion(
         cluster,
         watched,
         "from-image",
-        "Completed",
+        "2s",
         timeout=90,
         what="the Rollout to complete under the operator in the container",
     )

@@ -7,12 +7,12 @@ from tests.support.cluster import Cluster
 from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import (
     apply,
+    command_lands,
     delivered_event_reasons,
     ramp,
     rollout_manifest,
     status,
     wait_phase,
-    wait_published,
     when,
 )
 
@@ -29,9 +29,7 @@ def test_pause_resume_keeps_remaining_soak(
     wait_phase(cluster, namespace, "steer", "Progressing", what="Progressing")
     due_before = when(status(cluster, namespace, "steer")["nextPromotionAt"])
 
-    ramp(cluster, "pause", "steer", "-n", namespace)
-    wait_phase(cluster, namespace, "steer", "Paused", what="Paused")
-    wait_published(cluster, namespace, "steer-flag", "10")
+    command_lands(cluster, namespace, "steer", "pause", "Paused", serves="10")
     again = ramp(cluster, "pause", "steer", "-n", namespace)
     assert "pause of steer already requested" in again.stdout
 
@@ -52,30 +50,12 @@ def test_abort_rolls_back_to_zero_and_retry_starts_again(
     apply(cluster, namespace, rollout_manifest("steer", PHASES))
     wait_phase(cluster, namespace, "steer", "Progressing", what="Progressing")
 
-    ramp(cluster, "abort", "steer", "-n", namespace)
-    wait_phase(cluster, namespace, "steer", "RolledBack", what="RolledBack")
-    wait_published(
-        cluster,
-        namespace,
-        "steer-flag",
-        "0",
-        timeout=30,
-        what="the ConfigMap to publish 0 after abort",
-    )
+    command_lands(cluster, namespace, "steer", "abort", "RolledBack", serves="0")
     refused = ramp(cluster, "promote", "steer", "-n", namespace, check=False)
     assert refused.returncode == 1
     assert "cannot promote steer: it is RolledBack" in refused.stderr
 
-    ramp(cluster, "retry", "steer", "-n", namespace)
-    wait_phase(cluster, namespace, "steer", "Progressing", what="retried")
-    wait_published(
-        cluster,
-        namespace,
-        "steer-flag",
-        "10",
-        timeout=30,
-        what="the first phase to be published again after retry",
-    )
+    command_lands(cluster, namespace, "steer", "retry", "Progressing", serves="10")
     reasons = delivered_event_reasons(cluster, namespace, "steer")
     assert "AbortRequested" in reasons
     assert "RetryRequested" in reasons

@@ -6,7 +6,14 @@ from __future__ import annotations
 from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.operator_process import OperatorProcess
-from tests.support.rollouts import apply, rollout_manifest, status, wait_published, when
+from tests.support.rollouts import (
+    apply,
+    rollout_manifest,
+    status,
+    wait_published,
+    wait_status,
+    when,
+)
 
 PHASES = [
     {"name": "canary", "percentage": 10, "duration": "1h"},
@@ -56,12 +63,12 @@ def test_removing_the_current_phase_never_exposes_more_users(
     phases = [{"name": "tiny", "percentage": 5, "duration": "1h"}, PHASES[1], PHASES[2]]
     apply(cluster, namespace, rollout_manifest("shrunk", phases))
     wait_published(cluster, namespace, "shrunk-flag", "5")
-    s = eventually(
-        lambda: (
-            status(cluster, namespace, "shrunk").get("currentPhase") == "tiny"
-            and status(cluster, namespace, "shrunk")
-        ),
+    s = wait_status(
+        cluster,
+        namespace,
+        "shrunk",
+        {"currentPhase": "tiny"},
         timeout=10,
         what="the rollout moved to the last phase not above what was published",
-    )
+    )["status"]
     assert s["percentage"] == 5

@@ -10,7 +10,7 @@ from tests.support.cluster import Cluster
 from tests.support.eventually import eventually
 from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import GROUP, PLURAL, VERSION, apply, ramp, rollout_manifest, status
-from tests.support.workloads import deployment, hpa, hpa_bounds, replicas
+from tests.support.workloads import deployment, hpa, hpa_bounds, replicas, wait_scaled
 
 
 def track(observe: Callable[[], object], done: Callable[[], bool], timeout: float) -> list[object]:
@@ -141,20 +141,18 @@ def test_deleting_a_rollout_restores_its_hpa_bounds(
     ]
     workers = [{"deployment": "celery", "hpa": "celery"}, {"deployment": "beat"}]
     apply(cluster, namespace, rollout_manifest("hpa-gone", phases, workers=workers))
-    eventually(
-        lambda: (
-            hpa_bounds(cluster, namespace, "celery") == (3, 8)
-            and replicas(cluster, namespace, "beat") == 2
-        ),
-        timeout=30,
+    wait_scaled(
+        cluster,
+        namespace,
+        hpas={"celery": (3, 8)},
+        deployments={"beat": 2},
         what="the HPA at (3, 8) and beat at 2 replicas in canary",
     )
     cluster.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "hpa-gone")
-    eventually(
-        lambda: (
-            hpa_bounds(cluster, namespace, "celery") == (2, 4)
-            and replicas(cluster, namespace, "beat") == 1
-        ),
-        timeout=30,
+    wait_scaled(
+        cluster,
+        namespace,
+        hpas={"celery": (2, 4)},
+        deployments={"beat": 1},
         what="the HPA's own bounds (2, 4) and beat's 1 replica back once the rollout is deleted",
     )

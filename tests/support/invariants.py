@@ -1101,21 +1101,15 @@ def _serves_its_status(m: Moment) -> bool:
 
 
 def check_every_edit_decided_in_time(
-    trace: Sequence[Moment],
-    generations: Sequence[int],
-    *,
-    until: datetime,
-    bound: timedelta,
-    down_windows: Sequence[tuple[datetime, datetime]] = (),
-) -> list[DecisionLag]:
+    lags: Sequence[DecisionLag], *, bound: timedelta, t0: datetime
+) -> None:
     """I12: every new generation of a Rollout is decided (`status.observedGeneration` reaches
     it and the ConfigMap serves what that status says) within ``bound`` (one analysis interval
-    plus the query timeout plus 2 s) of when it could be decided, whatever else is in flight;
-    see `decision_lags` for the outages that do not count. Returns every lag."""
-    lags = decision_lags(trace, generations, until=until, bound=bound, down_windows=down_windows)
+    plus the query timeout plus 2 s) of when it could be decided, whatever else is in flight:
+    ``lags`` come from `decision_lags` (which says what outages do not count), the message
+    counts from ``t0`` (the recording's start)."""
     late = [lag for lag in lags if lag.lag > bound]
     if late:
-        t0 = trace[0].at
         said = "; ".join(
             f"generation {lag.generation} (seen t0+{(lag.seen - t0).total_seconds():g}s, "
             f"decidable from t0+{(lag.since - t0).total_seconds():g}s) "
@@ -1130,4 +1124,3 @@ def check_every_edit_decided_in_time(
             f"I12 violated: {len(late)} edit(s) not decided within "
             f"{bound.total_seconds():g}s: {said}"
         )
-    return lags

@@ -9,7 +9,7 @@ the text a rejection must contain (the field path as the apiserver writes it, e.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -310,6 +310,11 @@ def _phase(draw: st.DrawFn, spec: Spec) -> int:
     return draw(st.integers(0, len(spec["phases"]) - 1))
 
 
+def _drawn(draw: st.DrawFn, what: str, path: Path, values: Sequence[Any]) -> Mutation:
+    """``path`` set to one of ``values``, the error blamed on that field."""
+    return Mutation(what, path, draw(st.sampled_from(values)), field_path(path))
+
+
 def _metric(draw: st.DrawFn, spec: Spec) -> int | None:
     if "analysis" not in spec:
         return None
@@ -412,8 +417,7 @@ def bad_phase_duration(draw: st.DrawFn, spec: Spec) -> Mutation:
 @mutator()
 def duration_beyond_any_clock(draw: st.DrawFn, spec: Spec) -> Mutation:
     path = ("phases", _phase(draw, spec), "duration")
-    value = draw(st.sampled_from(UNPARSABLE_HUGE_DURATIONS))
-    return Mutation("duration too large to add to a date", path, value, field_path(path))
+    return _drawn(draw, "duration too large to add to a date", path, UNPARSABLE_HUGE_DURATIONS)
 
 
 @mutator(needs_analysis=True)
@@ -424,19 +428,17 @@ def bad_sustain_duration(draw: st.DrawFn, spec: Spec) -> Mutation | None:
     metric = spec["analysis"]["metrics"][m]
     kind = "critical" if "critical" in metric else "warning"
     path = ("analysis", "metrics", m, kind, "for")
-    value = draw(st.sampled_from(BAD_DURATIONS + UNPARSABLE_HUGE_DURATIONS))
-    return Mutation("unparsable `for` duration", path, value, field_path(path))
+    return _drawn(
+        draw, "unparsable `for` duration", path, BAD_DURATIONS + UNPARSABLE_HUGE_DURATIONS
+    )
 
 
 @mutator(needs_analysis=True)
 def bad_interval(draw: st.DrawFn, spec: Spec) -> Mutation | None:
     if "analysis" not in spec:
         return None
-    path = ("analysis", "interval")
-    value = draw(
-        st.sampled_from([*BAD_DURATIONS, "500ms", "0s", "0.9s", *UNPARSABLE_HUGE_DURATIONS])
-    )
-    return Mutation("interval unparsable or under 1s", path, value, field_path(path))
+    bad = [*BAD_DURATIONS, "500ms", "0s", "0.9s", *UNPARSABLE_HUGE_DURATIONS]
+    return _drawn(draw, "interval unparsable or under 1s", ("analysis", "interval"), bad)
 
 
 @mutator(needs_analysis=True)
@@ -444,8 +446,7 @@ def bad_timeout(draw: st.DrawFn, spec: Spec) -> Mutation | None:
     if "analysis" not in spec:
         return None
     path = ("analysis", "prometheus", "timeout")
-    value = draw(st.sampled_from(BAD_DURATIONS + UNPARSABLE_HUGE_DURATIONS))
-    return Mutation("unparsable query timeout", path, value, field_path(path))
+    return _drawn(draw, "unparsable query timeout", path, BAD_DURATIONS + UNPARSABLE_HUGE_DURATIONS)
 
 
 @mutator(needs_analysis=True)
@@ -455,8 +456,7 @@ def threshold_without_bound(draw: st.DrawFn, spec: Spec) -> Mutation | None:
         return None
     kind = draw(st.sampled_from(["warning", "critical"]))
     path = ("analysis", "metrics", m, kind)
-    value = draw(st.sampled_from([{}, {"for": "5m"}]))
-    return Mutation("threshold with neither above nor below", path, value, field_path(path))
+    return _drawn(draw, "threshold with neither above nor below", path, [{}, {"for": "5m"}])
 
 
 def _replace_metric(

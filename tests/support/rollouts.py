@@ -146,12 +146,53 @@ def wait_phase(
 ) -> dict[str, Any]:
     """Wait for the Rollout's status.phase to be ``phase`` (and, given ``step``, its
     status.currentPhase to be that phase of the spec); its status then."""
+    where = f" in {step}" if step else ""
+    wanted = {"phase": phase} | ({"currentPhase": step} if step else {})
+    what = what or f"{name} to be {phase}{where}"
+    reached = wait_status(cluster, namespace, name, wanted, timeout=timeout, what=what)
+    found: dict[str, Any] = reached["status"]
+    return found
+
+
+def wait_status(
+    cluster: Cluster,
+    namespace: str,
+    name: str,
+    wanted: dict[str, Any],
+    *,
+    timeout: float = 30,
+    what: str,
+) -> dict[str, Any]:
+    """Wait for the Rollout's status to hold every field of ``wanted``; the whole Rollout then."""
 
     def reached() -> dict[str, Any] | None:
-        now = status(cluster, namespace, name)
-        if now.get("phase") == phase and step in (None, now.get("currentPhase")):
-            return now
-        return None
+        now = get(cluster, namespace, name)
+        held = now.get("status") or {}
+        return now if all(held.get(k) == v for k, v in wanted.items()) else None
 
-    where = f" in {step}" if step else ""
-    return eventually(reached, timeout=timeout, what=what or f"{name} to be {phase}{where}")
+    return eventually(reached, timeout=timeout, what=what)
+
+
+def run_to_completion(
+    cluster: Cluster, namespace: str, name: str, soak: str, *, timeout: float, what: str
+) -> dict[str, Any]:
+    """Apply a rollout of a 10 % canary soaked for ``soak``, then everyone, and wait for it to
+    complete; its status then."""
+    phases = [
+        {"name": "canary", "percentage": 10, "duration": soak},
+        {"name": "everyone", "percentage": 100},
+    ]
+    apply(cluster, namespace, rollout_manifest(name, phases))
+    return wait_phase(cluster, namespace, name, "Completed", timeout=timeout, what=what)
+
+
+def command_lands(
+    cluster: Cluster, namespace: str, name: str, command: str, phase: str, serves: str
+) -> None:
+    """`ramp <command> <name>`, then wait for the Rollout to be ``phase`` and its ConfigMap
+    (``<name>-flag``) to serve ``serves`` %."""
+    ramp(cluster, command, name, "-n", namespace)
+    wait_phase(cluster, namespace, name, phase, what=f"{name} to be {phase} after {command}")
+    wait_published(
+        cluster, namespace, f"{name}-flag", serves, timeout=30, what=f"{serves} % after {command}"
+    )

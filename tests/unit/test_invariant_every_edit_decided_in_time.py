@@ -4,7 +4,8 @@ from the end of an outage in which nothing could be decided."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -12,7 +13,12 @@ from ramp.api import RolloutSpec, RolloutStatus
 from ramp.engine import PublishFlag
 from ramp.engine.bucketing import publish_of
 from tests.support.engine import T0, make_spec
-from tests.support.invariants import Moment, check_every_edit_decided_in_time
+from tests.support.invariants import (
+    DecisionLag,
+    Moment,
+    check_every_edit_decided_in_time,
+    decision_lags,
+)
 
 BOUND = timedelta(seconds=5)
 SPEC = make_spec()
@@ -21,6 +27,20 @@ DISABLED = make_spec(enabled=False)
 
 def at(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
+
+
+def check(
+    trace: list[Moment],
+    generations: list[int],
+    until: float = 60,
+    down_windows: Sequence[tuple[datetime, datetime]] = (),
+) -> list[DecisionLag]:
+    """I12 over ``trace`` recorded up to T0 + ``until`` seconds with BOUND: every lag."""
+    lags = decision_lags(
+        trace, generations, until=T0 + at(until), bound=BOUND, down_windows=down_windows
+    )
+    check_every_edit_decided_in_time(lags, bound=BOUND, t0=trace[0].at)
+    return lags
 
 
 def stored(generation: int, phase: str, percentage: float) -> RolloutStatus:
@@ -71,7 +91,7 @@ GENERATIONS = [1, 2, 2, 2]
 def test_kill_switch_decided_within_the_bound_passes_and_gives_its_lag() -> None:
     trace = kill_switch(decided_after=1.5, published_after=1.0)
 
-    lags = check_every_edit_decided_in_time(trace, GENERATIONS, until=T0 + at(60), bound=BOUND)
+    lags = check(trace, GENERATIONS)
 
     assert [(lag.generation, lag.lag) for lag in lags] == [(1, at(0)), (2, at(1.5))]
 
@@ -80,7 +100,7 @@ def test_status_observed_but_configmap_still_serving_the_old_percentage_is_late(
     trace = kill_switch(decided_after=1.0, published_after=8.0)
 
     with pytest.raises(AssertionError, match=r"I12 violated: 1 edit.*generation 2.* 8.00s"):
-        check_every_edit_decided_in_time(trace, GENERATIONS, until=T0 + at(60), bound=BOUND)
+        check(trace, GENERATIONS)
 
 
 def test_an_edit_filed_as_decided_but_never_decided_is_late() -> None:
@@ -88,26 +108,22 @@ def test_an_edit_filed_as_decided_but_never_decided_is_late() -> None:
     trace = [moment(0, SPEC, progressing(1), FIVE), moment(10, DISABLED, progressing(1), FIVE)]
 
     with pytest.raises(AssertionError, match=r"generation 2 .*never decided"):
-        check_every_edit_decided_in_time(trace, [1, 2], until=T0 + at(60), bound=BOUND)
+        check(trace, [1, 2])
     # The recording ending within the bound leaves it unjudged.
-    check_every_edit_decided_in_time(trace, [1, 2], until=T0 + at(14), bound=BOUND)
+    check(trace, [1, 2], until=14)
 
 
 def test_lag_counts_from_when_an_operator_leads_again() -> None:
     trace = kill_switch(decided_after=9.0, published_after=8.5)
     killed = (T0 + at(12), T0 + at(17))  # killed 2 s after the edit, the next one leads at 17
 
-    lags = check_every_edit_decided_in_time(
-        trace, GENERATIONS, until=T0 + at(60), bound=BOUND, down_windows=[killed]
-    )
+    lags = check(trace, GENERATIONS, down_windows=[killed])
 
     assert lags[-1].since == T0 + at(17) and lags[-1].lag == at(2)
     # An outage that begins once the time is up excuses nothing.
     late = (T0 + at(16), T0 + at(17))
     with pytest.raises(AssertionError, match="I12 violated"):
-        check_every_edit_decided_in_time(
-            trace, GENERATIONS, until=T0 + at(60), bound=BOUND, down_windows=[late]
-        )
+        check(trace, GENERATIONS, down_windows=[late])
 
 
 def test_a_later_generation_decided_decides_the_ones_before() -> None:
@@ -118,6 +134,6 @@ def test_a_later_generation_decided_decides_the_ones_before() -> None:
         moment(12, SPEC, progressing(3), FIVE),
     ]
 
-    lags = check_every_edit_decided_in_time(trace, [1, 2, 3, 3], until=T0 + at(60), bound=BOUND)
+    lags = check(trace, [1, 2, 3, 3])
 
     assert [(lag.generation, lag.lag) for lag in lags] == [(1, at(0)), (2, at(2)), (3, at(1))]
