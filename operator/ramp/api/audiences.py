@@ -197,17 +197,25 @@ PhaseAudiences = Annotated[
 """The type of `spec.phases[].audiences`."""
 
 
+def _phase_audiences_problem(spec: Any) -> str | None:
+    try:
+        check_phase_audiences(spec.flag.audiences, spec.phases)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
 def _phases_name_defined(spec: Any) -> bool:
     names = {a.name for a in spec.flag.audiences or []}
     return all(n in names for p in spec.phases for n in p.audiences or [])
 
 
 def _phases_include_previous(spec: Any) -> bool:
-    try:
-        check_phase_audiences(spec.flag.audiences, spec.phases)
-    except ValueError:
-        return False
-    return True
+    return _phase_audiences_problem(spec) is None
+
+
+def _detail(spec: Any) -> str:
+    return _phase_audiences_problem(spec) or DEFINED
 
 
 SPEC_RULES = (
@@ -217,6 +225,7 @@ SPEC_RULES = (
         DEFINED,
         _phases_name_defined,
         ".phases",
+        detail=_detail,
     ),
     # Rule costs forbid comparing each phase with the one before by index. The same holds when
     # the phases below 100 % have audience sets that are nested pairwise (one includes the
@@ -230,6 +239,7 @@ SPEC_RULES = (
         INCLUDES_PREVIOUS,
         _phases_include_previous,
         ".phases",
+        detail=_detail,
     ),
 )
 """Rules on the whole spec (they relate phases to spec.flag.audiences and to each other); the

@@ -73,6 +73,9 @@ class Rule:
     """Where admission points (`.phases`), relative to the object the rule is on."""
     reason: str | None = None
     """Admission's reason (FieldValueInvalid when absent)."""
+    detail: Callable[[Any], str] | None = None
+    """The model's message when it can say more than admission (which element breaks the rule);
+    it contains `message`, so both still say the same."""
 
     @property
     def entry(self) -> dict[str, str]:
@@ -80,7 +83,7 @@ class Rule:
 
     def check(self, value: V) -> V:
         if not self.holds(value):
-            raise ValueError(self.message)
+            raise ValueError(self.message if self.detail is None else self.detail(value))
         return value
 
     # As metadata of a field's type (`Annotated[str, RULE]`): checked after the type's own
