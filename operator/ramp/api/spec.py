@@ -12,6 +12,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from ramp.api.base import SpecModel, cel, validations
 from ramp.api.durations import DURATION_HINT, DURATION_PATTERN, parse_duration
+from ramp.api.served import Served
 from ramp.flags import DEFAULT_SCHEME
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -621,6 +622,11 @@ class Analysis(SpecModel):
         ge=1,
         le=100,
         description="Consecutive query errors after which a metric counts as failing.",
+    )
+    served: Served | None = Field(
+        None,
+        description="Check that the apps serve the published percentage before a phase soaks "
+        "(ramp_flag_served_percentage, docs/flags.md).",
     )
 
     @property

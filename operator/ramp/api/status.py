@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from ramp.api.base import StatusModel
+from ramp.api.served import ServedStatus
 from ramp.api.spec import BucketingScheme
 
 RolloutPhase = Literal[
@@ -118,6 +119,11 @@ class HistoryEntry(StatusModel):
     reason: str = Field(description="Why (same as the Event reason).")
     message: str = Field("", description="Details.")
     seq: int | None = Field(None, description="Number of the announcement that told it.")
+    propagation_seconds: float | None = Field(
+        None,
+        description="For reason Served: seconds from publishing the percentage to every "
+        "instance serving it.",
+    )
 
 
 class Announcement(StatusModel):
@@ -250,6 +256,9 @@ class RolloutStatus(StatusModel):
         None,
         description="Since when the ConfigMap has not served the values in this status; the "
         "soak clock is stopped meanwhile.",
+    )
+    served: ServedStatus | None = Field(
+        None, description="What the apps' instances serve (spec.analysis.served)."
     )
     sequence: int | None = Field(None, description="Number of the last announcement.")
     outbox: list[Announcement] | None = Field(

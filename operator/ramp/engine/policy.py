@@ -37,6 +37,7 @@ from ramp.engine.outbox import settle
 from ramp.engine.phases import ENDED, HELD
 from ramp.engine.progress import account_served, advance
 from ramp.engine.published import flag_revision, format_percentage, serves
+from ramp.engine.served import served_condition, track_served
 from ramp.engine.thresholds import (
     Assessment,
     assess,
@@ -77,6 +78,7 @@ def decide(
     nxt.outbox = settle(nxt.outbox, seen.delivered)
     _align(draft)
     keep_scheme(draft, seen.published)
+    track_served(draft, seen.served)
     account_served(draft, seen.published)
 
     if seen.config_map_owner is not None:
@@ -94,6 +96,7 @@ def decide(
         draft.announce("Warning", "Warning", f"{metric.name}: {metric.message}", metric=metric.name)
     draft.tidy_control()
     keep_scheme(draft, seen.published)
+    track_served(draft, None)
     account_served(draft, seen.published)
 
     plan = plan_workers(draft, seen.workers)
@@ -119,7 +122,7 @@ def decide(
     wanted = publish_of(spec, nxt)
     nxt.conditions = build_conditions(
         draft, missing=missing, contested=plan.contested, published=_published(draft, seen, wanted)
-    )
+    ) + served_condition(draft)
     if nxt.phase != "Progressing":
         nxt.next_promotion_at = None
 

@@ -10,6 +10,7 @@ import mmh3
 from ramp.api.spec import Analysis, RolloutSpec
 from ramp.api.status import RolloutStatus
 from ramp.engine.draft import analysing
+from ramp.engine.served import checking
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -68,6 +69,15 @@ def analysis_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> boo
     return due is not None and last < due <= now
 
 
+def served_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
+    """Whether to read what the instances serve: with every analysis, and while they do not
+    serve what is published yet (also once metrics are no longer analysed: a rollback, a
+    disable)."""
+    if spec.analysis is None or spec.analysis.served is None:
+        return False
+    return analysis_due(spec, status, now) or (not analysing(status) and checking(status))
+
+
 RESTORE_CHECK = timedelta(seconds=1)
 """How soon to confirm that workers got their original scale back."""
 
@@ -91,6 +101,10 @@ def next_wakeup(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> date
         moments.append(now + OUTBOX_RETRY)
     if status.awaiting_publish_since is not None:
         moments.append(now + PUBLISH_CHECK)
+    if spec.analysis is not None and spec.analysis.served is not None and checking(status):
+        # I10b: the instances are read each interval until they serve what is published,
+        # also after a rollback or a disable.
+        moments.append(now + spec.analysis.every)
     if status.worker_originals and restoring:
         # Workers are being given back their own scale: look again to confirm and forget them.
         moments.append(now + RESTORE_CHECK)
