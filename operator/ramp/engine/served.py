@@ -18,7 +18,7 @@ from ramp.api.served import ServedStatus
 from ramp.api.status import Condition, HistoryEntry, RolloutStatus
 from ramp.engine.bucketing import publish_of
 from ramp.engine.conditions import condition
-from ramp.engine.draft import HISTORY_LIMIT, Draft
+from ramp.engine.draft import HISTORY_LIMIT, Draft, analysing
 from ramp.engine.published import format_percentage
 
 TOLERANCE = 0.005
@@ -67,7 +67,12 @@ def track_served(draft: Draft, reading: ServedReading | None) -> None:
         nxt.served = state
     if reading is not None:
         _read(draft, state, reading)
-    if not everywhere(state) and not state.overdue and draft.now - state.since >= served.grace:
+    if (
+        checking(nxt)
+        and (state.percentage > 0 or state.lowered)  # 0 % before the first phase: nothing yet
+        and not state.overdue
+        and draft.now - state.since >= served.grace
+    ):
         state.overdue = True
         draft.announce("Warning", "Warning", _overdue_message(draft, state, served.within))
 
@@ -168,10 +173,11 @@ def instances_message(draft: Draft) -> str | None:
 
 
 def checking(status: RolloutStatus) -> bool:
-    """Whether the instances are still to be read for the percentage published now (also
-    after a rollback or a disable, when metrics are no longer analysed)."""
+    """Whether the instances are still to be read for the percentage published now: while
+    the rollout moves, and after a decrease (a rollback, a disable, an abort) until they serve
+    it, when metrics may no longer be analysed."""
     state = status.served
-    return state is not None and not everywhere(state)
+    return state is not None and not everywhere(state) and (state.lowered or analysing(status))
 
 
 def served_condition(draft: Draft) -> list[Condition]:

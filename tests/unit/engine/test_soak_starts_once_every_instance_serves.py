@@ -160,3 +160,24 @@ def test_without_served_nothing_is_read_or_held() -> None:
     assert status.served is None and status.awaiting_publish_since is None
     assert not served_due(spec, status, T0 + minutes(1))
     assert all(c.type != "Served" for c in status.conditions or [])
+
+
+def test_waiting_at_0_percent_and_a_completed_rollout_warn_about_nothing() -> None:
+    spec = make_spec(
+        [{"name": "all", "percentage": 100}],
+        paused=True,
+        analysis=analysis(errors_metric(), served={"within": "1m"}),
+    )
+    status = decide(spec, RolloutStatus(), T0, seen(0)).status
+    status = decide(spec, status, T0 + minutes(10), seen(0)).status  # no app deployed yet
+    assert status.percentage == 0 and warnings(status) == []
+    going = spec.model_copy(update={"paused": False})
+    status = decide(going, status, T0 + minutes(11), seen(0, 0)).status
+    status = decide(going, status, T0 + minutes(11), seen(100, 100, 0)).status
+    assert status.phase == "Progressing", "completes once every instance serves 100 %"
+    status = decide(going, status, T0 + minutes(12), seen(100, 100, 100)).status
+    status = decide(going, status, T0 + minutes(13), seen(100, 100, 100)).status
+    assert status.phase == "Completed"
+    status = decide(going, status, T0 + minutes(30), seen(100, 100, 0)).status  # a stale pod
+    assert warnings(status) == [], "the rollout is over; nothing more is read"
+    assert not served_due(going, status, T0 + minutes(31))
