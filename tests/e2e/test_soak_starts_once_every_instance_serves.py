@@ -221,3 +221,25 @@ def test_an_instance_that_never_reloads_holds_the_phase_across_an_operator_resta
         timeout=40,
         what="the canary to soak and promote once the frozen app serves it",
     )
+
+    # Frozen at 10 % again. Disabled: the decrease is published at once, and the frozen app
+    # still serving 10 % is reported as loudly as a breach, though metrics are not analysed.
+    disabled = served_rollout(cluster, namespace, "stuck", within="8s")
+    disabled["spec"]["enabled"] = False
+    apply(cluster, namespace, disabled)
+    eventually(
+        lambda: status(cluster, namespace, "stuck").get("phase") == "Disabled",
+        timeout=20,
+        what="the rollout to be disabled without waiting for the frozen app",
+    )
+    loud = eventually(
+        lambda: [
+            e.message
+            for e in events(cluster, namespace, "stuck")
+            if e.reason == "Warning" and "more than the 0 % now published" in (e.message or "")
+        ],
+        timeout=40,
+        what="a Warning Event for the frozen app still serving 10 % after the disable",
+    )
+    assert loud[0].startswith("1 of 2 instances still serve 10 %"), loud
+    assert served_condition(cluster, namespace, "stuck") == ("False", "ServedAboveRules")
