@@ -144,6 +144,19 @@ def served_condition(cluster: Cluster, namespace: str, name: str) -> tuple[str, 
     return found["status"], found["reason"]
 
 
+def warning_events(cluster: Cluster, namespace: str, saying: str, *, what: str) -> list[str]:
+    """The messages of the stuck Rollout's Warning Events saying ``saying``, once there is one."""
+    return eventually(
+        lambda: [
+            e.message or ""
+            for e in events(cluster, namespace, "stuck")
+            if e.reason == "Warning" and saying in (e.message or "")
+        ],
+        timeout=40,
+        what=what,
+    )
+
+
 def test_an_app_applying_changes_20s_late_starts_the_soak_20s_late(
     cluster: Cluster, namespace: str, operator: OperatorProcess, apps: Any
 ) -> None:
@@ -180,13 +193,10 @@ def test_an_instance_that_never_reloads_holds_the_phase_across_an_operator_resta
     apps("stuck-prompt", 0.0)
     stuck = apps("stuck-frozen", None)
     apply(cluster, namespace, served_rollout(cluster, namespace, "stuck", within="8s"))
-    warned = eventually(
-        lambda: [
-            e.message
-            for e in events(cluster, namespace, "stuck")
-            if e.reason == "Warning" and "not served within 8s" in (e.message or "")
-        ],
-        timeout=40,
+    warned = warning_events(
+        cluster,
+        namespace,
+        "not served within 8s",
         what="a Warning Event once the frozen app has not served 10 % within 8s",
     )
     assert "1 of 2 instances still serve 0 %" in warned[0]
@@ -232,13 +242,10 @@ def test_an_instance_that_never_reloads_holds_the_phase_across_an_operator_resta
         timeout=20,
         what="the rollout to be disabled without waiting for the frozen app",
     )
-    loud = eventually(
-        lambda: [
-            e.message
-            for e in events(cluster, namespace, "stuck")
-            if e.reason == "Warning" and "more than the 0 % now published" in (e.message or "")
-        ],
-        timeout=40,
+    loud = warning_events(
+        cluster,
+        namespace,
+        "more than the 0 % now published",
         what="a Warning Event for the frozen app still serving 10 % after the disable",
     )
     assert loud[0].startswith("1 of 2 instances still serve 10 %"), loud
