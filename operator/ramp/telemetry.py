@@ -65,6 +65,13 @@ routine_analyses = Counter(
     "Of those, analyses that needed no whole decision: every value within its thresholds at a "
     "settled Rollout, as the last whole decision said they could be (docs/behaviour.md).",
 )
+propagation_seconds = Histogram(
+    "ramp_flag_propagation_seconds",
+    "Time from publishing a flag's percentage to every reporting instance serving it "
+    "(spec.analysis.served).",
+    ["namespace", "rollout"],
+    buckets=(1, 2.5, 5, 10, 20, 30, 60, 90, 120, 300, 600, 1800),
+)
 
 leader = Gauge(
     "ramp_leader",

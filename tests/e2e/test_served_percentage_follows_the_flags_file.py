@@ -4,7 +4,6 @@ each change of the file, and the example's dual-run queries read the app's count
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
@@ -19,34 +18,9 @@ from ramp.k8s.flagd import render_flags_json
 from tests.support.cluster import ROOT, Cluster
 from tests.support.eventually import eventually
 from tests.support.exporter import query, wait_scraped
+from tests.support.mount import Mount
 
 FLAG = "orders-v2-path"  # examples/code-migration.yaml's flag: its queries run unchanged
-
-
-class Mount:
-    """A ConfigMap volume as the kubelet writes it: ``flags.json -> ..data/flags.json`` and
-    ``..data -> ..<timestamp>/``, updated by swapping ``..data`` in one rename."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.revision = 0
-        (root / "flags.json").symlink_to("..data/flags.json")
-
-    @property
-    def path(self) -> Path:
-        return self.root / "flags.json"
-
-    def publish(self, flags_json: str) -> None:
-        self.revision += 1
-        data = self.root / f"..2026_12_07_{self.revision:06d}"
-        data.mkdir()
-        (data / "flags.json").write_text(flags_json, encoding="utf-8")
-        staged = self.root / "..data_tmp"
-        staged.symlink_to(data.name)
-        os.replace(staged, self.root / "..data")
-
-    def remove(self) -> None:
-        (self.root / "..data").unlink()
 
 
 @dataclass

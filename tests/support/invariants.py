@@ -48,6 +48,8 @@ class Moment:
     published: PublishFlag | None
     workers: Mapping[str, WorkerObservation] = field(default_factory=dict)
     """The scale of each worker, by worker key, where the test knows it."""
+    instances: tuple[float, ...] | None = None
+    """What each app instance served (ramp_flag_served_percentage), when the test knows."""
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,8 @@ def check_trace(
     reconciles: Sequence[datetime] = (),
     drain_readings: Sequence[DrainReading] = (),
 ) -> None:
-    """I1..I7 (with I3b), I9's drains, I10, I11 and I13..I15 over the whole trace (I8 and the
-    rest of I9 need their own records, I12 the shell's timing; see below)."""
+    """I1..I7 (with I3b), I9's drains, I10 (with I10b), I11 and I13..I15 over the whole trace
+    (I8 and the rest of I9 need their own records, I12 the shell's timing; see below)."""
     check_exposure_earned(trace)
     check_disabled_flag_stays_off(trace, actions)
     check_created_paused_publishes_nothing(trace)
@@ -146,6 +148,7 @@ def check_trace(
     check_breach_keeps_stepping_down(trace, actions, breaching, reconciles)
     check_history_records_each_transition_once(trace)
     check_soak_counts_only_while_served(trace)
+    check_soak_counts_only_while_every_instance_serves(trace)
     check_bucketing_kept_while_exposed(trace)
     check_phase_left_through_gate_and_soak(trace)
     check_one_incident_per_breach(trace)
@@ -784,6 +787,39 @@ def check_soak_counts_only_while_served(trace: Sequence[Moment]) -> None:
             raise AssertionError(
                 f"I10 violated at {describe(trace, promotion.at)}: promoted out of "
                 f"{phase.name} after serving it for {served} of its {phase.duration}"
+            )
+
+
+def check_soak_counts_only_while_every_instance_serves(trace: Sequence[Moment]) -> None:
+    """I10b: with spec.analysis.served, for every promotion out of phase X but a soak skip,
+    every app instance served X's percentage (and the ConfigMap published it) for at least X's
+    duration between X's start and the promotion, not counting time the status was Paused."""
+    for promotion in promotions(trace):
+        m = trace[promotion.at]
+        phase = _phase(m.spec, promotion.out_of)
+        if promotion.skipped or phase is None or m.spec.analysis is None:
+            continue
+        if m.spec.analysis.served is None:
+            continue
+        span = range(promotion.started, promotion.at)
+        percentages = {p.percentage for j in span if (p := _phase(trace[j].spec, promotion.out_of))}
+        served = timedelta(0)
+        for j in span:
+            flag, instances = trace[j].published, trace[j].instances
+            if (
+                flag is not None
+                and flag.enabled
+                and flag.percentage in percentages
+                and instances
+                and all(share == flag.percentage for share in instances)
+                and trace[j].status.phase != "Paused"
+            ):
+                served += trace[j + 1].at - trace[j].at
+        if served < phase.soak:
+            raise AssertionError(
+                f"I10b violated at {describe(trace, promotion.at)}: promoted out of "
+                f"{phase.name} after every instance served it for {served} of its "
+                f"{phase.duration}"
             )
 
 

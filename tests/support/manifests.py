@@ -251,6 +251,20 @@ def valid_specs(
                 "query": draw(st.sampled_from(QUERIES)),
                 "timeout": draw(st.sampled_from(SHORT_DURATIONS)),
             }
+        if draw(st.booleans()):
+            spec["analysis"]["served"] = draw(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "within": st.sampled_from(["1s", "30s", "5m", "24h"]),
+                        "matchers": st.dictionaries(
+                            st.sampled_from(["namespace", "pod", "job", "_x"]),
+                            st.sampled_from(["shop", "~checkout-.*", 'a"b', "✓"]),
+                            max_size=3,
+                        ),
+                    },
+                )
+            )
     else:
         for phase in phases:
             phase.pop("metrics", None)
@@ -447,6 +461,27 @@ def bad_timeout(draw: st.DrawFn, spec: Spec) -> Mutation | None:
         return None
     path = ("analysis", "prometheus", "timeout")
     return _drawn(draw, "unparsable query timeout", path, BAD_DURATIONS + UNPARSABLE_HUGE_DURATIONS)
+
+
+@mutator(needs_analysis=True)
+def bad_served_within(draw: st.DrawFn, spec: Spec) -> Mutation | None:
+    if "analysis" not in spec:
+        return None
+    path = ("analysis", "served")
+    value = {"within": draw(st.sampled_from([*BAD_DURATIONS, "0s", "500ms", "25h", "8760h"]))}
+    return Mutation(
+        "served.within unparsable or out of 1s..24h", path, value, "spec.analysis.served"
+    )
+
+
+@mutator(needs_analysis=True)
+def bad_served_matcher(draw: st.DrawFn, spec: Spec) -> Mutation | None:
+    if "analysis" not in spec:
+        return None
+    path = ("analysis", "served")
+    label = draw(st.sampled_from(["feature_flag_key", "1pod", "pod-name", "", "ü"]))
+    value = {"matchers": {label: "x"}}
+    return Mutation("served.matchers with a bad label name", path, value, "spec.analysis.served")
 
 
 @mutator(needs_analysis=True)

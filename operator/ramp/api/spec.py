@@ -15,6 +15,7 @@ from pydantic import AfterValidator, Field, model_validator
 from ramp.api.audiences import SPEC_RULES, Audiences, PhaseAudiences, check_phase_audiences
 from ramp.api.base import Rule, SpecModel, cel
 from ramp.api.durations import DURATION_HINT, DURATION_PATTERN, parse_duration
+from ramp.api.served import Served
 from ramp.api.windows import Freeze, PromotionWindow
 from ramp.flags import DEFAULT_SCHEME
 
@@ -595,6 +596,11 @@ class Analysis(SpecModel):
         ge=1,
         le=100,
         description="Consecutive query errors after which a metric counts as failing.",
+    )
+    served: Served | None = Field(
+        None,
+        description="Check that the apps serve the published percentage before a phase soaks "
+        "(ramp_flag_served_percentage, docs/flags.md).",
     )
 
     @property

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from ramp.api.base import StatusModel
 from ramp.api.rollout_policy import PolicyStatus
+from ramp.api.served import ServedStatus
 from ramp.api.spec import BucketingScheme
 
 RolloutPhase = Literal[
@@ -122,6 +123,11 @@ class HistoryEntry(StatusModel):
     reason: str = Field(description="Why (same as the Event reason).")
     message: str = Field("", description="Details.")
     seq: int | None = Field(None, description="Number of the announcement that told it.")
+    propagation_seconds: float | None = Field(
+        None,
+        description="For reason Served: seconds from publishing the percentage to every "
+        "instance serving it.",
+    )
 
 
 class Announcement(StatusModel):
@@ -291,6 +297,9 @@ class RolloutStatus(StatusModel):
         None,
         description="Since when the ConfigMap has not served the values in this status; the "
         "soak clock is stopped meanwhile.",
+    )
+    instances: ServedStatus | None = Field(
+        None, description="What the apps' instances serve (spec.analysis.served)."
     )
     sequence: int | None = Field(None, description="Number of the last announcement.")
     outbox: list[Announcement] | None = Field(

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from ramp.engine.effects import PublishFlag
 from ramp.engine.sequential import WindowCounts
+from ramp.engine.served import ServedReading
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ class Observations:
     publish_error: str | None = None
     """Why the last write of the ConfigMap failed, when it did (shown in the Published
     condition)."""
+
+    served: ServedReading | None = None
+    """What the instances serve (spec.analysis.served); None when not read this reconcile."""
 
     delivered: frozenset[str] = frozenset()
     """Deliveries of status.outbox confirmed since the status was read, as ``"<seq>/<target>"``

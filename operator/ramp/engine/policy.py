@@ -52,6 +52,7 @@ from ramp.engine.outbox import settle
 from ramp.engine.phases import ENDED, HELD, UNDER_WAY, UNSTARTED
 from ramp.engine.progress import account_served, advance
 from ramp.engine.published import flag_revision, serves
+from ramp.engine.served import served_condition, track_served
 from ramp.engine.thresholds import (
     Assessment,
     assess,
@@ -106,6 +107,7 @@ def decide(
     take_policy(draft, seen)
     _align(draft)
     keep_scheme(draft, seen.published)
+    track_served(draft, seen.served)
     account_served(draft, seen.published)
 
     if seen.config_map_owner is not None:
@@ -123,6 +125,7 @@ def decide(
         draft.announce("Warning", "Warning", f"{metric.name}: {metric.message}", metric=metric.name)
     draft.tidy_control()
     keep_scheme(draft, seen.published)
+    track_served(draft, None)
     account_served(draft, seen.published)
 
     plan = plan_workers(draft, seen.workers, seen.drains)
@@ -152,7 +155,7 @@ def decide(
         draft.announce("Warning", AUDIENCES_NOT_IN_ENV, note, notify=False)
     nxt.conditions = build_conditions(
         draft, missing=missing, contested=plan.contested, published=_published(draft, seen, wanted)
-    )
+    ) + served_condition(draft)
     if nxt.phase != "Progressing":
         nxt.next_promotion_at = None
 

@@ -26,6 +26,7 @@ from ramp.engine.failure import fail, failure_pause_message, forget_windows
 from ramp.engine.observations import Observations
 from ramp.engine.phases import SOAKING
 from ramp.engine.published import serves, stamp
+from ramp.engine.served import instances_message, instances_serve
 from ramp.engine.thresholds import Assessment, baseline_metrics
 
 
@@ -175,7 +176,7 @@ def account_served(draft: Draft, published: PublishFlag | None) -> None:
     nxt, now = draft.next, draft.now
     wanted = publish_of(draft.spec, nxt)
     counting = nxt.phase in SOAKING and nxt.phase_started_at is not None
-    served = serves(published, wanted)
+    served = serves(published, wanted) and instances_serve(draft)
     since = nxt.awaiting_publish_since
     if since is not None and (served or not counting):
         gap = max(now - since, timedelta(0))
@@ -213,11 +214,20 @@ def progress(draft: Draft, control: Control, assessment: Assessment, seen: Obser
 
     pct = phase_exposure(current)
     if nxt.awaiting_publish_since is not None:
-        drop_approval(draft, request, f"ConfigMap {spec.flag.config_map} does not serve it yet")
+        # I10b: published, but not yet served by every instance.
+        instances = (
+            instances_message(draft) if serves(seen.published, publish_of(spec, nxt)) else None
+        )
+        drop_approval(
+            draft, request, instances or f"ConfigMap {spec.flag.config_map} does not serve it yet"
+        )
         if nxt.phase == "Progressing":
             nxt.message = (
-                f"{current.name} at {pct}: waiting for ConfigMap {spec.flag.config_map} to "
-                "serve it; the soak counts from then"
+                f"{current.name} at {pct}: {instances}; the soak counts from when every "
+                "instance serves it"
+                if instances
+                else f"{current.name} at {pct}: waiting for ConfigMap {spec.flag.config_map} "
+                "to serve it; the soak counts from then"
             )
         return
     if now < soak_end:

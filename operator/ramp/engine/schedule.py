@@ -11,6 +11,7 @@ from ramp.api.spec import Analysis, RolloutSpec
 from ramp.api.status import RolloutStatus
 from ramp.engine.draft import analysing
 from ramp.engine.exposure import exposes_anyone
+from ramp.engine.served import checking
 from ramp.engine.windows import next_block_change, promotion_block
 from ramp.engine.workers import worker_key
 
@@ -105,6 +106,15 @@ def _restoring(spec: RolloutSpec, status: RolloutStatus) -> set[str]:
     return set()
 
 
+def served_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
+    """Whether to read what the instances serve: with every analysis, and while they do not
+    serve what is published yet (also once metrics are no longer analysed: a rollback, a
+    disable)."""
+    if spec.analysis is None or spec.analysis.served is None:
+        return False
+    return analysis_due(spec, status, now) or (not analysing(status) and checking(status))
+
+
 RESTORE_CHECK = timedelta(seconds=1)
 """How soon to confirm that workers got their original scale back."""
 
@@ -126,6 +136,10 @@ def next_wakeup(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> date
         moments.append(now + OUTBOX_RETRY)
     if status.awaiting_publish_since is not None:
         moments.append(now + PUBLISH_CHECK)
+    if spec.analysis is not None and spec.analysis.served is not None and checking(status):
+        # I10b: the instances are read each interval until they serve what is published,
+        # also after a rollback or a disable.
+        moments.append(now + spec.analysis.every)
     if _restoring(spec, status):
         # Workers are being given back their own scale: look again to confirm and forget them.
         moments.append(now + RESTORE_CHECK)

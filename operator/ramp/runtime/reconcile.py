@@ -44,6 +44,8 @@ from ramp.engine.effects import (
 )
 from ramp.engine.observations import MetricSample, Observations, WorkerObservation
 from ramp.engine.routine import Routine, routine_of, routine_readings_of
+from ramp.engine.schedule import served_due
+from ramp.engine.served import ServedReading
 from ramp.k8s.clients import Clients, is_conflict, is_not_found
 from ramp.k8s.configmap import (
     FLAGS_FILE,
@@ -268,13 +270,16 @@ class Reconciler:
 
         workers = await self._observe_workers(namespace, spec)
         flag = await self._observe_flag(rollout, spec)
-        metrics = await self._analyse(rollout, spec, status, datetime.now(UTC), samples)
+        started = datetime.now(UTC)
+        metrics = await self._analyse(rollout, spec, status, started, samples)
         drains = await self._read_drains(namespace, spec, status, datetime.now(UTC))
+        served = await self._observe_served(namespace, name, spec, status, started)
         # Taken after the queries answered: lastAnalysisAt says when the values were read.
         now = datetime.now(UTC)
         delivered = self.deliveries.confirmed_for(key)
         observations = Observations(
             metrics=metrics,
+            served=served,
             workers=workers,
             drains=drains,
             published=flag.published,
@@ -285,6 +290,7 @@ class Reconciler:
             policy=policy,
         )
         decision = decide(spec, status, now, observations, generation=meta.get("generation"))
+        _observe_propagation(namespace, name, decision)
         wanted = next((e for e in decision.effects if isinstance(e, PublishFlag)), None)
         desired = decision.status.model_dump(by_alias=True, exclude_none=True, mode="json")
         if stored is None:
@@ -376,6 +382,7 @@ class Reconciler:
             or self.settings.status_refresh <= 0
             or spec.analysis is None
             or spec.analysis.prometheus.authorization is not None  # a Secret read each time
+            or spec.analysis.served is not None  # the instances' shares are read every time
             or not _watched(config_map.current, key[1])
             or config_map.current is not observed_map
             or status.last_analysis_at is None
@@ -457,6 +464,24 @@ class Reconciler:
         except (ProviderConfigError, ValueError) as e:
             return {key: MetricSample(error=str(e)) for key in queries}
         return await provider.evaluate(queries)
+
+    async def _observe_served(
+        self, namespace: str, name: str, spec: RolloutSpec, status: RolloutStatus, now: datetime
+    ) -> ServedReading | None:
+        """What each instance serves, by its `instance` label (spec.analysis.served)."""
+        analysis = spec.analysis
+        if analysis is None or analysis.served is None or not served_due(spec, status, now):
+            return None
+        series = analysis.served.selector(spec.flag.key)
+        try:
+            provider = await self._provider(namespace, spec)
+            values = await asyncio.to_thread(
+                provider.by_label, f"max by (instance) ({series})", "instance", now
+            )
+        except (ProviderConfigError, ValueError, RuntimeError) as e:
+            telemetry.query_errors.labels(namespace, name, "served").inc()
+            return ServedReading(series, error=str(e))
+        return ServedReading(series, values)
 
     # A thread only for what calls the API: most analyses call none, and a hop to a thread and
     # back costs more CPU than the analysis's own decision. Each helper below decides for itself.
@@ -671,3 +696,11 @@ class Reconciler:
                 return
             raise
         record_event(self.clients, rollout, "Warning", "InvalidSpec", problems)
+
+
+def _observe_propagation(namespace: str, name: str, decision: Decision) -> None:
+    """ramp_flag_propagation_seconds: the Served entries this decision added to history."""
+    told = {a.seq for a in decision.announced}
+    for entry in decision.status.history or []:
+        if entry.seq in told and entry.propagation_seconds is not None:
+            telemetry.propagation_seconds.labels(namespace, name).observe(entry.propagation_seconds)

@@ -45,6 +45,8 @@ from ramp.engine import (
 from ramp.engine.actions import ActionNotApplicable, plan_action
 from ramp.engine.observations import MetricSample
 from ramp.engine.routine import Routine, routine_of, routine_readings_of
+from ramp.engine.schedule import served_due
+from ramp.engine.served import ServedReading
 from ramp.flags import SCHEMES
 from ramp.flags.bucketing import LEGACY_SCHEME
 from tests.support.engine import T0, delivered, scaled
@@ -89,6 +91,8 @@ BACKLOGS = {
 PERCENTAGES = (0, 5, 10, 25, 50, 75, 100)
 """Phase percentages an edit may set (0 too); new specs start from the non-zero ones."""
 DURATIONS = ("0s", "30s", "1m", "5m")
+INSTANCES = 3
+SERVED_SERIES = 'ramp_flag_served_percentage{feature_flag_key="feature"}'
 
 
 AUDIENCES = [
@@ -145,6 +149,14 @@ def worker_documents(draw: st.DrawFn) -> dict[str, Any]:
 def spec_documents(draw: st.DrawFn) -> dict[str, Any]:
     """A Rollout spec as a person writes it (camelCase), small enough to walk in 40 steps;
     one in two names audiences (internal accounts, then beta users, then percentages)."""
+    document = _spec_document(draw)
+    within = draw(st.sampled_from((None, None, "1m", "5m")))
+    if within is not None:  # I10b: instances must serve each phase before it soaks
+        document["analysis"]["served"] = {"within": within}
+    return document
+
+
+def _spec_document(draw: st.DrawFn) -> dict[str, Any]:
     audiences = draw(st.booleans())
     flag: dict[str, Any] = {"key": "feature", "configMap": "feature-flag"}
     if audiences:
@@ -244,6 +256,8 @@ class RolloutModel(RuleBasedStateMachine):
         self.drain_readings: list[DrainReading] = []
         self.decided: Decision | None = None
         """The last decision, whose worker effects the shell applies after the status write."""
+        self.instances = [0.0] * INSTANCES
+        """What each app instance serves: what the ConfigMap published when it last reloaded."""
 
     # --- the world ----------------------------------------------------------------------
 
@@ -314,6 +328,10 @@ class RolloutModel(RuleBasedStateMachine):
         if drain_due(self.spec, current, self.now):
             drains = {key: BACKLOGS[self.backlog] for key in current.drains or {}}
             self.drain_readings += [DrainReading(self.now, k, s) for k, s in drains.items()]
+        served = None
+        if served_due(self.spec, current, self.now):
+            shares = {f"10.0.0.{i}:8000": share for i, share in enumerate(self.instances)}
+            served = ServedReading(SERVED_SERIES, shares)
         seen = (
             Observations(
                 metrics=samples,
@@ -321,6 +339,7 @@ class RolloutModel(RuleBasedStateMachine):
                 drains=drains,
                 published=self.published,
                 delivered=self.delivered,
+                served=served,
             )
             if OBSERVES_PUBLISHED
             else Observations(metrics=samples)
@@ -374,7 +393,13 @@ class RolloutModel(RuleBasedStateMachine):
         if whole:
             # As the operator: routine analyses follow a whole decision that published nothing
             # and has nothing to announce, while the stored readings may stay unwritten.
-            quiet = flag == self.published and not status.outbox and self.refresh > timedelta(0)
+            quiet = (
+                flag == self.published
+                and not status.outbox
+                and self.refresh > timedelta(0)
+                and self.spec.analysis is not None
+                and self.spec.analysis.served is None  # the shell reads it every time
+            )
             self.routine = routine_of(self.spec, status, self.now) if quiet else None
         if flag is not None:
             self.published = flag
@@ -386,16 +411,34 @@ class RolloutModel(RuleBasedStateMachine):
         settles it."""
         self.delivered = delivered(self.unwritten or self.status)
 
-    @rule(every=st.sampled_from((5, 10, 30, 60)), times=st.integers(1, 6), tells=st.booleans())
-    def operator_runs(self, every: int, times: int, tells: bool) -> None:
+    @rule(
+        every=st.sampled_from((5, 10, 30, 60)),
+        times=st.integers(1, 6),
+        tells=st.booleans(),
+        lagging=st.sampled_from((frozenset(), frozenset(), frozenset({2}), frozenset({1, 2}))),
+    )
+    def operator_runs(
+        self, every: int, times: int, tells: bool, lagging: frozenset[int] = frozenset()
+    ) -> None:
         """The operator's loop: a reconcile every few seconds (the commonest thing to happen);
         ``tells``: it delivers the announcements of each status it decided, as it does unless
-        Events or webhooks fail."""
+        Events or webhooks fail. App instances reload what is published one step later (but
+        the ``lagging`` ones, which serve what they had): I10b."""
         for _ in range(times):
             self.now += timedelta(seconds=every)
+            self.instances_reload(frozenset(range(INSTANCES)) - lagging)
             self.reconcile()
             if tells:
                 self.announcements_delivered()
+
+    @rule(which=st.frozensets(st.integers(0, INSTANCES - 1), min_size=1))
+    def instances_reload(self, which: frozenset[int]) -> None:
+        """App instances load the flags file the ConfigMap serves now."""
+        flag = self.published
+        share = flag.percentage if flag is not None and flag.enabled else 0.0
+        for i in which:
+            self.instances[i] = share
+        self.record()
 
     @rule(every=st.sampled_from((60, 120)), times=st.integers(2, 8), tells=st.booleans())
     def operator_runs_for_a_while(self, every: int, times: int, tells: bool) -> None:
@@ -615,7 +658,14 @@ class RolloutModel(RuleBasedStateMachine):
 
     def record(self) -> None:
         self.trace.append(
-            Moment(self.now, self.spec, self.status, self.published, dict(self.workers))
+            Moment(
+                self.now,
+                self.spec,
+                self.status,
+                self.published,
+                dict(self.workers),
+                tuple(self.instances),
+            )
         )
 
     def teardown(self) -> None:
