@@ -265,6 +265,7 @@ FULL_STATUS: dict[str, Any] = {
             "step": "canary",
             "percentage": 5.0,
             "audiences": ["internal", "beta"],
+            "propagationSeconds": 22.1,
             "reason": "RolledBack",
             "message": "rolled back",
             "seq": 4,
@@ -318,6 +319,16 @@ FULL_STATUS: dict[str, Any] = {
     "workerCorrections": {"worker": 2},
     "audiences": ["internal", "beta"],
     "served": "5% +2",
+    "instances": {
+        "percentage": 5.0,
+        "since": "2026-03-01T12:40:00Z",
+        "lowered": True,
+        "instances": 12,
+        "behind": 3,
+        "servedAt": "2026-03-01T12:41:00Z",
+        "overdue": True,
+        "message": "3 of 12 instances still serve 10 %",
+    },
     "incident": 4,
     "drains": {
         "worker": {

@@ -6,6 +6,8 @@ import re
 from datetime import timedelta
 from functools import lru_cache
 
+from ramp.api.base import Rule
+
 DURATION_PATTERN = r"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"
 """What admission accepts (a CEL rule, so the message is ours, not the pattern); the same
 grammar `parse_duration` reads. `[.]`, not `\\.`: the same text is a CEL string literal."""
@@ -14,6 +16,16 @@ DURATION_HINT = "write it like 90s, 5m, 1h30m or 500ms; days are not a unit: use
 """What to do about a text that is not a duration (`1d`, `1 hour`)."""
 
 _DURATION = re.compile(DURATION_PATTERN)
+
+
+def is_a_duration(text: str) -> bool:
+    return _DURATION.fullmatch(text) is not None
+
+
+IS_A_DURATION = Rule(
+    f"self.matches('{DURATION_PATTERN}')", f"not a duration; {DURATION_HINT}", is_a_duration
+)
+"""The admission rule of every duration field (see ramp.api.base)."""
 _PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 

@@ -8,10 +8,10 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field
 
-from ramp.api.base import SpecModel, StatusModel, cel, validations
-from ramp.api.durations import DURATION_HINT, DURATION_PATTERN, parse_duration
+from ramp.api.base import Rule, SpecModel, StatusModel
+from ramp.api.durations import DURATION_PATTERN, IS_A_DURATION, is_a_duration, parse_duration
 
 SERVED_SERIES = "ramp_flag_served_percentage"
 """The gauge each app process exports per flag: the share of users it serves now."""
@@ -28,58 +28,55 @@ MATCHERS_MESSAGE = (
 WITHIN_MAX = "24h"
 
 
-def _within(value: str) -> str:
-    try:
-        delta = parse_duration(value)
-    except ValueError as e:
-        raise ValueError(str(e)) from e
-    if not timedelta(seconds=1) <= delta <= parse_duration(WITHIN_MAX):
-        raise ValueError(f"spec.analysis.served.within must be between 1s and {WITHIN_MAX}")
-    return value
+def _within_bounds(text: str) -> bool:
+    if not is_a_duration(text):
+        return True  # IS_A_DURATION says what is wrong
+    return timedelta(seconds=1) <= parse_duration(text) <= parse_duration(WITHIN_MAX)
+
+
+WITHIN_BOUNDS = Rule(
+    f"!self.matches('{DURATION_PATTERN}') || (duration(self) >= duration('1s')"
+    f" && duration(self) <= duration('{WITHIN_MAX}'))",
+    f"spec.analysis.served.within must be between 1s and {WITHIN_MAX}",
+    _within_bounds,
+)
+
+
+def _labels_allowed(matchers: dict[str, str]) -> bool:
+    return all(
+        re.fullmatch(MATCHER_LABEL_PATTERN, label) and label != FLAG_KEY_LABEL for label in matchers
+    )
 
 
 MatcherValue = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+MATCHERS_RULE = Rule(
+    f"self.all(k, k.matches('{MATCHER_LABEL_PATTERN}') && k != '{FLAG_KEY_LABEL}')",
+    MATCHERS_MESSAGE,
+    _labels_allowed,
+)
 
 
 class Served(SpecModel):
     """Check that the apps serve what is published: a phase soaks only once every instance
     reporting `ramp_flag_served_percentage` for this flag serves the published percentage."""
 
-    within: Annotated[str, AfterValidator(_within)] = Field(
+    within: Annotated[str, IS_A_DURATION, WITHIN_BOUNDS] = Field(
         "5m",
         max_length=32,
         description="How long instances may take to serve a published change (Go duration, "
         f"1s to {WITHIN_MAX}); past it Ramp keeps holding, records a Warning Event and "
         "notifies `Warning` subscribers.",
-        json_schema_extra=validations(
-            cel(f"self.matches('{DURATION_PATTERN}')", f"not a duration; {DURATION_HINT}"),
-            cel(
-                f"!self.matches('{DURATION_PATTERN}') || (duration(self) >= duration('1s')"
-                f" && duration(self) <= duration('{WITHIN_MAX}'))",
-                f"spec.analysis.served.within must be between 1s and {WITHIN_MAX}",
-            ),
-        ),
     )
-    matchers: dict[str, MatcherValue] | None = Field(
-        None,
-        max_length=10,
-        description="Label matchers scoping the series to this Rollout's apps, by label name: "
-        'a value matches exactly (namespace: "shop"), a value starting with ~ is a regular '
-        'expression (pod: "~checkout-.*"). Ramp adds feature_flag_key itself.',
-        json_schema_extra=validations(
-            cel(
-                f"self.all(k, k.matches('{MATCHER_LABEL_PATTERN}') && k != '{FLAG_KEY_LABEL}')",
-                MATCHERS_MESSAGE,
-            )
-        ),
+    matchers: Annotated[dict[str, MatcherValue], Field(max_length=10), MATCHERS_RULE] | None = (
+        Field(
+            None,
+            description="Label matchers scoping the series to this Rollout's apps, by label name: "
+            'a value matches exactly (namespace: "shop"), a value starting with ~ is a regular '
+            'expression (pod: "~checkout-.*"). Ramp adds feature_flag_key itself.',
+        )
     )
-
-    @model_validator(mode="after")
-    def _labels(self) -> Served:
-        for label in self.matchers or {}:
-            if not re.fullmatch(MATCHER_LABEL_PATTERN, label) or label == FLAG_KEY_LABEL:
-                raise ValueError(MATCHERS_MESSAGE)
-        return self
 
     @property
     def grace(self) -> timedelta:

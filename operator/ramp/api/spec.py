@@ -14,7 +14,12 @@ from pydantic import AfterValidator, Field, model_validator
 
 from ramp.api.audiences import SPEC_RULES, Audiences, PhaseAudiences, check_phase_audiences
 from ramp.api.base import Rule, SpecModel, cel
-from ramp.api.durations import DURATION_HINT, DURATION_PATTERN, parse_duration
+from ramp.api.durations import (
+    DURATION_PATTERN,
+    IS_A_DURATION,
+    is_a_duration,
+    parse_duration,
+)
 from ramp.api.served import Served
 from ramp.api.windows import Freeze, PromotionWindow
 from ramp.flags import DEFAULT_SCHEME
@@ -41,23 +46,16 @@ MAX_DURATION = "8760h"
 it is still a date (a larger one overflowed the engine's clock arithmetic)."""
 
 
-def _is_a_duration(text: str) -> bool:
-    return re.fullmatch(DURATION_PATTERN, text) is not None
-
-
 def _at_most(longest: str) -> Callable[[str], bool]:
     def holds(text: str) -> bool:
         try:
-            return not _is_a_duration(text) or parse_duration(text) <= parse_duration(longest)
+            return not is_a_duration(text) or parse_duration(text) <= parse_duration(longest)
         except OverflowError:
             return False
 
     return holds
 
 
-IS_A_DURATION = Rule(
-    f"self.matches('{DURATION_PATTERN}')", f"not a duration; {DURATION_HINT}", _is_a_duration
-)
 DURATION_AT_MOST_A_YEAR = Rule(
     # Judged only for a duration: CEL's duration() of anything else is an evaluation error.
     f"!self.matches('{DURATION_PATTERN}') || duration(self) <= duration('{MAX_DURATION}')",
@@ -68,7 +66,7 @@ DURATION_AT_MOST_A_YEAR = Rule(
 AT_LEAST_A_SECOND = Rule(
     f"!self.matches('{DURATION_PATTERN}') || duration(self) >= duration('1s')",
     "spec.analysis.interval must be at least 1s",
-    lambda text: not _is_a_duration(text) or parse_duration(text) >= timedelta(seconds=1),
+    lambda text: not is_a_duration(text) or parse_duration(text) >= timedelta(seconds=1),
 )
 """spec.analysis.interval's rule: a Duration, and not below a second."""
 

@@ -8,9 +8,9 @@ from functools import lru_cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, AwareDatetime, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field
 
-from ramp.api.base import SpecModel, cel, validations
+from ramp.api.base import Rule, SpecModel, cel, validations
 
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -81,13 +81,7 @@ class PromotionWindow(SpecModel):
         ),
     )
 
-    model_config = {"json_schema_extra": validations(cel("self.start != self.end", SAME_TIMES))}
-
-    @model_validator(mode="after")
-    def _distinct(self) -> PromotionWindow:
-        if self.start == self.end:
-            raise ValueError(SAME_TIMES)
-        return self
+    rules = (Rule("self.start != self.end", SAME_TIMES, lambda w: w.start != w.end),)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -157,7 +157,7 @@ def test_without_served_nothing_is_read_or_held() -> None:
     spec = make_spec(analysis=analysis(errors_metric()))
     status = decide(spec, RolloutStatus(), T0, seen(0)).status
     status = decide(spec, status, T0, seen(5)).status
-    assert status.served is None and status.awaiting_publish_since is None
+    assert status.instances is None and status.awaiting_publish_since is None
     assert not served_due(spec, status, T0 + minutes(1))
     assert all(c.type != "Served" for c in status.conditions or [])
 
