@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from ramp.k8s.flagd import render_flags_json
-from tests.conftest import ROOT, Cluster
-from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import ROOT, Cluster
 from tests.support.eventually import eventually
 from tests.support.exporter import wait_scraped
 from tests.support.mount import Mount
+from tests.support.operator_process import OperatorProcess
 from tests.support.rollouts import apply, event_reasons, events, flag_data, status, when
 
 LATE = 20.0
