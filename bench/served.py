@@ -6,7 +6,7 @@ A scraper is played by reading the gauge's value every ``--poll`` seconds, as Pr
 (each read is also a reload check, as a scrape is). The kubelet's own sync of a changed
 ConfigMap into the volume is not simulated: it comes on top (docs/PERFORMANCE.md).
 
-    .venv/bin/python bench/served.py [--samples 30] [--reload-interval 1.0] [--poll 0.05]
+    .venv/bin/python -m bench.served [--samples 30] [--reload-interval 1.0] [--poll 0.05]
 """
 
 from __future__ import annotations
@@ -14,17 +14,13 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from ramp.flags import FlagFile, served_percentage  # noqa: E402
-from ramp.k8s.flagd import render_flags_json  # noqa: E402
-from tests.support.mount import Mount  # noqa: E402
+from ramp.flags import FlagFile, served_percentage
+from ramp.k8s.flagd import render_flags_json
+from tests.support.mount import Mount
 
 FLAG = "bench-served"
 
