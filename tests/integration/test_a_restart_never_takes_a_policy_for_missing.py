@@ -28,7 +28,7 @@ def frozen_policy() -> dict[str, Any]:
 def fresh_operator(cluster: Cluster, namespace: str, *names: str) -> Reconciler:
     """A just-started operator whose Rollout watch delivered ``names`` and whose policy watch
     delivered nothing yet."""
-    reconciler = Reconciler(Clients(cluster.api_client), OperatorSettings(), Notifier())
+    reconciler = Reconciler(Clients(cluster.api), OperatorSettings(), Notifier())
     for name in names:
         reconciler.index.store((namespace, name), get(cluster, namespace, name))
     return reconciler
