@@ -272,7 +272,7 @@ class Reconciler:
         flag = await self._observe_flag(rollout, spec)
         started = datetime.now(UTC)
         metrics = await self._analyse(rollout, spec, status, started, samples)
-        drains = await self._read_drains(namespace, spec, status, datetime.now(UTC))
+        drains = await self._read_drains(namespace, spec, status, started)
         served = await self._observe_served(namespace, name, spec, status, started)
         # Taken after the queries answered: lastAnalysisAt says when the values were read.
         now = datetime.now(UTC)
